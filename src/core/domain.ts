@@ -1,0 +1,137 @@
+/** The three kinds of Key Vault object kvguard protects. */
+export type ObjectType = 'key' | 'secret' | 'certificate';
+
+/** Every object type, in the order a run processes them. */
+export const OBJECT_TYPES: readonly ObjectType[] = ['key', 'secret', 'certificate'];
+
+/** A vault kvguard protects, as configured. */
+export interface VaultTarget {
+  /** Vault URL, e.g. `https://contoso.vault.azure.net/` (always with a trailing slash). */
+  url: string;
+  /** Vault name derived from the URL (lower case); stable key in the catalog. */
+  name: string;
+  /** Object types to back up. */
+  types: ObjectType[];
+  /** Which objects are critical (only those are backed up on a schedule). */
+  critical: CriticalSelector;
+}
+
+/** Chooses the critical objects of a vault. */
+export type CriticalSelector =
+  | { kind: 'all' }
+  | { kind: 'tag'; tag: string; value: string }
+  | { kind: 'names'; patterns: string[] };
+
+/** One object as seen in a vault listing (no secret material). */
+export interface ObjectSummary {
+  type: ObjectType;
+  /** Object name as the vault spells it. */
+  name: string;
+  tags: Record<string, string>;
+  enabled: boolean;
+  /** True for the key and secret that back a certificate: backed up through the certificate. */
+  managed: boolean;
+  updatedOn?: Date;
+}
+
+/** One version of an object (no secret material). */
+export interface ObjectVersion {
+  /** Version identifier (the last path segment of the id). */
+  version: string;
+  updatedOn?: Date;
+  createdOn?: Date;
+  enabled: boolean;
+}
+
+/** A page of a listing, with the token that continues it (the service's nextLink). */
+export interface Page<T> {
+  items: T[];
+  continuationToken?: string;
+}
+
+/** Whether a name is free in a vault, taken by a live object, or held by a soft-deleted one. */
+export type NameState = 'free' | 'live' | 'deleted';
+
+/** A soft-deleted object, as the deleted-object listing shows it. */
+export interface DeletedObject {
+  type: ObjectType;
+  name: string;
+  deletedOn?: Date;
+  scheduledPurgeDate?: Date;
+  recoveryId?: string;
+}
+
+/** What kvguard records about one stored backup blob: the catalog entry. */
+export interface BackupRecord {
+  /** Blob name inside the backup container. */
+  blobName: string;
+  vault: string;
+  type: ObjectType;
+  /** Object name, as the vault spells it. */
+  name: string;
+  /** Fingerprint of the object's versions (ids + updated times) when it was backed up. */
+  fingerprint: string;
+  /** Hex SHA-256 of the blob content (the opaque bytes Key Vault returned). */
+  sha256: string;
+  size: number;
+  versionCount: number;
+  takenAt: Date;
+  runId: string;
+  kvguardVersion: string;
+}
+
+/** Outcome of one object in a backup run. */
+export type ObjectOutcome =
+  | { status: 'stored'; blobName: string; sha256: string; size: number }
+  | { status: 'unchanged'; blobName: string }
+  | { status: 'failed'; code: string; reason: string };
+
+/** One line of a run manifest. */
+export interface ManifestEntry {
+  type: ObjectType;
+  name: string;
+  versionCount: number;
+  durationMs: number;
+  outcome: ObjectOutcome;
+  /** Present when the object is close to Key Vault's 500-version backup limit. */
+  warning?: string;
+}
+
+/** What one backup job (a whole vault, or one chunk of it) did. */
+export interface RunManifest {
+  runId: string;
+  vault: string;
+  vaultUrl: string;
+  /** Why the run happened: schedule, manual (CLI/HTTP), or an event. */
+  trigger: 'schedule' | 'manual' | 'event';
+  full: boolean;
+  startedAt: string;
+  finishedAt: string;
+  /** Chunk identity when the run was split: object type and page sequence. */
+  chunk?: { type: ObjectType; sequence: number; hasMore: boolean };
+  entries: ManifestEntry[];
+  /** A failure of the whole job (vault unreachable, forbidden …). */
+  error?: { code: string; reason: string };
+  stats: RunStats;
+}
+
+/** Counts and measurements of a run. */
+export interface RunStats {
+  stored: number;
+  unchanged: number;
+  failed: number;
+  bytes: number;
+  durationMs: number;
+  throttled: number;
+  maxConcurrency: number;
+}
+
+/** Counts and measurements of a run, all zero. */
+export function emptyRunStats(): RunStats {
+  return { stored: 0, unchanged: 0, failed: 0, bytes: 0, durationMs: 0, throttled: 0, maxConcurrency: 0 };
+}
+
+/** Key Vault cannot back up an object with more than this many versions. */
+export const MAX_BACKUP_VERSIONS = 500;
+/** From this many versions on, kvguard warns that the backup limit is near. */
+export const VERSION_WARNING_THRESHOLD = 400;

@@ -1,0 +1,183 @@
+import type {
+  BackupRecord,
+  DeletedObject,
+  NameState,
+  ObjectSummary,
+  ObjectType,
+  ObjectVersion,
+  Page,
+  RunManifest,
+} from './domain';
+
+/**
+ * One Key Vault, as the core needs it. The adapter behind it retries throttling and transient faults itself and
+ * throws {@link KvGuardError}s for everything else; no method returns secret material except `backup`, whose bytes
+ * are opaque and encrypted by Key Vault.
+ */
+export interface VaultPort {
+  /** Vault URL with a trailing slash. */
+  readonly url: string;
+  /** Vault name (lower case). */
+  readonly name: string;
+  /** One page of the live objects of a type; pass the previous page's token to continue. */
+  listObjects(type: ObjectType, options?: { continuationToken?: string; pageSize?: number }): Promise<Page<ObjectSummary>>;
+  /** Every version of one object. */
+  listVersions(type: ObjectType, name: string): Promise<ObjectVersion[]>;
+  /** The opaque backup blob of an object (all its versions). */
+  backup(type: ObjectType, name: string): Promise<Uint8Array>;
+  /** Restores a backup blob; answers the restored object's name. Throws `Conflict` when the name is taken. */
+  restore(type: ObjectType, backup: Uint8Array): Promise<{ name: string }>;
+  /** Whether the name is free, live, or soft-deleted. */
+  nameState(type: ObjectType, name: string): Promise<NameState>;
+  /** Every soft-deleted object of a type. */
+  listDeleted(type: ObjectType): Promise<DeletedObject[]>;
+  /** Recovers a soft-deleted object and waits until it is live again. */
+  recover(type: ObjectType, name: string): Promise<void>;
+  /** Purges a soft-deleted object and waits until the name is free. */
+  purge(type: ObjectType, name: string): Promise<void>;
+  /** Soft-deletes a live object and waits until the deletion is complete (used for drills on scratch vaults). */
+  delete(type: ObjectType, name: string): Promise<void>;
+  /** What the adapter has seen so far: 429s answered and the highest concurrency it reached. */
+  stats(): { throttled: number; maxConcurrency: number };
+}
+
+/** Options for opening a vault. */
+export interface OpenVaultOptions {
+  /** After this instant, retries stop and calls fail with `DeadlineExceeded`. */
+  deadline?: Date;
+}
+
+/** Opens {@link VaultPort}s; one per vault URL and run. */
+export interface VaultPortFactory {
+  /** Opens the vault at `url`. */
+  open(url: string, options?: OpenVaultOptions): VaultPort;
+}
+
+/** Filter for catalog listings. */
+export interface BackupQuery {
+  vault?: string;
+  type?: ObjectType;
+  name?: string;
+  /** Only backups taken at or before this instant. */
+  asOf?: Date;
+}
+
+/**
+ * The immutable, catalogued backup storage. Every write is create-only: nothing is ever overwritten or deleted.
+ */
+export interface BackupStore {
+  /** Stores the exact bytes Key Vault returned; throws `AlreadyExists` rather than overwrite. */
+  putBackup(record: Omit<BackupRecord, 'blobName'>, bytes: Uint8Array): Promise<BackupRecord>;
+  /** The newest backup of one object, optionally the newest taken at or before `asOf`. */
+  latestBackup(vault: string, type: ObjectType, name: string, asOf?: Date): Promise<BackupRecord | undefined>;
+  /** Catalog entries matching the query: grouped by object, newest first within each object. */
+  listBackups(query: BackupQuery): AsyncIterable<BackupRecord>;
+  /** The bytes and catalog entry of one backup blob; throws `NotFound`. */
+  readBackup(blobName: string): Promise<{ record: BackupRecord; bytes: Uint8Array }>;
+  /** Stores a run manifest (create-only); answers its blob name. */
+  putManifest(manifest: RunManifest): Promise<string>;
+  /** Manifests of one vault (or all), newest first. */
+  listManifests(vault?: string): AsyncIterable<RunManifest & { blobName: string }>;
+  /** Appends one audit entry (create-only); answers its blob name. */
+  appendAudit(entry: AuditEntry): Promise<string>;
+}
+
+/** One audited action (a restore request, a drill). */
+export interface AuditEntry {
+  action: 'restore' | 'drill';
+  at: string;
+  principal: string;
+  requestId: string;
+  dryRun: boolean;
+  source: { vault: string; asOf?: string; backup?: string };
+  target: { vault: string };
+  objects: { type: ObjectType; name: string; outcome: string; reason?: string }[];
+  outcome: string;
+}
+
+/** Small mutable documents (watcher state, event de-duplication), with optimistic concurrency. */
+export interface StateStore {
+  /** Reads a document; undefined when it does not exist. */
+  read<T>(key: string): Promise<{ value: T; etag: string } | undefined>;
+  /**
+   * Writes a document. With `etag`, only if unchanged since read; with `etag: null`, only if it does not exist.
+   * Throws `Conflict` when the condition fails.
+   */
+  write<T>(key: string, value: T, options?: { etag?: string | null }): Promise<void>;
+}
+
+/** A queue of jobs for the Functions engine to run. */
+export interface JobQueue<T> {
+  /** Sends one job, optionally invisible for a while. */
+  send(job: T, options?: { delaySeconds?: number }): Promise<void>;
+}
+
+/** Severity of an alert. */
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+
+/** Something an operator must know about. */
+export interface Alert {
+  /** Event type, e.g. `kvguard.ObjectDeleted`. */
+  type: string;
+  severity: AlertSeverity;
+  /** What it is about, e.g. `contoso/key/db-key`. */
+  subject: string;
+  /** One sentence a human can act on. */
+  summary: string;
+  /** Alerts with the same key are raised once. */
+  dedupeKey: string;
+  occurredAt: string;
+  data: Record<string, unknown>;
+}
+
+/** Where alerts go (App Insights, webhook, Event Grid topic …). */
+export interface AlertSink {
+  /** Short name for logs. */
+  readonly name: string;
+  /** Delivers one alert; throws on failure. */
+  send(alert: Alert): Promise<void>;
+}
+
+/** Raises alerts to every configured sink. */
+export interface Alerts {
+  /** Raises an alert once (deduplicated by `dedupeKey`); never throws because a sink failed. */
+  raise(alert: Alert): Promise<void>;
+}
+
+/** Custom events and metrics; never given secret values or backup bytes. */
+export interface Telemetry {
+  /** Records a named event with string properties and numeric measurements. */
+  event(name: string, properties?: Record<string, string>, measurements?: Record<string, number>): void;
+  /** Records one metric value. */
+  metric(name: string, value: number, properties?: Record<string, string>): void;
+}
+
+/** Structured log lines; never given secret values. */
+export interface Logger {
+  /** Something worth knowing. */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** Something wrong that kvguard coped with. */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** Something wrong that needs attention. */
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+/** Time, injectable so tests can move it. */
+export interface Clock {
+  /** The current instant. */
+  now(): Date;
+  /** Resolves after `ms` milliseconds. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** The system clock. */
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** A logger that drops everything (for tests and quiet CLIs). */
+export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** Telemetry that drops everything. */
+export const noTelemetry: Telemetry = { event: () => {}, metric: () => {} };
