@@ -105,10 +105,12 @@ export interface RunManifest {
   /** Why the run happened: schedule, manual (CLI/HTTP), or an event. */
   trigger: 'schedule' | 'manual' | 'event';
   full: boolean;
+  /** `chunk`: one listing page of a vault run; `objects`: named objects (event snapshots); `summary`: a whole run. */
+  scope: 'chunk' | 'objects' | 'summary';
   startedAt: string;
   finishedAt: string;
-  /** Chunk identity when the run was split: object type and page sequence. */
-  chunk?: { type: ObjectType; sequence: number; hasMore: boolean };
+  /** Chunk identity when the run was split: object type, page sequence, and whether it was that type's last page. */
+  chunk?: { type: ObjectType; sequence: number; lastPage: boolean };
   entries: ManifestEntry[];
   /** A failure of the whole job (vault unreachable, forbidden …). */
   error?: { code: string; reason: string };

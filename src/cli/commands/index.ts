@@ -1,0 +1,14 @@
+import type { Command } from 'commander';
+import { registerBackup } from './backup';
+import { registerList } from './list';
+import { registerStatus } from './status';
+
+/** Adds one command to the program. */
+export type RegisterCommand = (program: Command) => void;
+
+/** Every CLI command, in help order. */
+export const commands: RegisterCommand[] = [
+  registerBackup,
+  registerList,
+  registerStatus,
+];

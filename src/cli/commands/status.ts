@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { findVault } from '../../config';
+import { vaultStatus, type VaultStatus } from '../../core/backup/status';
+import { KvGuardError } from '../../core/errors';
+import { cliServices } from '../context';
+import { runCommand } from '../output';
+
+/** `kvguard status [--vault] [--json]`: per vault, last success, age, counts, RPO breach. Exits 1 on a breach. */
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('Per vault: newest successful backup, its age, counts and RPO breach')
+    .option('--vault <url>', 'vault URL or name')
+    .option('--json', 'one JSON document on stdout')
+    .action((options: { vault?: string; json?: boolean }) =>
+      runCommand(
+        options,
+        () => status(options.vault),
+        render,
+        (result) => (result.rpoBreached ? `RPO breached for ${result.vaults.filter((v) => v.rpoBreached).map((v) => v.vault).join(', ')}` : undefined),
+      ),
+    );
+}
+
+async function status(vaultOption?: string): Promise<{ vaults: VaultStatus[]; rpoBreached: boolean }> {
+  const { config, store, clock } = cliServices();
+  const target = vaultOption === undefined ? undefined : findVault(config, vaultOption);
+  if (vaultOption !== undefined && !target) {
+    throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(vaultOption)} is not a configured vault`, { field: 'vault' });
+  }
+  const vaults = await Promise.all((target ? [target] : config.vaults).map((v) => vaultStatus(v, store, clock, config.rpoHours)));
+  return { vaults, rpoBreached: vaults.some((v) => v.rpoBreached) };
+}
+
+function render({ vaults }: { vaults: VaultStatus[] }): string {
+  return vaults
+    .map((v) =>
+      v.lastSuccessAt
+        ? `${v.vault}: last success ${v.lastSuccessAt} (${v.ageHours} h ago, RPO ${v.rpoHours} h${v.rpoBreached ? ', BREACHED' : ''}); ` +
+          `${v.counts?.stored ?? 0} stored, ${v.counts?.unchanged ?? 0} unchanged, ${v.counts?.failed ?? 0} failed`
+        : `${v.vault}: no successful backup yet (RPO ${v.rpoHours} h, BREACHED)`,
+    )
+    .join('\n');
+}

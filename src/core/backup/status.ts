@@ -1,0 +1,73 @@
+import type { VaultTarget } from '../domain';
+import type { Alerts, BackupStore, Clock } from '../ports';
+import { summariseRun, type RunSummary } from './runs';
+
+/** How well one vault is protected right now. */
+export interface VaultStatus {
+  vault: string;
+  url: string;
+  /** When the newest complete, successful run finished. */
+  lastSuccessAt?: string;
+  ageHours?: number;
+  rpoHours: number;
+  rpoBreached: boolean;
+  /** Objects covered by the last successful run (stored + unchanged) and those that failed in it. */
+  counts?: { stored: number; unchanged: number; failed: number };
+  lastRun?: Pick<RunSummary, 'runId' | 'trigger' | 'startedAt' | 'finishedAt' | 'complete' | 'succeeded' | 'stats' | 'errors'>;
+}
+
+/** How many recent runs status looks through for a success before calling the vault unprotected. */
+const RUNS_EXAMINED = 50;
+
+/** Reads a vault's recent run manifests and judges its recovery point against the RPO. */
+export async function vaultStatus(target: VaultTarget, store: BackupStore, clock: Clock, rpoHours: number): Promise<VaultStatus> {
+  const runs = new Map<string, Parameters<typeof summariseRun>[0][number][]>();
+  for await (const manifest of store.listManifests(target.name)) {
+    if (manifest.scope === 'objects') continue;
+    if (!runs.has(manifest.runId) && runs.size === RUNS_EXAMINED) break;
+    runs.set(manifest.runId, [...(runs.get(manifest.runId) ?? []), manifest]);
+  }
+  const summaries = [...runs.values()].map((manifests) => summariseRun(manifests, target)).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  const lastRun = summaries[0];
+  const lastSuccess = summaries.find((s) => s.succeeded);
+  const ageHours = lastSuccess ? (clock.now().getTime() - new Date(lastSuccess.finishedAt).getTime()) / 3_600_000 : undefined;
+  return {
+    vault: target.name,
+    url: target.url,
+    lastSuccessAt: lastSuccess?.finishedAt,
+    ageHours: ageHours === undefined ? undefined : Math.round(ageHours * 100) / 100,
+    rpoHours,
+    rpoBreached: ageHours === undefined || ageHours > rpoHours,
+    counts: lastSuccess ? { stored: lastSuccess.stats.stored, unchanged: lastSuccess.stats.unchanged, failed: lastSuccess.stats.failed } : undefined,
+    lastRun: lastRun && {
+      runId: lastRun.runId,
+      trigger: lastRun.trigger,
+      startedAt: lastRun.startedAt,
+      finishedAt: lastRun.finishedAt,
+      complete: lastRun.complete,
+      succeeded: lastRun.succeeded,
+      stats: lastRun.stats,
+      errors: lastRun.errors,
+    },
+  };
+}
+
+/**
+ * Raises `kvguard.RpoBreached` for each vault in breach, once per breach (keyed by its last success). A vault with
+ * no run at all is left alone: its first run is being queued right now.
+ */
+export async function alertRpoBreaches(statuses: readonly VaultStatus[], alerts: Alerts, clock: Clock): Promise<void> {
+  for (const status of statuses.filter((s) => s.rpoBreached && s.lastRun)) {
+    await alerts.raise({
+      type: 'kvguard.RpoBreached',
+      severity: 'critical',
+      subject: status.vault,
+      summary: status.lastSuccessAt
+        ? `Vault ${status.vault}: newest successful backup is ${status.ageHours} h old (RPO ${status.rpoHours} h)`
+        : `Vault ${status.vault} has no successful backup run (RPO ${status.rpoHours} h)`,
+      dedupeKey: `rpo/${status.vault}/${status.lastSuccessAt ?? 'never'}`,
+      occurredAt: clock.now().toISOString(),
+      data: { ...status },
+    });
+  }
+}

@@ -1,0 +1,39 @@
+import type { InvocationContext } from '@azure/functions';
+import { backupSettings, services } from '../composition';
+import { isRetryableJobFailure, runBackupJob } from '../core/backup/backup-vault';
+import { recordRunSummary, manifestsOfRun } from '../core/backup/runs';
+import { findVault } from '../config';
+import { KvGuardError } from '../core/errors';
+import { backupJobSchema } from '../core/jobs';
+import type { QueueFunctionDefinition } from './definition';
+import { validationError } from './http';
+import { invocationLogger } from './invocation-logger';
+
+/** Queue: backs up one chunk of a vault (or the objects an event named), enqueuing the next chunk first. */
+async function handler(message: unknown, context: InvocationContext): Promise<void> {
+  const parsed = backupJobSchema.safeParse(message);
+  // Thrown, so the host retries and finally parks the message in the poison queue for inspection; never dropped.
+  if (!parsed.success) throw validationError(parsed.error, 'body');
+  const job = parsed.data;
+  const deps = { ...services(), logger: invocationLogger(context) };
+  const target = findVault(deps.config, job.vaultUrl);
+  if (!target) {
+    deps.logger.warn('backup job for a vault that is no longer configured; dropped', { vaultUrl: job.vaultUrl, runId: job.runId });
+    return;
+  }
+  const { manifest } = await runBackupJob(job, target, deps, backupSettings(deps.config), (next) => deps.backupQueue.send(next));
+  if (isRetryableJobFailure(manifest)) {
+    throw new KvGuardError(manifest.error!.code as 'Transient', `backup of ${target.name} will be retried: ${manifest.error!.reason}`);
+  }
+  const terminal = manifest.chunk?.lastPage && manifest.chunk.type === target.types.at(-1);
+  if (terminal) await recordRunSummary(await manifestsOfRun(deps.store, target.name, job.runId), target, deps.store);
+}
+
+/** The queue-triggered backup worker. */
+export const backupVaultFunction: QueueFunctionDefinition = {
+  trigger: 'queue',
+  name: 'backupVault',
+  queueName: '%KVGUARD_BACKUP_QUEUE%',
+  connection: 'KVGUARD_STORAGE',
+  handler,
+};

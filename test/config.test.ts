@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { findVault, loadConfig, settingsTable } from '../src/config';
+import { KvGuardError } from '../src/core/errors';
+
+const minimal = { KVGUARD_VAULTS: 'https://contoso.vault.azure.net', KVGUARD_STORAGE: 'UseDevelopmentStorage=true' };
+
+function configError(env: Record<string, string>): KvGuardError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof KvGuardError) return error;
+    throw error;
+  }
+  throw new Error('configuration was accepted');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(minimal);
+    expect(config.vaults).toEqual([
+      { url: 'https://contoso.vault.azure.net/', name: 'contoso', types: ['key', 'secret', 'certificate'], critical: { kind: 'all' } },
+    ]);
+    expect(config).toMatchObject({ backupSchedule: '0 0 */6 * * *', container: 'kvguard-backups', rpoHours: 24, immutability: 'container' });
+  });
+
+  it('reads per-vault types, names and critical selectors from JSON', () => {
+    const config = loadConfig({
+      ...minimal,
+      KVGUARD_VAULTS: JSON.stringify([
+        { url: 'https://localhost:8443/', name: 'demo', types: ['keys'] },
+        { url: 'https://prod.vault.azure.net/', critical: 'tag:kvguard=critical' },
+      ]),
+      KVGUARD_CRITICAL: 'names:db-*,api-?',
+    });
+    expect(config.vaults.map((v) => [v.name, v.types, v.critical])).toEqual([
+      ['demo', ['key'], { kind: 'names', patterns: ['db-*', 'api-?'] }],
+      ['prod', ['key', 'secret', 'certificate'], { kind: 'tag', tag: 'kvguard', value: 'critical' }],
+    ]);
+    expect(findVault(config, 'https://PROD.vault.azure.net')?.name).toBe('prod');
+    expect(findVault(config, 'demo')?.url).toBe('https://localhost:8443/');
+  });
+
+  it.each([
+    [{ KVGUARD_VAULTS: '' }, 'KVGUARD_VAULTS is required'],
+    [{ KVGUARD_VAULTS: 'not a url' }, 'KVGUARD_VAULTS="not a url"'],
+    [{ KVGUARD_BACKUP_SCHEDULE: '0 */6 * * *' }, 'KVGUARD_BACKUP_SCHEDULE="0 */6 * * *" must be an NCRONTAB expression with six fields'],
+    [{ KVGUARD_OBJECT_TYPES: 'keys,blobs' }, 'KVGUARD_OBJECT_TYPES="keys,blobs"'],
+    [{ KVGUARD_CRITICAL: 'tags=x' }, "KVGUARD_CRITICAL=\"tags=x\" must be 'all'"],
+    [{ KVGUARD_RPO_HOURS: '-3' }, 'KVGUARD_RPO_HOURS="-3"'],
+    [{ KVGUARD_CONTAINER: 'Bad_Name' }, 'KVGUARD_CONTAINER="Bad_Name" must be a valid container name'],
+    [{ KVGUARD_STORAGE: '' }, 'KVGUARD_STORAGE or KVGUARD_STORAGE__blobServiceUri is required'],
+  ])('refuses %j naming the setting and the value', (override, message) => {
+    const error = configError({ ...minimal, ...override });
+    expect(error.code).toBe('InvalidConfiguration');
+    expect(error.message).toContain(message);
+  });
+
+  it('never echoes a secret setting', () => {
+    const error = configError({ ...minimal, KVGUARD_ALERT_WEBHOOK_URL: 'ftp://hooks.example/secret-token-123' });
+    expect(error.message).toContain('KVGUARD_ALERT_WEBHOOK_URL=(value hidden)');
+    expect(error.message).not.toContain('secret-token-123');
+  });
+
+  it('refuses the same vault twice', () => {
+    const error = configError({ ...minimal, KVGUARD_VAULTS: 'https://a.vault.azure.net, https://A.vault.azure.net/' });
+    expect(error.message).toContain('names vault "a" twice');
+  });
+
+  it('documents every setting it reads', () => {
+    const names = settingsTable().map((row) => row.name);
+    expect(names).toContain('KVGUARD_VAULTS');
+    expect(new Set(names).size).toBe(names.length);
+    expect(settingsTable().every((row) => row.description.length > 10)).toBe(true);
+  });
+});

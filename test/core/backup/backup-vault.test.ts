@@ -1,0 +1,218 @@
+import { describe, expect, it } from 'vitest';
+import { runBackupJob, type BackupDependencies, type BackupSettings } from '../../../src/core/backup/backup-vault';
+import { backupVaultNow, firstBackupJob, isRunComplete, scheduleBackups, summariseRun } from '../../../src/core/backup/runs';
+import { alertRpoBreaches, vaultStatus } from '../../../src/core/backup/status';
+import type { RunManifest, VaultTarget } from '../../../src/core/domain';
+import type { BackupJob } from '../../../src/core/jobs';
+import type { Alert } from '../../../src/core/ports';
+import {
+  InMemoryBackupStore,
+  InMemoryQueue,
+  InMemoryVault,
+  InMemoryVaultFactory,
+  ManualClock,
+  RecordingLogger,
+  RecordingTelemetry,
+  kvError,
+  seedObjects,
+} from '../../support/in-memory';
+
+const settings: BackupSettings = { pageSize: 25, deadlineSeconds: 60, objectConcurrency: 8, kvguardVersion: '0.0.0-test' };
+
+function target(vault: InMemoryVault, overrides: Partial<VaultTarget> = {}): VaultTarget {
+  return { url: vault.url, name: vault.name, types: ['key', 'secret', 'certificate'], critical: { kind: 'all' }, ...overrides };
+}
+
+function setup() {
+  const clock = new ManualClock('2026-11-01T00:00:00.000Z');
+  const factory = new InMemoryVaultFactory();
+  const vault = factory.create('contoso', { clock });
+  const raised: Alert[] = [];
+  const deps: BackupDependencies & { store: InMemoryBackupStore; telemetry: RecordingTelemetry } = {
+    vaults: factory,
+    store: new InMemoryBackupStore(),
+    alerts: { raise: async (alert) => void raised.push(alert) },
+    telemetry: new RecordingTelemetry(),
+    logger: new RecordingLogger(),
+    clock,
+  };
+  return { clock, factory, vault, deps, raised };
+}
+
+/** Runs a vault's jobs the way the queue would: each job's follow-ups are processed after it. */
+async function runThroughQueue(job: BackupJob, vaultTarget: VaultTarget, deps: BackupDependencies) {
+  const queue = new InMemoryQueue<BackupJob>();
+  await queue.send(job);
+  const manifests: (RunManifest & { blobName: string })[] = [];
+  for (let next = queue.drain(); next.length > 0; next = queue.drain()) {
+    for (const j of next) {
+      const result = await runBackupJob(j, vaultTarget, deps, settings, (follow) => queue.send(follow));
+      manifests.push({ ...result.manifest, blobName: result.manifestBlob });
+    }
+  }
+  return manifests;
+}
+
+describe('runBackupJob through the queue', () => {
+  it('backs up every object of a vault spread over many pages, one chunk job per page', async () => {
+    const { vault, deps } = setup();
+    seedObjects(vault, 'key', 60);
+    seedObjects(vault, 'secret', 30);
+    seedObjects(vault, 'certificate', 5);
+    const manifests = await runThroughQueue(firstBackupJob(target(vault), deps.clock), target(vault), deps);
+
+    // 65 keys (60 + 5 managed) on 3 pages, 35 secrets (30 + 5 managed) on 2, 5 certificates on 1
+    expect(manifests.map((m) => `${m.chunk?.type}-${m.chunk?.sequence}`)).toEqual(['key-0', 'key-1', 'key-2', 'secret-0', 'secret-1', 'certificate-0']);
+    const summary = summariseRun(manifests, target(vault));
+    expect(summary).toMatchObject({ complete: true, succeeded: true, stats: { stored: 95, unchanged: 0, failed: 0 } });
+    // The certificates' managed keys and secrets are carried by the certificate backups, never stored on their own.
+    expect(deps.store.records().map((r) => `${r.type}/${r.name}`).sort()).toHaveLength(95);
+    expect(deps.store.records().filter((r) => r.type === 'key' && r.name.startsWith('certificate-'))).toEqual([]);
+  });
+
+  it('stores nothing on a second run of an unchanged vault, and only the changed key after a new version', async () => {
+    const { vault, deps, clock } = setup();
+    seedObjects(vault, 'key', 30);
+    seedObjects(vault, 'secret', 3);
+    await backupVaultNow(target(vault), deps, settings);
+    const backupsAfterFirst = vault.callCount('backup');
+
+    clock.advance(60_000);
+    const second = await backupVaultNow(target(vault), deps, settings);
+    expect(second.stats).toMatchObject({ stored: 0, unchanged: 33, failed: 0 });
+    expect(vault.callCount('backup')).toBe(backupsAfterFirst);
+
+    clock.advance(60_000);
+    vault.addVersion('key', 'key-007');
+    const third = await backupVaultNow(target(vault), deps, settings);
+    expect(third.stats).toMatchObject({ stored: 1, unchanged: 32 });
+    const stored = deps.store.records().filter((r) => r.name === 'key-007');
+    expect(stored).toHaveLength(2);
+    expect(stored.map((r) => r.versionCount).sort()).toEqual([1, 2]);
+  });
+
+  it('stores every object again on a full run', async () => {
+    const { vault, deps, clock } = setup();
+    seedObjects(vault, 'key', 4);
+    await backupVaultNow(target(vault), deps, settings);
+    clock.advance(1000);
+    const full = await backupVaultNow(target(vault), deps, settings, { full: true });
+    expect(full.stats).toMatchObject({ stored: 4, unchanged: 0 });
+  });
+
+  it('backs up only the objects the critical selector picks', async () => {
+    const { vault, deps } = setup();
+    vault.seedKey('db-key', { tags: { kvguard: 'critical' } }).seedKey('scratch').seedSecret('api', { tags: { KVGUARD: 'critical' } });
+    const tagged = await backupVaultNow(target(vault, { critical: { kind: 'tag', tag: 'kvguard', value: 'critical' } }), deps, settings);
+    expect(tagged.stats.stored).toBe(2);
+    expect(deps.store.records().map((r) => r.name).sort()).toEqual(['api', 'db-key']);
+
+    const byName = await backupVaultNow(target(vault, { critical: { kind: 'names', patterns: ['SCR*'] } }), deps, settings);
+    expect(byName.stats.stored).toBe(1);
+  });
+
+  it('names an object with too many versions in the manifest, warns near the limit, and goes on', async () => {
+    const { vault, deps, raised } = setup();
+    vault.seedKey('huge', { versions: 501 }).seedKey('large', { versions: 420 }).seedKey('small');
+    const run = await backupVaultNow(target(vault, { types: ['key'] }), deps, settings);
+    expect(run.stats).toMatchObject({ stored: 2, failed: 1 });
+    expect(run.failures).toEqual([expect.objectContaining({ name: 'huge', code: 'TooManyVersions' })]);
+    expect(run.warnings.map((w) => w.name).sort()).toEqual(['huge', 'large']);
+    expect(deps.telemetry.eventsNamed('kvguard.VersionLimitNear')).toHaveLength(2);
+    expect(raised.map((a) => a.type)).toEqual(['kvguard.BackupFailed']);
+  });
+
+  it('reports a refused create-only write and never overwrites the stored blob', async () => {
+    const { vault, deps } = setup();
+    vault.seedKey('k1').seedKey('k2');
+    deps.store.failNext('putBackup', () => kvError('AlreadyExists', 'blob exists', { serviceCode: 'BlobAlreadyExists', statusCode: 409 }));
+    const run = await backupVaultNow(target(vault, { types: ['key'] }), deps, settings);
+    expect(run.stats).toMatchObject({ stored: 1, failed: 1 });
+    expect(run.failures[0]).toMatchObject({ code: 'AlreadyExists' });
+  });
+
+  it('records a forbidden vault as a failed run with an alert, while another vault completes', async () => {
+    const { factory, vault, deps, raised } = setup();
+    vault.seedKey('k1');
+    const other = factory.create('locked');
+    factory.forbid(other.url);
+    const locked = await backupVaultNow(target(other), deps, settings);
+    const fine = await backupVaultNow(target(vault), deps, settings);
+    expect(locked).toMatchObject({ complete: false, succeeded: false, errors: [expect.objectContaining({ code: 'Forbidden' })] });
+    expect(fine).toMatchObject({ succeeded: true, stats: { stored: 1 } });
+    expect(raised).toEqual([expect.objectContaining({ type: 'kvguard.BackupFailed', severity: 'critical', subject: 'locked' })]);
+  });
+
+  it('snapshots only the objects an event job names, with the same incremental rule', async () => {
+    const { vault, deps } = setup();
+    vault.seedKey('rotated').seedKey('other');
+    const job: BackupJob = { ...firstBackupJob(target(vault), deps.clock, { trigger: 'event' }), objects: [{ type: 'key', name: 'rotated' }] };
+    const first = await runBackupJob(job, target(vault), deps, settings, async () => {
+      throw new Error('an object job never dispatches follow-ups');
+    });
+    expect(first.manifest).toMatchObject({ scope: 'objects', stats: { stored: 1 } });
+    const again = await runBackupJob({ ...job, runId: 'second' }, target(vault), deps, settings, async () => {});
+    expect(again.manifest.stats).toMatchObject({ stored: 0, unchanged: 1 });
+    expect(deps.store.records().map((r) => r.name)).toEqual(['rotated']);
+  });
+
+  it('stores the exact bytes the vault returned, with their SHA-256 in the catalog', async () => {
+    const { vault, deps } = setup();
+    vault.seedSecret('s1', { versions: 3 });
+    await backupVaultNow(target(vault, { types: ['secret'] }), deps, settings);
+    const [record] = deps.store.records();
+    const { bytes } = await deps.store.readBackup(record!.blobName);
+    const { createHash } = await import('node:crypto');
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(record!.sha256);
+    expect(record).toMatchObject({ vault: 'contoso', type: 'secret', name: 's1', versionCount: 3, size: bytes.byteLength });
+  });
+});
+
+describe('run completeness', () => {
+  const chunk = (type: 'key' | 'secret', sequence: number, lastPage: boolean) => ({ chunk: { type, sequence, lastPage } }) as RunManifest;
+
+  it('is complete only when every page of every type has reported', () => {
+    expect(isRunComplete([chunk('key', 0, false), chunk('key', 1, true), chunk('secret', 0, true)], ['key', 'secret'])).toBe(true);
+    expect(isRunComplete([chunk('key', 1, true), chunk('secret', 0, true)], ['key', 'secret'])).toBe(false);
+    expect(isRunComplete([chunk('key', 0, false), chunk('key', 1, true)], ['key', 'secret'])).toBe(false);
+    expect(isRunComplete([chunk('key', 0, true), chunk('key', 0, true), chunk('secret', 0, true)], ['key', 'secret'])).toBe(true);
+  });
+});
+
+describe('scheduling and status', () => {
+  it('enqueues one job per vault', async () => {
+    const { vault, deps } = setup();
+    const queue = new InMemoryQueue<BackupJob>();
+    const other = new InMemoryVault('https://other.vault.azure.net/');
+    await scheduleBackups([target(vault), target(other)], queue, deps.clock);
+    expect(queue.jobs.map((j) => [j.vaultUrl, j.trigger, j.chunk])).toEqual([
+      [vault.url, 'schedule', undefined],
+      [other.url, 'schedule', undefined],
+    ]);
+  });
+
+  it('judges the RPO from the newest successful run and alerts once per breach', async () => {
+    const { vault, deps, clock, raised } = setup();
+    vault.seedKey('k1');
+    await backupVaultNow(target(vault), deps, settings);
+
+    clock.advance(2 * 3_600_000);
+    const fresh = await vaultStatus(target(vault), deps.store, clock, 24);
+    expect(fresh).toMatchObject({ rpoBreached: false, ageHours: 2, counts: { stored: 1, unchanged: 0, failed: 0 } });
+
+    clock.advance(23 * 3_600_000);
+    const stale = await vaultStatus(target(vault), deps.store, clock, 24);
+    expect(stale).toMatchObject({ rpoBreached: true, ageHours: 25 });
+    await alertRpoBreaches([stale], deps.alerts, clock);
+    expect(raised).toEqual([expect.objectContaining({ type: 'kvguard.RpoBreached', dedupeKey: `rpo/contoso/${stale.lastSuccessAt}` })]);
+  });
+
+  it('does not count a failed run as a recovery point', async () => {
+    const { factory, deps, clock } = setup();
+    const locked = factory.create('locked');
+    factory.forbid(locked.url);
+    await backupVaultNow(target(locked), deps, settings);
+    const status = await vaultStatus(target(locked), deps.store, clock, 24);
+    expect(status).toMatchObject({ rpoBreached: true, lastSuccessAt: undefined, lastRun: { succeeded: false } });
+  });
+});
