@@ -1,0 +1,48 @@
+/** Demo content for `npm start`: a few keys, secrets and certificates created through the unchanged SDK clients. */
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { KeyClient } from '@azure/keyvault-keys';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { CertificateClient } from '@azure/keyvault-certificates';
+
+const localCredential: TokenCredential = {
+  async getToken(): Promise<AccessToken> {
+    return { token: 'kvguard-local-token', expiresOnTimestamp: Date.now() + 3600_000 };
+  },
+};
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * Seeds a demo vault: RSA and EC keys (one with two versions, one tagged `kvguard=critical`), secrets and
+ * self-signed certificates. Safe to call on a vault that already holds them: it only adds new versions.
+ * @param vaultUrl - the vault's URL (https://localhost:<port>/)
+ * @param caCertPem - the emulator CA the clients must trust
+ */
+export async function seedDemoVault(vaultUrl: string, caCertPem: string): Promise<void> {
+  const options = { disableChallengeResourceVerification: true, tlsOptions: { ca: caCertPem } };
+  const keys = new KeyClient(vaultUrl, localCredential, options);
+  const secrets = new SecretClient(vaultUrl, localCredential, options);
+  const certificates = new CertificateClient(vaultUrl, localCredential, options);
+
+  await keys.createRsaKey('demo-rsa', { keySize: 2048, tags: { kvguard: 'critical', owner: 'payments' } });
+  await keys.createEcKey('demo-ec', { curve: 'P-256', tags: { owner: 'signing' } });
+  await keys.createEcKey('demo-ec', { curve: 'P-256', tags: { owner: 'signing', rotated: 'true' } });
+  await keys.createRsaKey('demo-expiring', { keySize: 2048, expiresOn: new Date(Date.now() + 20 * DAY_MS) });
+
+  await secrets.setSecret('demo-db-password', 'demo-only-value-1', { contentType: 'text/plain' });
+  await secrets.setSecret('demo-db-password', 'demo-only-value-2', { contentType: 'text/plain' });
+  await secrets.setSecret('demo-api-token', 'demo-only-token', { tags: { kvguard: 'critical' } });
+
+  const pollOptions = { intervalInMs: 50 };
+  const rsaCertificate = await certificates.beginCreateCertificate(
+    'demo-tls',
+    { issuerName: 'Self', subject: 'CN=demo.kvguard.local', subjectAlternativeNames: { dnsNames: ['demo.kvguard.local'] } },
+    pollOptions,
+  );
+  const ecCertificate = await certificates.beginCreateCertificate(
+    'demo-signing',
+    { issuerName: 'Self', subject: 'CN=kvguard demo signing', keyType: 'EC', keyCurveName: 'P-256', validityInMonths: 6 },
+    pollOptions,
+  );
+  await Promise.all([rsaCertificate.pollUntilDone(), ecCertificate.pollUntilDone()]);
+}

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rawRequest, startTestEmulator, type TestEmulator } from '../../support/emulator';
+
+describe('emulator: malformed requests get the service 4xx envelope, never a crash', () => {
+  let emulator: TestEmulator;
+  const send = (path: string, init?: Parameters<typeof rawRequest>[3]) => rawRequest(emulator.url, emulator.caCertPem, path, init);
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator();
+  });
+  afterAll(() => emulator.stop());
+
+  it('challenges a request without a bearer token like Key Vault', async () => {
+    const answer = await send('/secrets/a?api-version=2025-07-01', { token: null });
+    expect(answer.status).toBe(401);
+    expect(answer.headers['www-authenticate']).toMatch(
+      /^Bearer authorization="https:\/\/login\.windows\.net\/[0-9a-f-]{36}", resource="https:\/\/vault\.azure\.net"$/,
+    );
+    expect(answer.body).toEqual({ error: { code: 'Unauthorized', message: 'Request is missing a Bearer or PoP token.' } });
+  });
+
+  it('refuses an unknown api-version and accepts a percent-encoded query name', async () => {
+    const unknown = await send('/secrets?api-version=7.9');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toEqual({
+      error: {
+        code: 'BadParameter',
+        message: 'The specified version (7.9) is not recognized. Consider using the latest supported version (2025-07-01).',
+      },
+    });
+    expect((await send('/secrets?api%2Dversion=2025-07-01')).status).toBe(200);
+    expect((await send('/secrets')).status).toBe(400);
+  });
+
+  it('refuses bad JSON, a non-object body and a missing value', async () => {
+    const badJson = await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '{"value": ' });
+    expect(badJson.status).toBe(400);
+    expect(badJson.body).toMatchObject({ error: { code: 'BadParameter' } });
+    expect((await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '[1,2]' })).status).toBe(400);
+    expect((await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '{"value": 5}' })).status).toBe(400);
+    expect((await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"RSA","key_size":1024}' })).status).toBe(400);
+    expect((await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"EC","crv":"P-999"}' })).status).toBe(400);
+    expect((await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '{"value":"x","attributes":{"exp":"soon"}}' })).status).toBe(400);
+  });
+
+  it('refuses names that are too long or hold illegal characters', async () => {
+    const tooLong = await send(`/secrets/${'a'.repeat(128)}?api-version=7.6`, { method: 'PUT', body: '{"value":"x"}' });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body).toEqual({ error: { code: 'BadParameter', message: `The request URI contains an invalid name: ${'a'.repeat(128)}` } });
+    const illegal = await send('/keys/bad_name/create?api-version=7.6', { method: 'POST', body: '{"kty":"RSA"}' });
+    expect(illegal.body).toEqual({ error: { code: 'BadParameter', message: 'The request URI contains an invalid name: bad_name' } });
+    expect((await send('/secrets/a%2Fb?api-version=7.6')).status).toBe(400);
+    expect((await send(`/secrets/${'a'.repeat(127)}?api-version=7.6`, { method: 'PUT', body: '{"value":"x"}' })).status).toBe(200);
+  });
+
+  it('answers a wrong method, an unknown path and an out-of-range maxresults', async () => {
+    const wrongMethod = await send('/keys/a/create?api-version=7.6', { method: 'GET' });
+    expect(wrongMethod.status).toBe(404); // GET /keys/{name}/{version}: an unknown version
+    const put = await send('/keys/restore?api-version=7.6', { method: 'PUT', body: '{}' });
+    expect(put.status).toBe(400); // PUT /keys/{name}: import needs a key
+    const deleteBackup = await send('/keys/a/backup?api-version=7.6', { method: 'DELETE' });
+    expect(deleteBackup.status).toBe(405);
+    expect(deleteBackup.body).toMatchObject({ error: { code: 'BadParameter', message: "Method DELETE does not allow operation 'backup'" } });
+    const unknown = await send('/nothing/here?api-version=7.6');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ error: { code: 'NotFound' } });
+    expect((await send('/secrets?api-version=7.6&maxresults=26')).status).toBe(400);
+    expect((await send('/secrets?api-version=7.6&$skiptoken=garbage')).status).toBe(400);
+  });
+
+  it('answers a missing object with the service not-found envelope', async () => {
+    const missing = await send('/keys/missing?api-version=7.6');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ error: { code: 'KeyNotFound' } });
+    expect((await send('/deletedsecrets/missing?api-version=7.6')).body).toEqual({
+      error: { code: 'SecretNotFound', message: 'Deleted Secret not found: missing' },
+    });
+  });
+});

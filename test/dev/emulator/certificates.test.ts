@@ -1,0 +1,106 @@
+import { X509Certificate, createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sdkClients, startTestEmulator, type TestEmulator } from '../../support/emulator';
+
+const POLL = { intervalInMs: 10 };
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('emulator: certificates through the unchanged SDK', () => {
+  let emulator: TestEmulator;
+  let clients: ReturnType<typeof sdkClients>;
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator({ pendingMs: 50 });
+    clients = sdkClients(emulator.url, emulator.caCertPem);
+  });
+  afterAll(() => emulator.stop());
+
+  it('creates a self-signed certificate through a pending operation, with a managed key and secret', async () => {
+    const { certificates, keys, secrets } = clients;
+    emulator.configure({ pendingMs: 400 });
+    const poller = await certificates.beginCreateCertificate(
+      'web',
+      { issuerName: 'Self', subject: 'CN=web.example', subjectAlternativeNames: { dnsNames: ['web.example'] } },
+      POLL,
+    );
+    emulator.configure({ pendingMs: 50 });
+    const pending = await certificates.getCertificateOperation('web');
+    expect(pending.getOperationState().certificateOperation?.status).toBe('inProgress');
+    const inProgress = await certificates.getCertificate('web');
+    expect(inProgress.properties.enabled).toBe(false);
+    expect(inProgress.cer).toBeUndefined();
+    const listed: string[] = [];
+    for await (const properties of certificates.listPropertiesOfCertificates()) listed.push(properties.name!);
+    expect(listed).not.toContain('web');
+    const certificate = await poller.pollUntilDone();
+
+    const x509 = new X509Certificate(Buffer.from(certificate.cer!));
+    expect(x509.subject).toBe('CN=web.example');
+    expect(x509.subjectAltName).toContain('DNS:web.example');
+    expect(Buffer.from(certificate.properties.x509Thumbprint!)).toEqual(createHash('sha1').update(x509.raw).digest());
+    expect(certificate.keyId).toBe(`${emulator.url}keys/web/${certificate.properties.version}`);
+    expect(certificate.secretId).toBe(`${emulator.url}secrets/web/${certificate.properties.version}`);
+    expect(certificate.properties.expiresOn?.getTime()).toBe(Math.floor(new Date(x509.validTo).getTime() / 1000) * 1000);
+
+    const managedKey = await keys.getKey('web');
+    expect(managedKey.properties.managed).toBe(true);
+    const managedSecret = await secrets.getSecret('web');
+    expect(managedSecret.properties.managed).toBe(true);
+    expect(managedSecret.properties.certificateKeyId).toBe(certificate.keyId);
+    expect(managedSecret.value).toContain('-----BEGIN CERTIFICATE-----');
+
+    const operation = await certificates.getCertificateOperation('web');
+    expect(operation.getOperationState().certificateOperation?.status).toBe('completed');
+    expect((await certificates.getCertificatePolicy('web')).subject).toBe('CN=web.example');
+  });
+
+  it('issues EC certificates and lists certificates and their versions', async () => {
+    const { certificates } = clients;
+    const ecPolicy = { issuerName: 'Self', subject: 'CN=signer', keyType: 'EC' as const, keyCurveName: 'P-256' as const };
+    await (await certificates.beginCreateCertificate('signer', ecPolicy, POLL)).pollUntilDone();
+    await (await certificates.beginCreateCertificate('signer', ecPolicy, POLL)).pollUntilDone();
+    const versions: string[] = [];
+    for await (const properties of certificates.listPropertiesOfCertificateVersions('signer')) versions.push(properties.version!);
+    expect(versions).toHaveLength(2);
+    const names: string[] = [];
+    for await (const properties of certificates.listPropertiesOfCertificates()) names.push(properties.name!);
+    expect(names).toContain('signer');
+    expect(new X509Certificate(Buffer.from((await certificates.getCertificate('signer')).cer!)).publicKey.asymmetricKeyType).toBe('ec');
+  });
+
+  it('backs up, deletes, purges and restores a certificate with its key and secret', async () => {
+    const { certificates, keys, secrets } = clients;
+    const created = await (await certificates.beginCreateCertificate('restore-me', { issuerName: 'Self', subject: 'CN=r' }, POLL)).pollUntilDone();
+    const backup = await certificates.backupCertificate('restore-me');
+
+    await (await certificates.beginDeleteCertificate('restore-me', POLL)).pollUntilDone();
+    expect((await keys.getDeletedKey('restore-me')).properties.managed).toBe(true);
+    await expect(certificates.restoreCertificateBackup(backup!)).rejects.toMatchObject({ statusCode: 409 });
+
+    await certificates.purgeDeletedCertificate('restore-me');
+    await wait(200);
+    await expect(secrets.getDeletedSecret('restore-me')).rejects.toMatchObject({ statusCode: 404 });
+    const restored = await certificates.restoreCertificateBackup(backup!);
+
+    expect(restored.properties.id).toBe(created.properties.id);
+    expect(restored.properties.createdOn).toEqual(created.properties.createdOn);
+    expect(Buffer.from(restored.cer!)).toEqual(Buffer.from(created.cer!));
+    expect((await keys.getKey('restore-me')).id).toBe(created.keyId);
+    expect((await secrets.getSecret('restore-me')).properties.id).toBe(created.secretId);
+  });
+
+  it('recovers a deleted certificate together with its managed key', async () => {
+    const { certificates, keys } = clients;
+    await (await certificates.beginCreateCertificate('comeback', { issuerName: 'Self', subject: 'CN=c' }, POLL)).pollUntilDone();
+    await (await certificates.beginDeleteCertificate('comeback', POLL)).pollUntilDone();
+    await (await certificates.beginRecoverDeletedCertificate('comeback', POLL)).pollUntilDone();
+    await wait(100);
+    expect((await keys.getKey('comeback')).properties.managed).toBe(true);
+  });
+
+  it('refuses a policy with an issuer the emulator cannot sign for', async () => {
+    await expect(
+      clients.certificates.beginCreateCertificate('external', { issuerName: 'DigiCert', subject: 'CN=x' }),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'BadParameter' });
+  });
+});
