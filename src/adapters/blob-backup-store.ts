@@ -1,0 +1,297 @@
+/**
+ * The catalog on Azure Blob Storage. Blob layout (see `blob-layout.ts` for the naming rules):
+ *
+ * ```
+ * backups/<vault>/<type>/<name lower-case>/<inverted-ms 13 digits>-<fingerprint first 12>.kvbak   the exact bytes Key Vault returned
+ * runs/<vault>/<inverted-ms>-<runId>-(<type>-<sequence>|summary|objects).json                     run manifests
+ * audit/<yyyy>/<mm>/<dd>/<inverted-ms>-<requestId>.json                                            restore / drill audit
+ * ```
+ *
+ * Inverted timestamps make every prefix listing newest-first, so "latest backup of X" and "latest as of T" are one
+ * prefix listing. Backup blobs carry their catalog entry as metadata (vault, type, name, fingerprint, sha256, size,
+ * versioncount, takenat, runid, kvguardversion), so listing with metadata is reading the catalog.
+ *
+ * Every write is create-only (`If-None-Match: *`): an existing name answers 409 `BlobAlreadyExists`, which becomes
+ * `AlreadyExists`; nothing is ever overwritten or deleted. With `immutability: 'version'` each write also asks for
+ * a version-level WORM policy (unlocked, `retentionDays`); Azurite ignores the request, Azure enforces it where the
+ * account has version-level immutability enabled.
+ */
+import { createHash } from 'node:crypto';
+import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
+import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
+import { KvGuardError } from '../core/errors';
+import { silentLogger, systemClock, type AuditEntry, type BackupQuery, type BackupStore, type Clock, type Logger, type StateStore } from '../core/ports';
+import {
+  auditBlobName,
+  backupBlobName,
+  backupMetadata,
+  compareManifestBlobNames,
+  manifestBlobName,
+  manifestPrefix,
+  matchesBackupQuery,
+  parseBackupBlobName,
+  prefixesForQuery,
+  recordFromMetadata,
+} from './blob-layout';
+import { storageCode, storageError, storageStatus } from './storage-errors';
+
+/** Options of a {@link BlobBackupStore}. */
+export interface BlobBackupStoreOptions {
+  /** The backup container (created private if missing). */
+  container: ContainerClient;
+  /** `container`: rely on the container's WORM policy; `version`: also ask for a version-level policy per blob. */
+  immutability: 'container' | 'version';
+  /** Days a version-level policy keeps each blob immutable. */
+  retentionDays: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+const DAY_MS = 86_400_000;
+
+/** {@link BackupStore} on one blob container. */
+export class BlobBackupStore implements BackupStore {
+  private readonly container: ContainerClient;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly ensure: () => Promise<void>;
+
+  /** @param options - container, immutability mode, retention, clock, logger */
+  constructor(private readonly options: BlobBackupStoreOptions) {
+    this.container = options.container;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.ensure = containerCreator(options.container);
+  }
+
+  /** Stores the exact bytes under the layout's name, create-only; checks them against the record's hash and size. */
+  async putBackup(record: Omit<BackupRecord, 'blobName'>, bytes: Uint8Array): Promise<BackupRecord> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 !== record.sha256.toLowerCase() || bytes.byteLength !== record.size) {
+      throw new KvGuardError('IntegrityError', `backup of ${record.type} ${record.name} does not match its record (sha256 or size differ)`);
+    }
+    const blobName = backupBlobName(record);
+    await this.createBlob(blobName, bytes, 'application/octet-stream', backupMetadata(record));
+    return { ...record, blobName };
+  }
+
+  /** The newest backup of one object, optionally the newest taken at or before `asOf`. */
+  async latestBackup(vault: string, type: ObjectType, name: string, asOf?: Date): Promise<BackupRecord | undefined> {
+    for await (const record of this.listBackups({ vault, type, name, asOf })) return record;
+    return undefined;
+  }
+
+  /** Catalog entries matching the query, in listing order: grouped by object, newest first within each. */
+  async *listBackups(query: BackupQuery): AsyncIterable<BackupRecord> {
+    await this.ensureContainer();
+    for (const prefix of prefixesForQuery(query)) {
+      try {
+        for await (const blob of this.container.listBlobsFlat({ prefix, includeMetadata: true })) {
+          const parsed = parseBackupBlobName(blob.name);
+          if (!parsed || (query.asOf && parsed.takenAt.getTime() > query.asOf.getTime())) continue;
+          const record = this.readRecord(blob.name, blob.metadata);
+          if (record && matchesBackupQuery(record, query)) yield record;
+        }
+      } catch (error) {
+        throw storageError(error, `list ${prefix}`);
+      }
+    }
+  }
+
+  /** The bytes and catalog entry of one backup blob; `NotFound` when it does not exist. */
+  async readBackup(blobName: string): Promise<{ record: BackupRecord; bytes: Uint8Array }> {
+    const { bytes, metadata } = await this.download(blobName);
+    return { record: recordFromMetadata(blobName, metadata), bytes };
+  }
+
+  /** Stores a run manifest (create-only); answers its blob name. */
+  async putManifest(manifest: RunManifest): Promise<string> {
+    const blobName = manifestBlobName(manifest);
+    await this.createJson(blobName, manifest, { vault: manifest.vault, runid: manifest.runId, scope: manifest.scope });
+    return blobName;
+  }
+
+  /** Manifests of one vault, or of every vault merged, newest first. */
+  async *listManifests(vault?: string): AsyncIterable<RunManifest & { blobName: string }> {
+    await this.ensureContainer();
+    const names = vault === undefined ? this.mergedManifestNames() : this.blobNames(manifestPrefix(vault));
+    for await (const blobName of names) {
+      const { bytes } = await this.download(blobName);
+      yield { ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as RunManifest), blobName };
+    }
+  }
+
+  /** Appends one audit entry (create-only); answers its blob name. */
+  async appendAudit(entry: AuditEntry): Promise<string> {
+    const blobName = auditBlobName(entry);
+    await this.createJson(blobName, entry, { action: entry.action, requestid: entry.requestId });
+    return blobName;
+  }
+
+  /** Creates the container (private) once per store. */
+  async ensureContainer(): Promise<void> {
+    return this.ensure();
+  }
+
+  private async createJson(blobName: string, value: unknown, metadata: Record<string, string>): Promise<void> {
+    const encoded = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, encodeURIComponent(v)]));
+    await this.createBlob(blobName, Buffer.from(JSON.stringify(value), 'utf8'), 'application/json', encoded);
+  }
+
+  /** One Put Blob, create-only, with the immutability policy the configuration asks for. */
+  private async createBlob(blobName: string, bytes: Uint8Array, contentType: string, metadata: Record<string, string>): Promise<void> {
+    await this.ensureContainer();
+    try {
+      await this.container.getBlockBlobClient(blobName).upload(bytes, bytes.byteLength, {
+        conditions: { ifNoneMatch: '*' },
+        metadata,
+        blobHTTPHeaders: { blobContentType: contentType },
+        immutabilityPolicy: this.immutabilityPolicy(),
+      });
+    } catch (error) {
+      const status = storageStatus(error);
+      // Azure answers 409 BlobAlreadyExists to `If-None-Match: *` on an existing name; 412 is the generic form.
+      if (status === 409 || status === 412) {
+        throw new KvGuardError('AlreadyExists', `blob ${JSON.stringify(blobName)} already exists; kvguard never overwrites`, {
+          serviceCode: storageCode(error),
+          statusCode: status,
+          cause: error,
+        });
+      }
+      throw storageError(error, `write ${blobName}`);
+    }
+  }
+
+  private immutabilityPolicy(): BlobImmutabilityPolicy | undefined {
+    if (this.options.immutability !== 'version') return undefined;
+    return { expiriesOn: new Date(this.clock.now().getTime() + this.options.retentionDays * DAY_MS), policyMode: 'Unlocked' };
+  }
+
+  private readRecord(blobName: string, metadata: Record<string, string> | undefined): BackupRecord | undefined {
+    try {
+      return recordFromMetadata(blobName, metadata);
+    } catch (error) {
+      // One damaged entry must not hide the rest of the catalog; it is reported and skipped.
+      this.logger.warn('Backup blob without a readable catalog entry skipped', { blobName, reason: (error as Error).message });
+      return undefined;
+    }
+  }
+
+  private async download(blobName: string): Promise<{ bytes: Uint8Array; metadata: Record<string, string> | undefined }> {
+    try {
+      const response = await this.container.getBlobClient(blobName).download();
+      return { bytes: new Uint8Array(await readAll(response.readableStreamBody)), metadata: response.metadata };
+    } catch (error) {
+      const classified = storageError(error, `read ${blobName}`);
+      if (classified.code === 'NotFound') {
+        throw new KvGuardError('NotFound', `blob ${JSON.stringify(blobName)} does not exist`, { serviceCode: classified.serviceCode, statusCode: 404, cause: error });
+      }
+      throw classified;
+    }
+  }
+
+  private async *blobNames(prefix: string): AsyncGenerator<string> {
+    try {
+      for await (const blob of this.container.listBlobsFlat({ prefix })) yield blob.name;
+    } catch (error) {
+      throw storageError(error, `list ${prefix}`);
+    }
+  }
+
+  /** Every vault's manifests merged newest-first; each vault's listing is already newest-first. */
+  private async *mergedManifestNames(): AsyncGenerator<string> {
+    const vaultPrefixes: string[] = [];
+    try {
+      for await (const item of this.container.listBlobsByHierarchy('/', { prefix: manifestPrefix() })) {
+        if (item.kind === 'prefix') vaultPrefixes.push(item.name);
+      }
+    } catch (error) {
+      throw storageError(error, `list ${manifestPrefix()}`);
+    }
+    const streams = vaultPrefixes.map((prefix) => this.blobNames(prefix));
+    const heads = await Promise.all(streams.map((s) => s.next()));
+    for (;;) {
+      let best = -1;
+      heads.forEach((head, i) => {
+        if (!head.done && (best < 0 || compareManifestBlobNames(head.value, (heads[best] as IteratorYieldResult<string>).value) < 0)) best = i;
+      });
+      if (best < 0) return;
+      yield (heads[best] as IteratorYieldResult<string>).value;
+      heads[best] = await streams[best]!.next();
+    }
+  }
+}
+
+/** Options of a {@link BlobStateStore}. */
+export interface BlobStateStoreOptions {
+  /** The state container (created private if missing). */
+  container: ContainerClient;
+}
+
+/** {@link StateStore} on JSON blobs (`<key>.json`) with etag conditions. */
+export class BlobStateStore implements StateStore {
+  private readonly ensureContainer: () => Promise<void>;
+
+  /** @param options - the state container */
+  constructor(private readonly options: BlobStateStoreOptions) {
+    this.ensureContainer = containerCreator(options.container);
+  }
+
+  /** Reads a document; undefined when it does not exist. */
+  async read<T>(key: string): Promise<{ value: T; etag: string } | undefined> {
+    await this.ensureContainer();
+    try {
+      const response = await this.blob(key).download();
+      return { value: JSON.parse((await readAll(response.readableStreamBody)).toString('utf8')) as T, etag: response.etag! };
+    } catch (error) {
+      if (storageStatus(error) === 404) return undefined;
+      throw storageError(error, `read state ${key}`);
+    }
+  }
+
+  /** Writes a document; with `etag` only if unchanged, with `etag: null` only if absent; `Conflict` otherwise. */
+  async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
+    await this.ensureContainer();
+    const conditions = options.etag === null ? { ifNoneMatch: '*' } : options.etag !== undefined ? { ifMatch: options.etag } : undefined;
+    const body = Buffer.from(JSON.stringify(value), 'utf8');
+    try {
+      await this.blob(key).upload(body, body.byteLength, { conditions, blobHTTPHeaders: { blobContentType: 'application/json' } });
+    } catch (error) {
+      const status = storageStatus(error);
+      const lostRace = status === 409 || status === 412 || (status === 404 && options.etag !== undefined && options.etag !== null);
+      if (lostRace) {
+        throw new KvGuardError('Conflict', `state ${JSON.stringify(key)} changed since it was read`, { serviceCode: storageCode(error), statusCode: status, cause: error });
+      }
+      throw storageError(error, `write state ${key}`);
+    }
+  }
+
+  private blob(key: string) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
+      throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`, { field: 'key' });
+    }
+    return this.options.container.getBlockBlobClient(`${key}.json`);
+  }
+}
+
+/** Creates a container (private: no public access) on first call; a failure lets the next call try again. */
+function containerCreator(container: ContainerClient): () => Promise<void> {
+  let created: Promise<void> | undefined;
+  return () => {
+    created ??= container.createIfNotExists().then(
+      () => undefined,
+      (error: unknown) => {
+        created = undefined;
+        throw storageError(error, `create container ${container.containerName}`);
+      },
+    );
+    return created;
+  };
+}
+
+/** Reads a download stream to the end. */
+async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(chunks);
+}

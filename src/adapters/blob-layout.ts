@@ -1,0 +1,197 @@
+/**
+ * Blob layout of the backup container: pure naming rules shared by the blob store and its in-memory twin.
+ *
+ * ```
+ * backups/<vault>/<type>/<name lower-case>/<inverted-ms 13 digits>-<fingerprint first 12>.kvbak
+ * runs/<vault>/<inverted-ms>-<runId>-(<type>-<sequence>|summary|objects).json
+ * audit/<yyyy>/<mm>/<dd>/<inverted-ms>-<requestId>.json
+ * ```
+ *
+ * Blob listings are lexicographic, so an inverted timestamp makes every prefix listing newest-first: "latest backup
+ * of X" is the first blob under X's prefix, and "latest as of T" is the first one whose time is at or before T.
+ * Key Vault names are case-insensitive, hence the lower-cased name segment (the original spelling is in metadata).
+ */
+import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
+import { OBJECT_TYPES } from '../core/domain';
+import type { AuditEntry } from '../core/ports';
+import { KvGuardError } from '../core/errors';
+
+/** Largest 13-digit millisecond timestamp (year 2286); inverted times count down from it. */
+const MAX_TIME_MS = 9_999_999_999_999;
+const TIME_DIGITS = 13;
+
+/** Top-level folders of the backup container. */
+export const LAYOUT_ROOTS = { backups: 'backups/', runs: 'runs/', audit: 'audit/' } as const;
+
+/** 13 digits that sort newest-first: `MAX - epoch ms`, zero-padded. */
+export function invertedTimestamp(at: Date): string {
+  const ms = at.getTime();
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) {
+    throw new KvGuardError('ValidationError', `timestamp ${JSON.stringify(at)} is outside the catalog's range`, { field: 'takenAt' });
+  }
+  return String(MAX_TIME_MS - ms).padStart(TIME_DIGITS, '0');
+}
+
+/** The instant an inverted timestamp stands for. */
+export function fromInvertedTimestamp(text: string): Date {
+  if (!/^\d{13}$/.test(text)) throw new KvGuardError('ValidationError', `${JSON.stringify(text)} is not an inverted timestamp`);
+  return new Date(MAX_TIME_MS - Number(text));
+}
+
+/** A path segment safe in a blob name: lower-case letters, digits, `-`, `_` and `.` only. */
+function segment(text: string, field: string): string {
+  const safe = text.toLowerCase();
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(safe)) {
+    throw new KvGuardError('ValidationError', `${field} ${JSON.stringify(text)} cannot be used in a blob name`, { field });
+  }
+  return safe;
+}
+
+/** A free-form id (run id, request id) squeezed into a blob-name-safe segment. */
+function idSegment(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || '_';
+}
+
+/** Object selector of a backup prefix; each level is optional from the right. */
+export interface BackupPrefixQuery {
+  vault?: string;
+  type?: ObjectType;
+  name?: string;
+}
+
+/**
+ * The listing prefix for backups of a vault, a type, or one object. Levels must be given left to right (a name
+ * without a type cannot narrow the prefix).
+ */
+export function backupPrefix(query: BackupPrefixQuery = {}): string {
+  let prefix: string = LAYOUT_ROOTS.backups;
+  if (query.vault === undefined) return prefix;
+  prefix += `${segment(query.vault, 'vault')}/`;
+  if (query.type === undefined) return prefix;
+  prefix += `${query.type}/`;
+  if (query.name === undefined) return prefix;
+  return `${prefix}${segment(query.name, 'name')}/`;
+}
+
+/** The blob name of one backup. */
+export function backupBlobName(record: Pick<BackupRecord, 'vault' | 'type' | 'name' | 'takenAt' | 'fingerprint'>): string {
+  const fingerprint = record.fingerprint.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12) || 'none';
+  return `${backupPrefix(record)}${invertedTimestamp(record.takenAt)}-${fingerprint}.kvbak`;
+}
+
+/** What a backup blob name alone tells: the object (name lower-cased) and when it was taken. */
+export interface ParsedBackupBlobName {
+  vault: string;
+  type: ObjectType;
+  nameLower: string;
+  takenAt: Date;
+  fingerprintPrefix: string;
+}
+
+/** Parses a backup blob name; undefined when the name does not follow the layout. */
+export function parseBackupBlobName(blobName: string): ParsedBackupBlobName | undefined {
+  const match = /^backups\/([^/]+)\/([^/]+)\/([^/]+)\/(\d{13})-([a-z0-9]+)\.kvbak$/.exec(blobName);
+  if (!match || !(OBJECT_TYPES as readonly string[]).includes(match[2]!)) return undefined;
+  return {
+    vault: match[1]!,
+    type: match[2] as ObjectType,
+    nameLower: match[3]!,
+    takenAt: fromInvertedTimestamp(match[4]!),
+    fingerprintPrefix: match[5]!,
+  };
+}
+
+/** The listing prefix for run manifests of one vault, or of every vault. */
+export function manifestPrefix(vault?: string): string {
+  return vault === undefined ? LAYOUT_ROOTS.runs : `${LAYOUT_ROOTS.runs}${segment(vault, 'vault')}/`;
+}
+
+/**
+ * The blob name of a run manifest. A chunk adds its type and sequence, other manifests their scope, so the chunks,
+ * event snapshots and summary of one run never collide.
+ */
+export function manifestBlobName(manifest: Pick<RunManifest, 'vault' | 'runId' | 'startedAt' | 'chunk' | 'scope'>): string {
+  const suffix = manifest.chunk ? `-${manifest.chunk.type}-${manifest.chunk.sequence}` : `-${manifest.scope}`;
+  return `${manifestPrefix(manifest.vault)}${invertedTimestamp(new Date(manifest.startedAt))}-${idSegment(manifest.runId)}${suffix}.json`;
+}
+
+/**
+ * Orders manifest blob names newest-first across vaults (within one vault, plain lexicographic order already is):
+ * by the inverted timestamp of the last path segment, then by the whole name.
+ */
+export function compareManifestBlobNames(a: string, b: string): number {
+  const keyA = a.slice(a.lastIndexOf('/') + 1);
+  const keyB = b.slice(b.lastIndexOf('/') + 1);
+  if (keyA !== keyB) return keyA < keyB ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The blob name of one audit entry: one folder per UTC day, newest first inside it. */
+export function auditBlobName(entry: Pick<AuditEntry, 'at' | 'requestId'>): string {
+  const at = new Date(entry.at);
+  const day = at.toISOString().slice(0, 10).replace(/-/g, '/');
+  return `${LAYOUT_ROOTS.audit}${day}/${invertedTimestamp(at)}-${idSegment(entry.requestId)}.json`;
+}
+
+/**
+ * Blob metadata of a backup: keys are C# identifiers (lower case), values percent-encoded so they stay ASCII.
+ */
+export function backupMetadata(record: Omit<BackupRecord, 'blobName'>): Record<string, string> {
+  const plain: Record<string, string> = {
+    vault: record.vault,
+    type: record.type,
+    name: record.name,
+    fingerprint: record.fingerprint,
+    sha256: record.sha256,
+    size: String(record.size),
+    versioncount: String(record.versionCount),
+    takenat: record.takenAt.toISOString(),
+    runid: record.runId,
+    kvguardversion: record.kvguardVersion,
+  };
+  return Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, encodeURIComponent(v)]));
+}
+
+/** Reads a catalog entry back from a backup blob's name and metadata; throws `IntegrityError` when incomplete. */
+export function recordFromMetadata(blobName: string, metadata: Record<string, string> | undefined): BackupRecord {
+  const lower = Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [k.toLowerCase(), decodeURIComponent(v)]));
+  const parsed = parseBackupBlobName(blobName);
+  const missing = ['vault', 'type', 'name', 'fingerprint', 'sha256', 'size', 'takenat'].filter((k) => lower[k] === undefined);
+  if (!parsed || missing.length > 0) {
+    throw new KvGuardError('IntegrityError', `backup blob ${JSON.stringify(blobName)} lacks catalog metadata (${missing.join(', ') || 'layout'})`);
+  }
+  return {
+    blobName,
+    vault: lower.vault!,
+    type: parsed.type,
+    name: lower.name!,
+    fingerprint: lower.fingerprint!,
+    sha256: lower.sha256!,
+    size: Number(lower.size),
+    versionCount: Number(lower.versioncount ?? 0),
+    takenAt: new Date(lower.takenat!),
+    runId: lower.runid ?? '',
+    kvguardVersion: lower.kvguardversion ?? '',
+  };
+}
+
+/** True when a catalog entry matches a query's filters (the prefix only narrows by vault/type/name in order). */
+export function matchesBackupQuery(record: BackupRecord, query: BackupPrefixQuery & { asOf?: Date }): boolean {
+  if (query.vault !== undefined && record.vault.toLowerCase() !== query.vault.toLowerCase()) return false;
+  if (query.type !== undefined && record.type !== query.type) return false;
+  if (query.name !== undefined && record.name.toLowerCase() !== query.name.toLowerCase()) return false;
+  if (query.asOf !== undefined && record.takenAt.getTime() > query.asOf.getTime()) return false;
+  return true;
+}
+
+/**
+ * The listing prefixes that cover a query, in catalog order. A name without a type becomes one prefix per type so
+ * it still needs no scan of the whole vault.
+ */
+export function prefixesForQuery(query: BackupPrefixQuery): string[] {
+  if (query.vault === undefined) return [backupPrefix()];
+  if (query.type === undefined && query.name !== undefined) {
+    return OBJECT_TYPES.map((type) => backupPrefix({ vault: query.vault, type, name: query.name }));
+  }
+  return [backupPrefix(query)];
+}

@@ -1,0 +1,27 @@
+/**
+ * The identity kvguard calls Azure with: `DefaultAzureCredential` in Azure (the Function App's managed identity,
+ * or a developer's `az login`), or a fixed local token for the Key Vault emulator, which accepts any bearer token.
+ */
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+
+/** Which credential to build: `default` (Azure) or `emulator` (local stack only). */
+export type CredentialKind = 'default' | 'emulator';
+
+/** A token that only the local emulator accepts; it is not a secret. */
+const EMULATOR_TOKEN = 'kvguard-emulator-token';
+
+/**
+ * Creates the credential for a configured kind.
+ * @param kind - `default` for DefaultAzureCredential, `emulator` for the local static token
+ */
+export function createCredential(kind: CredentialKind): TokenCredential {
+  return kind === 'emulator' ? emulatorCredential : new DefaultAzureCredential();
+}
+
+/** A credential whose token the emulator accepts (any bearer token); useless against Azure. */
+export const emulatorCredential: TokenCredential = {
+  async getToken(): Promise<AccessToken> {
+    return { token: EMULATOR_TOKEN, expiresOnTimestamp: Date.now() + 60 * 60_000 };
+  },
+};
