@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Largest request body the dev host reads (the Functions host allows 100 MB; kvguard's bodies are small). */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** Thrown when a body exceeds {@link MAX_BODY_BYTES}. */
+export class BodyTooLargeError extends Error {
+  constructor() {
+    super(`request body exceeds ${MAX_BODY_BYTES} bytes`);
+  }
+}
+
+/** Reads the whole request body. */
+export async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Sends a complete answer. */
+export function send(response: ServerResponse, status: number, body: string | Buffer = '', headers: Record<string, string> = {}): void {
+  const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  response.writeHead(status, { ...headers, 'content-length': String(payload.length) });
+  response.end(payload);
+}
+
+/** Sends a JSON answer. */
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  send(response, status, JSON.stringify(body), { 'content-type': 'application/json; charset=utf-8' });
+}
+
+/** The request's headers as single strings (repeated headers joined with `, `, as HTTP allows). */
+export function flatHeaders(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}

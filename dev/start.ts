@@ -1,0 +1,338 @@
+/**
+ * `npm start`: the whole local stack, with no configuration — the Key Vault emulator (a seeded `demo` vault),
+ * Azurite in memory, and the dev host running every function definition. Writes `.kvguard/dev.json` when ready and
+ * stays in the foreground until SIGINT/SIGTERM, then stops every part and exits 0.
+ *
+ * Environment (all optional):
+ * - `KVGUARD_DEV_PORTS=ephemeral`: every part on a free port instead of 8443 / 10000 / 10001 / 7071 (tests).
+ * - `KVGUARD_DEV_DIR=<dir>`: use `<dir>` instead of `<project>/.kvguard` for dev.json and the emulator's CA.
+ * - `KVGUARD_DEV_LOGS=quiet`: no dev host log lines on stdout (the summary is still printed).
+ * - any app setting (`KVGUARD_*` …): overrides local.settings.json and what the stack wires.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { SETTINGS } from '../src/config';
+import { functionDefinitions } from '../src/functions';
+import { startAzurite, type RunningAzurite } from './azurite';
+import { startKeyVaultEmulator, type RunningEmulator } from './emulator';
+import { seedDemoVault } from './emulator/seed';
+import { startDevHost, type DevHostOptions, type RunningDevHost } from './host';
+import { readLocalSettings, resolveDevSettings } from './settings';
+
+/** Fixed ports of the embedded default (Key Vault emulator, Azurite Blob and Queue, dev host as in Core Tools). */
+export const DEFAULT_PORTS = { vault: 8443, blob: 10000, queue: 10001, host: 7071 };
+/** The demo vault's name. */
+export const DEMO_VAULT = 'demo';
+/** The Event Grid function the emulator's vault events are delivered to. */
+export const VAULT_EVENTS_FUNCTION = 'vaultEvents';
+
+/** What `.kvguard/dev.json` holds (the shape of interface 2 in shared/README.md, plus extras). */
+export interface DevStackFile {
+  vaults: { name: string; url: string }[];
+  caCertPath: string;
+  storage: { connectionString: string; container: string; blobUrl: string; queueUrl: string };
+  host: { url: string; functionKey: string; masterKey: string };
+  emulator: { dataDir: string; caCertPath: string };
+  /** The kvguard settings the dev host runs with (secret ones left out). */
+  settings: Record<string, string>;
+  pid: number;
+  startedAt: string;
+}
+
+/** A running local stack. */
+export interface LocalStack {
+  file: DevStackFile;
+  devJsonPath: string;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startLocalStack}. */
+export interface LocalStackOptions {
+  /** Project root (local.settings.json, host.json). */
+  root: string;
+  /** Folder for dev.json and the emulator's CA (default `<root>/.kvguard`). */
+  devDir?: string;
+  /** Every part on a free port. */
+  ephemeralPorts?: boolean;
+  /** Write dev host logs to stdout (default true). */
+  hostLogs?: boolean;
+  env?: Record<string, string | undefined>;
+}
+
+/** Starts emulator, Azurite and dev host, and writes dev.json; on failure stops whatever had started. */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const devDir = options.devDir ?? path.join(options.root, '.kvguard');
+  const port = (preferred: number) => (options.ephemeralPorts ? Promise.resolve(0) : freeOrEphemeral(preferred));
+  const stoppers: { part: string; stop: () => Promise<void> }[] = [];
+  let devJsonPath: string | undefined;
+  const stop = async () => {
+    if (devJsonPath) removeIfOurs(devJsonPath);
+    // Some parts settle their stop on unref'd timers; keep the process alive until every part has stopped.
+    const keepAlive = setInterval(() => undefined, 1_000);
+    try {
+      for (const { part, stop: stopPart } of stoppers.splice(0).reverse()) {
+        await stopPart().catch((error: unknown) => process.stderr.write(`stopping ${part} failed: ${(error as Error).message}\n`));
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  };
+  try {
+    mkdirSync(devDir, { recursive: true });
+    const emulatorDataDir = path.join(devDir, 'emulator');
+    const [emulator, azurite] = await Promise.all([
+      port(DEFAULT_PORTS.vault).then((vaultPort) =>
+        startKeyVaultEmulator({ vaults: [{ name: DEMO_VAULT, port: vaultPort }], dataDir: emulatorDataDir }).then((started) => {
+          stoppers.push({ part: 'Key Vault emulator', stop: () => started.stop() });
+          return started;
+        }),
+      ),
+      Promise.all([port(DEFAULT_PORTS.blob), port(DEFAULT_PORTS.queue)]).then(([blobPort, queuePort]) =>
+        startAzurite({ blobPort, queuePort }).then((started) => {
+          stoppers.push({ part: 'Azurite', stop: () => started.stop() });
+          return started;
+        }),
+      ),
+    ]);
+    const demo = emulator.vaults[0]!;
+    const settings = resolveDevSettings({ root: options.root, env: options.env, defaults: stackSettings(emulator, azurite) });
+    const hostPort = options.ephemeralPorts ? 0 : await freeOrEphemeral(readLocalSettings(options.root).localHttpPort ?? DEFAULT_PORTS.host);
+    const [host] = await Promise.all([
+      startDevHost({
+        definitions: functionDefinitions,
+        settings,
+        port: hostPort,
+        ...hostJsonQueueOptions(options.root),
+        logSink: options.hostLogs === false ? () => undefined : undefined,
+      }).then((started) => {
+        stoppers.push({ part: 'dev host', stop: () => started.stop() });
+        return started;
+      }),
+      seedDemoVault(demo.url, emulator.caCertPem),
+    ]);
+    if (functionDefinitions.some((d) => d.trigger === 'eventGrid' && d.name === VAULT_EVENTS_FUNCTION)) {
+      emulator.addEventSubscription(DEMO_VAULT, `${host.url}/runtime/webhooks/eventgrid?functionName=${VAULT_EVENTS_FUNCTION}`);
+    }
+    const file = devStackFile(emulator, azurite, host, settings, emulatorDataDir);
+    devJsonPath = path.join(devDir, 'dev.json');
+    writeAtomically(devJsonPath, `${JSON.stringify(file, null, 2)}\n`);
+    return { file, devJsonPath, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** What the stack wires for the dev host; local.settings.json and the environment override each. */
+function stackSettings(emulator: RunningEmulator, azurite: RunningAzurite): Record<string, string> {
+  // Every documented default too: triggers reference settings such as %KVGUARD_BACKUP_QUEUE%, which the Functions
+  // host resolves from app settings only (the infra sets them in Azure).
+  const documentedDefaults = Object.fromEntries(
+    Object.values(SETTINGS).flatMap((spec) => (spec.default === undefined ? [] : [[spec.name, spec.default]])),
+  );
+  return {
+    ...documentedDefaults,
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+    AzureWebJobsStorage: azurite.connectionString,
+    KVGUARD_VAULTS: JSON.stringify(emulator.vaults.map((vault) => ({ url: vault.url, name: vault.name }))),
+    KVGUARD_STORAGE: azurite.connectionString,
+    KVGUARD_CREDENTIAL: 'emulator',
+    KVGUARD_KEYVAULT_CA_CERT: emulator.caCertPath,
+    KVGUARD_REQUIRE_PRINCIPAL: 'false',
+  };
+}
+
+function defaultOf(spec: { name: string; default?: string }): string {
+  if (spec.default === undefined) throw new Error(`setting ${spec.name} has no default`);
+  return spec.default;
+}
+
+function devStackFile(
+  emulator: RunningEmulator,
+  azurite: RunningAzurite,
+  host: RunningDevHost,
+  settings: Record<string, string>,
+  emulatorDataDir: string,
+): DevStackFile {
+  const kvguardSettings: Record<string, string> = {};
+  for (const spec of Object.values(SETTINGS)) {
+    const value = settings[spec.name];
+    if (value !== undefined && !('secret' in spec && spec.secret)) kvguardSettings[spec.name] = value;
+  }
+  return {
+    vaults: emulator.vaults.map((vault) => ({ name: vault.name, url: vault.url })),
+    caCertPath: emulator.caCertPath,
+    storage: {
+      connectionString: settings.KVGUARD_STORAGE ?? azurite.connectionString,
+      container: settings.KVGUARD_CONTAINER || defaultOf(SETTINGS.container),
+      blobUrl: azurite.blobUrl,
+      queueUrl: azurite.queueUrl,
+    },
+    host: { url: host.url, functionKey: host.functionKey, masterKey: host.masterKey },
+    emulator: { dataDir: emulatorDataDir, caCertPath: emulator.caCertPath },
+    settings: kvguardSettings,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
+}
+
+/** host.json `extensions.queues`, so local queue triggers retry and batch like the deployed app. */
+function hostJsonQueueOptions(
+  root: string,
+): Pick<DevHostOptions, 'maxDequeueCount' | 'visibilityTimeoutSeconds' | 'batchSize' | 'newBatchThreshold'> {
+  const file = path.join(root, 'host.json');
+  if (!existsSync(file)) return {};
+  const queues = (JSON.parse(readFileSync(file, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } }).extensions?.queues ?? {};
+  const visibility = typeof queues.visibilityTimeout === 'string' ? /^(\d+):(\d{2}):(\d{2})$/.exec(queues.visibilityTimeout) : null;
+  return {
+    maxDequeueCount: typeof queues.maxDequeueCount === 'number' ? queues.maxDequeueCount : undefined,
+    batchSize: typeof queues.batchSize === 'number' ? queues.batchSize : undefined,
+    newBatchThreshold: typeof queues.newBatchThreshold === 'number' ? queues.newBatchThreshold : undefined,
+    visibilityTimeoutSeconds: visibility ? Number(visibility[1]) * 3600 + Number(visibility[2]) * 60 + Number(visibility[3]) : undefined,
+  };
+}
+
+/** `preferred` when nothing listens there, else 0 (a free port), so a second stack or a busy port never blocks start. */
+function freeOrEphemeral(preferred: number): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(0));
+    probe.listen(preferred, () => probe.close(() => resolve(preferred)));
+  });
+}
+
+function writeAtomically(file: string, content: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, content, { mode: 0o600 });
+  renameSync(temporary, file);
+}
+
+/** dev.json describes a running stack; once it stops, a stale file would send the CLI to dead ports. */
+function removeIfOurs(file: string): void {
+  try {
+    if ((JSON.parse(readFileSync(file, 'utf8')) as { pid?: number }).pid === process.pid) rmSync(file);
+  } catch {
+    // Already gone or rewritten by another stack: leave it.
+  }
+}
+
+function printSummary(stack: LocalStack, readyMs: number): void {
+  const { file } = stack;
+  const lines = [
+    '',
+    `kvguard local stack ready in ${(readyMs / 1000).toFixed(1)} s`,
+    ...file.vaults.map((vault) => `  Key Vault emulator  ${vault.name}: ${vault.url}  (CA: ${file.caCertPath})`),
+    `  Azurite             blob ${file.storage.blobUrl}  queue ${file.storage.queueUrl}`,
+    `  Dev host            ${file.host.url}  (function key in ${stack.devJsonPath})`,
+    `  Try                 curl -H "x-functions-key: <key>" ${file.host.url}/api/status   ·   npx kvguard status`,
+    '  Ctrl+C stops everything.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function stopAndExit(stack: LocalStack): Promise<never> {
+  setTimeout(() => {
+    process.stderr.write(`the stack did not stop within ${STOP_DEADLINE_MS / 1000} s: exiting anyway\n`);
+    process.exit(1);
+  }, STOP_DEADLINE_MS).unref();
+  await stack.stop();
+  process.stdout.write('kvguard local stack stopped\n');
+  process.exit(0);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const env = process.env;
+  const root = path.resolve(__dirname, '..');
+  let stack: LocalStack | undefined;
+  let stopRequested = false;
+  const shutdown = async () => {
+    if (stopRequested) return;
+    stopRequested = true;
+    // A stop requested during start-up is carried out once the stack is up (below).
+    if (stack) await stopAndExit(stack);
+  };
+  let firstSignalAt: number | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      firstSignalAt ??= Date.now();
+      // Another signal a while later means "now" (Azurite still exits with us). One within the window is the same
+      // request delivered twice: Ctrl+C reaches the whole process group, and tsx relays it once more.
+      if (stopRequested && stack && Date.now() - firstSignalAt > REPEATED_SIGNAL_WINDOW_MS) {
+        process.stderr.write(`${signal} while stopping: exiting now\n`);
+        process.exit(1);
+      }
+      void shutdown();
+    });
+  }
+  // Once a launcher is gone, stdout may be a broken pipe; losing log lines must not crash the shutdown.
+  process.stdout.on('error', () => undefined);
+  watchLaunchers(() => void shutdown());
+  try {
+    stack = await startLocalStack({
+      root,
+      devDir: env.KVGUARD_DEV_DIR ? path.resolve(env.KVGUARD_DEV_DIR) : undefined,
+      ephemeralPorts: env.KVGUARD_DEV_PORTS === 'ephemeral',
+      hostLogs: env.KVGUARD_DEV_LOGS !== 'quiet',
+      env,
+    });
+  } catch (error) {
+    process.stderr.write(`npm start failed: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  if (stopRequested) return stopAndExit(stack);
+  printSummary(stack, Date.now() - started);
+}
+
+/**
+ * `kill <npm pid>` ends npm and its `sh -c`, but neither passes SIGTERM on, which would leave this process and its
+ * Azurite child running. So the processes that launched this one (up to the nearest npm/npx, else just the parent)
+ * are watched, and the stack stops as soon as one of them is gone.
+ */
+function watchLaunchers(onGone: () => void): void {
+  const launchers = launcherPids();
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    // A changed parent means ours died and we were re-parented (to init or a subreaper).
+    if (process.ppid !== parent || launchers.some((pid) => !isAlive(pid))) {
+      clearInterval(timer);
+      onGone();
+    }
+  }, LAUNCHER_CHECK_MS);
+  timer.unref();
+}
+
+const LAUNCHER_CHECK_MS = 500;
+const REPEATED_SIGNAL_WINDOW_MS = 1_000;
+const STOP_DEADLINE_MS = 15_000;
+const MAX_LAUNCHER_DEPTH = 6;
+
+function launcherPids(): number[] {
+  const chain: number[] = [];
+  let pid = process.ppid;
+  try {
+    // /proc tells who launched whom on Linux; elsewhere only the direct parent is watched.
+    for (let depth = 0; depth < MAX_LAUNCHER_DEPTH && pid > 1 && existsSync(`/proc/${pid}/stat`); depth++) {
+      chain.push(pid);
+      const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (/(^|[/ ])(npm|npx)( |$)|npm-cli\.js|npx-cli\.js/.test(commandLine)) return chain;
+      pid = Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? 0);
+    }
+  } catch {
+    // A launcher that exits while we look is caught by the parent check.
+  }
+  return [process.ppid];
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+if (require.main === module) void main();
