@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { findVault } from '../../config';
+import { KvGuardError } from '../../core/errors';
+import { watchDeletions, type WatchFinding, type WatchSummary } from '../../core/watch-deletions';
+import { cliServices } from '../context';
+import { runCommand } from '../output';
+
+/** `kvguard watch --once [--vault] [--json]`: one deletion-watcher run, alerts included. Exits 1 if a vault failed. */
+export function registerWatch(program: Command): void {
+  program
+    .command('watch')
+    .description('Detect deleted, purged and vanished objects since the last run, and alert on them')
+    .requiredOption('--once', 'run the watcher once (the deployed timer runs it on KVGUARD_WATCH_SCHEDULE)')
+    .option('--vault <url>', 'vault URL or name (default: every configured vault)')
+    .option('--json', 'one JSON document on stdout')
+    .action((options: { vault?: string; json?: boolean }) =>
+      runCommand(options, () => watchOnce(options.vault), render, (summary) => {
+        const failed = summary.vaults.filter((v) => v.status === 'failed');
+        return failed.length > 0 ? `watch failed for ${failed.map((v) => `${v.vault} (${v.error?.reason})`).join(', ')}` : undefined;
+      }),
+    );
+}
+
+async function watchOnce(vaultOption?: string): Promise<WatchSummary> {
+  const { config, vaults, store, state, alerts, logger, clock } = cliServices();
+  const target = vaultOption === undefined ? undefined : findVault(config, vaultOption);
+  if (vaultOption !== undefined && !target) {
+    throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(vaultOption)} is not a configured vault`, { field: 'vault' });
+  }
+  return watchDeletions({ vaults: target ? [target] : config.vaults, open: vaults, store, state, alerts, logger, clock });
+}
+
+function render(summary: WatchSummary): string {
+  const lines: string[] = [];
+  for (const v of summary.vaults) {
+    if (v.status === 'failed') {
+      lines.push(`${v.vault}: FAILED ${v.error?.code}: ${v.error?.reason}`);
+      continue;
+    }
+    const quiet = v.deleted.length + v.purged.length + v.vanished.length + v.recovered.length === 0;
+    lines.push(`${v.vault}: ${v.live} live, ${v.softDeleted} soft-deleted${v.baseline ? ' (first run: baseline recorded)' : ''}${quiet ? ', no changes' : ''}`);
+    for (const f of v.deleted) lines.push(`  deleted   ${describe(f)}; purge scheduled ${f.scheduledPurgeDate ?? 'unknown'}`);
+    for (const f of v.purged) lines.push(`  PURGED    ${describe(f)}`);
+    for (const f of v.vanished) lines.push(`  VANISHED  ${describe(f)}`);
+    for (const f of v.recovered) lines.push(`  recovered ${f.type} ${f.name}`);
+  }
+  return lines.join('\n');
+}
+
+function describe(f: WatchFinding): string {
+  const backup = f.newestBackupAt ? `newest backup ${f.newestBackupAt} (${f.newestBackupAgeHours} h old)` : 'no backup held';
+  return `${f.type} ${f.name}${f.deletedOn ? ` deleted ${f.deletedOn}` : ''}; ${backup}`;
+}

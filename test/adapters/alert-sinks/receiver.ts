@@ -1,0 +1,55 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+/** One request the receiver got. */
+export interface ReceivedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: unknown;
+}
+
+/** A local HTTP(S) endpoint on 127.0.0.1 that records requests and answers what it is told. */
+export interface Receiver {
+  url: string;
+  requests: ReceivedRequest[];
+  /** Status of the next answers (default 200); `'hang'` never answers. */
+  respondWith(status: number | 'hang'): void;
+  close(): Promise<void>;
+}
+
+/** Starts a receiver on an ephemeral port; with `tls`, serves HTTPS with that certificate. */
+export async function startReceiver(tls?: { cert: string; key: string }): Promise<Receiver> {
+  const requests: ReceivedRequest[] = [];
+  let status: number | 'hang' = 200;
+  const hanging: ServerResponse[] = [];
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body: text ? JSON.parse(text) : undefined });
+      if (status === 'hang') {
+        hanging.push(response);
+        return;
+      }
+      response.writeHead(status, { 'content-type': 'application/json' }).end(status >= 400 ? '{"error":{"code":"Failed","message":"no"}}' : '');
+    });
+  };
+  const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${tls ? 'https' : 'http'}://${tls ? 'localhost' : '127.0.0.1'}:${port}`,
+    requests,
+    respondWith: (next) => {
+      status = next;
+    },
+    close: async () => {
+      for (const response of hanging) response.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
