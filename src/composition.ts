@@ -1,16 +1,26 @@
 import { version as kvguardVersion } from '../package.json';
+import { readFileSync } from 'node:fs';
+import { createAlertSinks } from './adapters/alert-sinks';
+import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
+import { createCredential } from './adapters/credential';
+import { createKeyVaultPortFactory } from './adapters/key-vault';
+import { createBlobServiceClient, createQueueServiceClient } from './adapters/storage-clients';
+import { StorageJobQueue } from './adapters/storage-queue';
+import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
 import { loadConfig, type KvGuardConfig } from './config';
+import { createAlerts } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
 import type { BackupJob, RestoreJob } from './core/jobs';
-import type {
-  Alerts,
-  BackupStore,
-  Clock,
-  JobQueue,
-  Logger,
-  StateStore,
-  Telemetry,
-  VaultPortFactory,
+import {
+  systemClock,
+  type Alerts,
+  type BackupStore,
+  type Clock,
+  type JobQueue,
+  type Logger,
+  type StateStore,
+  type Telemetry,
+  type VaultPortFactory,
 } from './core/ports';
 
 /** Everything a use case may need, wired once per process from the validated configuration. */
@@ -53,8 +63,43 @@ export function backupSettings(config: KvGuardConfig): BackupSettings {
   };
 }
 
-/** Wires the adapters for a configuration. */
-export function createServices(config: KvGuardConfig): Services {
-  void config;
-  throw new Error('composition is wired when the adapters land');
+/** Wires the adapters for a configuration; `logger` defaults to JSON lines on stdout. */
+export function createServices(config: KvGuardConfig, logger: Logger = createConsoleLogger('kvguard')): Services {
+  const clock = systemClock;
+  const credential = createCredential(config.credential);
+  const telemetry = createTelemetry({ connectionString: config.appInsights, logger });
+  const storage = {
+    connectionString: config.storageConnectionString,
+    blobServiceUri: config.blobServiceUri,
+    queueServiceUri: config.queueServiceUri,
+    credential,
+  };
+  const blobs = createBlobServiceClient(storage);
+  const queues = createQueueServiceClient(storage);
+  const state = new BlobStateStore({ container: blobs.getContainerClient(config.stateContainer) });
+  return {
+    config,
+    vaults: createKeyVaultPortFactory({
+      credential,
+      maxConcurrency: config.maxConcurrency,
+      caCertPem: config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined,
+      logger,
+      telemetry,
+      clock,
+    }),
+    store: new BlobBackupStore({
+      container: blobs.getContainerClient(config.container),
+      immutability: config.immutability,
+      retentionDays: config.retentionDays,
+      clock,
+      logger,
+    }),
+    state,
+    backupQueue: new StorageJobQueue(queues.getQueueClient(config.backupQueue)),
+    restoreQueue: new StorageJobQueue(queues.getQueueClient(config.restoreQueue)),
+    alerts: createAlerts({ sinks: createAlertSinks(config, { credential, telemetry, logger }), state, logger, telemetry, clock }),
+    telemetry,
+    logger,
+    clock,
+  };
 }

@@ -360,3 +360,23 @@ export function settingsTable(): { name: string; default: string; description: s
     description: s.description,
   }));
 }
+
+/** The documented default of a setting, by its app-setting name. */
+export function settingDefault(name: string): string | undefined {
+  return Object.values(SETTINGS).find((s: SettingSpec<unknown>) => s.name === name)?.default;
+}
+
+/**
+ * Resolves `%SETTING%` references in a trigger option (schedule, queue name) from the app settings, falling back
+ * to the setting's documented default — the Functions host alone would refuse to index a function whose
+ * referenced setting is absent, so the defaults are applied here, once, for Azure and the dev host alike.
+ */
+export function resolveSettingReferences(text: string, env: Record<string, string | undefined> = process.env): string {
+  return text.replace(/%([^%]+)%/g, (reference, name: string) => {
+    const value = env[name]?.trim() || settingDefault(name);
+    if (value === undefined) {
+      throw new KvGuardError('InvalidConfiguration', `${name} (referenced as ${reference}) is not set and has no default`, { field: name });
+    }
+    return value;
+  });
+}

@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+import { resolveSettingReferences } from './config';
 import type { FunctionDefinition } from './functions/definition';
 import { functionDefinitions } from './functions';
 
@@ -15,14 +16,14 @@ export function registerFunction(definition: FunctionDefinition): void {
       return;
     case 'timer':
       app.timer(definition.name, {
-        schedule: definition.schedule,
+        schedule: resolveSettingReferences(definition.schedule),
         runOnStartup: definition.runOnStartup ?? false,
         handler: definition.handler,
       });
       return;
     case 'queue':
       app.storageQueue(definition.name, {
-        queueName: definition.queueName,
+        queueName: resolveSettingReferences(definition.queueName),
         connection: definition.connection,
         handler: definition.handler,
       });

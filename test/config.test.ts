@@ -73,3 +73,13 @@ describe('loadConfig', () => {
     expect(settingsTable().every((row) => row.description.length > 10)).toBe(true);
   });
 });
+
+describe('resolveSettingReferences', () => {
+  it('uses the app setting, else the documented default, and refuses an unknown reference', async () => {
+    const { resolveSettingReferences } = await import('../src/config');
+    expect(resolveSettingReferences('%KVGUARD_BACKUP_SCHEDULE%', { KVGUARD_BACKUP_SCHEDULE: '0 0 1 * * *' })).toBe('0 0 1 * * *');
+    expect(resolveSettingReferences('%KVGUARD_BACKUP_SCHEDULE%', {})).toBe('0 0 */6 * * *');
+    expect(resolveSettingReferences('%KVGUARD_BACKUP_QUEUE%', { KVGUARD_BACKUP_QUEUE: ' ' })).toBe('kvguard-backup-jobs');
+    expect(() => resolveSettingReferences('%NOPE%', {})).toThrow('NOPE (referenced as %NOPE%) is not set and has no default');
+  });
+});

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { loadConfig } from '../config';
+import { createConsoleLogger } from '../adapters/telemetry';
 import { createServices, type Services } from '../composition';
 import { KvGuardError } from '../core/errors';
 
@@ -51,7 +52,12 @@ function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[0].startsWith('KVGUARD_')));
 }
 
-/** Builds the services the CLI's commands use. */
+/**
+ * Builds the services the CLI's commands use. Logs go to stderr only (stdout carries the command's answer), and
+ * informational lines only with `KVGUARD_VERBOSE=1`.
+ */
 export function cliServices(): Services {
-  return createServices(loadConfig(cliSettings()));
+  const toStderr = (line: string) => void process.stderr.write(`${line}\n`);
+  const logger = createConsoleLogger('kvguard-cli', { out: process.env.KVGUARD_VERBOSE === '1' ? toStderr : () => {}, err: toStderr });
+  return createServices(loadConfig(cliSettings()), logger);
 }
