@@ -7,6 +7,11 @@
  * Concurrency alone does not bound the request rate when answers are fast, so a 429 also pauses the whole vault:
  * no new call starts before the pause asked for (the service's `Retry-After`, or the backoff) is over. Otherwise
  * every other caller would spend its own request to learn what the first 429 already said.
+ *
+ * Key Vault's limit is a rate, so the limiter also learns one: the first 429 sets a pace just under the rate that
+ * was measured when it came (calls started in the last second), each success raises it by about one call per
+ * second per second, and each later 429 (once per window) cuts it by a quarter. Calls then start evenly spaced at
+ * that pace instead of in bursts that the service answers with a storm of 429s.
  */
 import { systemClock, type Clock } from '../../core/ports';
 
@@ -30,6 +35,8 @@ export interface LimiterStats {
   throttled: number;
   /** Times a 429 lowered the limit. */
   decreases: number;
+  /** Learned pace in calls per second; absent until the first 429. */
+  ratePerSecond?: number;
 }
 
 /** Options of an {@link AdaptiveLimiter}. */
@@ -54,6 +61,9 @@ export class AdaptiveLimiter {
   private epoch = 0;
   private decreaseCount = 0;
   private resumeAt = 0;
+  private ratePerSecond: number | undefined;
+  private nextStartAt = 0;
+  private readonly recentStarts: number[] = [];
   private readonly waiting: (() => void)[] = [];
   private readonly onDecrease?: (limit: number) => void;
   private readonly clock: Clock;
@@ -80,11 +90,13 @@ export class AdaptiveLimiter {
   /** Waits until the vault is not paused and a slot is free. */
   async acquire(): Promise<Permit> {
     for (;;) {
-      const pausedFor = this.resumeAt - this.clock.now().getTime();
-      if (pausedFor > 0) await this.clock.sleep(pausedFor);
+      const now = this.clock.now().getTime();
+      const waitFor = Math.max(this.resumeAt, this.nextStartAt) - now;
+      if (waitFor > 0) await this.clock.sleep(waitFor);
       else if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
       else break;
     }
+    this.noteStart(this.clock.now().getTime());
     this.active += 1;
     this.peak = Math.max(this.peak, this.active);
     const epoch = this.epoch;
@@ -102,18 +114,40 @@ export class AdaptiveLimiter {
 
   /** Counters so far. */
   stats(): LimiterStats {
-    return { limit: this.limit, active: this.active, peakActive: this.peak, throttled: this.throttledCount, decreases: this.decreaseCount };
+    return {
+      limit: this.limit,
+      active: this.active,
+      peakActive: this.peak,
+      throttled: this.throttledCount,
+      decreases: this.decreaseCount,
+      ...(this.ratePerSecond === undefined ? {} : { ratePerSecond: Math.round(this.ratePerSecond * 10) / 10 }),
+    };
+  }
+
+  /** Records a call start and reserves the next start slot at the learned pace. */
+  private noteStart(now: number): void {
+    this.recentStarts.push(now);
+    while (this.recentStarts.length > 0 && this.recentStarts[0]! <= now - 1000) this.recentStarts.shift();
+    if (this.ratePerSecond !== undefined) this.nextStartAt = Math.max(now, this.nextStartAt) + 1000 / this.ratePerSecond;
+  }
+
+  /** Calls started in the last second. */
+  private measuredRate(): number {
+    const now = this.clock.now().getTime();
+    return this.recentStarts.filter((t) => t > now - 1000).length;
   }
 
   private record(outcome: CallOutcome, epoch: number): void {
     if (outcome === 'success') {
       this.window = Math.min(this.max, this.window + 1 / this.window);
+      if (this.ratePerSecond !== undefined) this.ratePerSecond += 1 / this.ratePerSecond;
     } else if (outcome === 'throttled') {
       this.throttledCount += 1;
       if (epoch === this.epoch) {
         const before = this.limit;
         this.epoch += 1;
         this.window = Math.max(1, this.window / 2);
+        this.ratePerSecond = Math.max(1, 0.75 * (this.ratePerSecond === undefined ? this.measuredRate() : Math.min(this.ratePerSecond, this.measuredRate())));
         if (this.limit < before) {
           this.decreaseCount += 1;
           this.onDecrease?.(this.limit);

@@ -62,4 +62,31 @@ describe('AdaptiveLimiter', () => {
     permit.release('throttled');
     expect(limiter.stats()).toMatchObject({ active: 0, throttled: 1 });
   });
+
+  it('learns a pace from the first 429 and then spaces call starts evenly instead of bursting', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 16, initial: 16, clock });
+    const burst = await acquireAll(limiter, 16);
+    for (const permit of burst.slice(1)) permit.release('success');
+    burst[0]!.release('throttled');
+    // 16 calls started within the last second when the 429 came: the pace becomes three quarters of that.
+    expect(limiter.stats().ratePerSecond).toBeCloseTo(12, 0);
+    const startedAt: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const permit = await limiter.acquire();
+      startedAt.push(clock.now().getTime());
+      permit.release('success');
+    }
+    const gaps = startedAt.slice(1).map((t, i) => t - startedAt[i]!);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(75);
+    for (const gap of gaps) expect(gap).toBeLessThanOrEqual(90);
+  });
+
+  it('has no pace before any 429: a vault that never throttles is not slowed', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 4, initial: 4, clock });
+    for (let i = 0; i < 50; i++) (await limiter.acquire()).release('success');
+    expect(clock.slept).toEqual([]);
+    expect(limiter.stats().ratePerSecond).toBeUndefined();
+  });
 });
