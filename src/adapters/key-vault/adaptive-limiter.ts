@@ -11,9 +11,13 @@
  * Key Vault's limit is a rate, so the limiter also learns one: the first 429 sets a pace just under the rate that
  * was measured when it came (calls started in the last second), each success raises it by about one call per
  * second per second, and each later 429 (once per window) cuts it by a quarter. Calls then start evenly spaced at
- * that pace instead of in bursts that the service answers with a storm of 429s.
+ * that pace instead of in bursts that the service answers with a storm of 429s. A pace with no 429 for
+ * {@link PACE_MEMORY_MS} is forgotten: the burst that caused it is over, and a lone 429 must not slow a vault for good.
  */
 import { systemClock, type Clock } from '../../core/ports';
+
+/** How long a learned pace outlives the last 429 (three of Key Vault's 10-second throttling windows). */
+export const PACE_MEMORY_MS = 30_000;
 
 /** How a call that held a slot ended. */
 export type CallOutcome = 'success' | 'throttled' | 'failed';
@@ -62,6 +66,7 @@ export class AdaptiveLimiter {
   private decreaseCount = 0;
   private resumeAt = 0;
   private ratePerSecond: number | undefined;
+  private lastThrottledAt = 0;
   private nextStartAt = 0;
   private readonly recentStarts: number[] = [];
   private readonly waiting: (() => void)[] = [];
@@ -126,6 +131,7 @@ export class AdaptiveLimiter {
 
   /** Records a call start and reserves the next start slot at the learned pace. */
   private noteStart(now: number): void {
+    if (this.ratePerSecond !== undefined && now - this.lastThrottledAt > PACE_MEMORY_MS) this.ratePerSecond = undefined;
     this.recentStarts.push(now);
     while (this.recentStarts.length > 0 && this.recentStarts[0]! <= now - 1000) this.recentStarts.shift();
     if (this.ratePerSecond !== undefined) this.nextStartAt = Math.max(now, this.nextStartAt) + 1000 / this.ratePerSecond;
@@ -143,11 +149,12 @@ export class AdaptiveLimiter {
       if (this.ratePerSecond !== undefined) this.ratePerSecond += 1 / this.ratePerSecond;
     } else if (outcome === 'throttled') {
       this.throttledCount += 1;
+      this.lastThrottledAt = this.clock.now().getTime();
       if (epoch === this.epoch) {
         const before = this.limit;
         this.epoch += 1;
         this.window = Math.max(1, this.window / 2);
-        this.ratePerSecond = Math.max(1, 0.75 * (this.ratePerSecond === undefined ? this.measuredRate() : Math.min(this.ratePerSecond, this.measuredRate())));
+        this.ratePerSecond = Math.max(1, 0.75 * (this.ratePerSecond ?? this.measuredRate()));
         if (this.limit < before) {
           this.decreaseCount += 1;
           this.onDecrease?.(this.limit);

@@ -82,6 +82,17 @@ describe('AdaptiveLimiter', () => {
     for (const gap of gaps) expect(gap).toBeLessThanOrEqual(90);
   });
 
+  it('forgets the pace once no 429 came for 30 s', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 4, initial: 4, clock });
+    const burst = await acquireAll(limiter, 4);
+    for (const permit of burst) permit.release('throttled');
+    expect(limiter.stats().ratePerSecond).toBe(3);
+    clock.advance(30_001);
+    (await limiter.acquire()).release('success');
+    expect(limiter.stats().ratePerSecond).toBeUndefined();
+  });
+
   it('has no pace before any 429: a vault that never throttles is not slowed', async () => {
     const clock = new ManualClock();
     const limiter = new AdaptiveLimiter({ max: 4, initial: 4, clock });

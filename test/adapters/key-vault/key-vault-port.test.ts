@@ -98,7 +98,7 @@ describe('Key Vault adapter against the emulator', () => {
   });
 
   it('completes every call through injected 429s (with and without Retry-After), 503s and connection resets', async () => {
-    emulator.configure({ faults: { seed: 7, rate429: 0.15, rate503: 0.1, rateReset: 0.05 }, throttle: { retryAfter: 0.3 } });
+    emulator.configure({ faults: { seed: 7, rate429: 0.08, rate503: 0.06, rateReset: 0.04 }, throttle: { retryAfter: 0.3 } });
     try {
       const vault = factory().open(emulator.url, { deadline: new Date(Date.now() + 30_000) });
       const names = [...keyNames.map((n) => ['key', n] as const), ...secretNames.map((n) => ['secret', n] as const)];
@@ -121,6 +121,7 @@ describe('Key Vault adapter against the emulator', () => {
       expect(vault.stats().throttled).toBeGreaterThan(0);
       expect(limiter.decreases).toBeGreaterThan(0);
       expect(limiter.limit).toBeLessThan(16);
+      expect(limiter.ratePerSecond).toBeGreaterThan(0);
       expect(vault.stats().maxConcurrency).toBe(16);
     } finally {
       emulator.configure({ throttle: { operations: 4000, windowSeconds: 10, retryAfter: 'always' } });
