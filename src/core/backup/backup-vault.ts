@@ -1,3 +1,4 @@
+import { ALERT_TYPES } from '../alerts';
 import {
   MAX_BACKUP_VERSIONS,
   VERSION_WARNING_THRESHOLD,
@@ -210,7 +211,7 @@ function report(manifest: RunManifest, deps: BackupDependencies): void {
 async function raiseBackupFailed(manifest: RunManifest, deps: BackupDependencies): Promise<void> {
   const failures = manifest.entries.filter((e) => e.outcome.status === 'failed').map((e) => `${e.type}/${e.name}`);
   await deps.alerts.raise({
-    type: 'kvguard.BackupFailed',
+    type: ALERT_TYPES.backupFailed,
     severity: manifest.error ? 'critical' : 'warning',
     subject: `${manifest.vault}`,
     summary: manifest.error

@@ -1,3 +1,4 @@
+import { ALERT_TYPES } from '../alerts';
 import type { VaultTarget } from '../domain';
 import type { Alerts, BackupStore, Clock } from '../ports';
 import { summariseRun, type RunSummary } from './runs';
@@ -59,7 +60,7 @@ export async function vaultStatus(target: VaultTarget, store: BackupStore, clock
 export async function alertRpoBreaches(statuses: readonly VaultStatus[], alerts: Alerts, clock: Clock): Promise<void> {
   for (const status of statuses.filter((s) => s.rpoBreached && s.lastRun)) {
     await alerts.raise({
-      type: 'kvguard.RpoBreached',
+      type: ALERT_TYPES.rpoBreached,
       severity: 'critical',
       subject: status.vault,
       summary: status.lastSuccessAt
