@@ -2,6 +2,13 @@ import { backupVaultFunction } from './backup-vault';
 import type { FunctionDefinition } from './definition';
 import { scheduleBackupsFunction } from './schedule-backups';
 import { statusFunction } from './status';
+import { vaultEventsFunction } from './vault-events';
+import { watchDeletionsFunction } from './watch-deletions';
+import { backupsFunction } from './backups';
+import { restoreFunction } from './restore';
+import { restoreDrillFunction } from './restore-drill';
+import { restoreJobFunction } from './restore-job';
+import { restoreStatusFunction } from './restore-status';
 
 /**
  * Every function kvguard defines. The Azure Functions entry point (`src/index.ts`) and the local dev host both
@@ -11,4 +18,11 @@ export const functionDefinitions: FunctionDefinition[] = [
   scheduleBackupsFunction,
   backupVaultFunction,
   statusFunction,
+  vaultEventsFunction,
+  watchDeletionsFunction,
+  restoreFunction,
+  restoreStatusFunction,
+  restoreJobFunction,
+  backupsFunction,
+  restoreDrillFunction,
 ];

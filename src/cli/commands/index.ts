@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { registerBackup } from './backup';
 import { registerList } from './list';
 import { registerStatus } from './status';
+import { registerWatch } from './watch';
+import { registerRestore } from './restore';
+import { registerVerify } from './verify';
 
 /** Adds one command to the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -11,4 +14,7 @@ export const commands: RegisterCommand[] = [
   registerBackup,
   registerList,
   registerStatus,
+  registerWatch,
+  registerRestore,
+  registerVerify,
 ];

@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { planRestore, type RestorePlan } from './plan-restore';
+import { auditRefusedRestore, auditRestore, finishRestore } from './restore-audit';
+import { executePlan, type ObjectResult } from './restore-objects';
+import { conflictsOf, finalStatus, newReport, withResults, type RestoreReport } from './restore-report';
+import { isWholeVaultRequest, type RestoreRequest } from './restore-request';
+import type { RestoreDependencies, RestoreSettings } from './restore-settings';
+import { enqueueRestoreJob } from './restore-job';
+
+/** Who asks for a restore and how it should run. */
+export interface RestoreCall {
+  /** Who asked (audited). */
+  principal: string;
+  /** Request id; a new UUID unless given. */
+  requestId?: string;
+  /** Whether a large whole-vault restore may be handed to a queue job (HTTP: yes; the CLI runs it in-process). */
+  allowJob: boolean;
+  /** Progress of an in-process restore: objects done out of the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Handles one restore request end to end: chooses the backups, checks every target name before changing anything,
+ * refuses the whole request when `onConflict` is `fail` and any name is taken, then restores (or, for a dry run,
+ * only plans) and audits. A large whole-vault restore becomes a queue job instead (status `queued`).
+ * Throws `NotFound` when no backup matches (audited too).
+ * @param deps - vaults, store, state, queue, telemetry, logger, clock
+ * @param request - the validated request
+ * @param call - principal, request id, whether a job is allowed, progress callback
+ * @param settings - deadline, concurrency, purge settle time, job threshold
+ */
+export async function requestRestore(
+  deps: RestoreDependencies,
+  request: RestoreRequest,
+  call: RestoreCall,
+  settings: RestoreSettings,
+): Promise<RestoreReport> {
+  const requestId = call.requestId ?? randomUUID();
+  const started = deps.clock.now();
+  const deadline = new Date(started.getTime() + settings.deadlineSeconds * 1000);
+  const target = deps.vaults.open(request.target.url, { deadline });
+  const report = newReport(requestId, request, started);
+  let plan: RestorePlan;
+  try {
+    plan = await planRestore({ store: deps.store, target }, request);
+  } catch (error) {
+    await auditRefusedRestore(deps, {
+      principal: call.principal,
+      requestId,
+      sourceVault: request.source.name,
+      targetVault: request.target.name,
+      dryRun: request.dryRun,
+      error,
+    });
+    throw error;
+  }
+  const planned: RestoreReport = { ...report, absent: plan.absent, progress: { total: plan.objects.length, done: 0 } };
+  if (!request.dryRun && request.onConflict === 'fail' && plan.objects.some((o) => o.action === 'conflict')) {
+    return finishRestore(deps, call.principal, { ...withResults(planned, conflictsOf(plan.objects), plan.objects.length), status: 'conflict' });
+  }
+  if (!request.dryRun && call.allowJob && isWholeVaultRequest(request) && plan.objects.length > settings.asyncThreshold) {
+    const queued = await enqueueRestoreJob(deps, { principal: call.principal, request, report: { ...planned, status: 'queued' } });
+    return { ...queued, audit: await auditRestore(deps, call.principal, queued) };
+  }
+  const results: ObjectResult[] = [];
+  const done = await executePlan(deps, target, plan.objects, {
+    dryRun: request.dryRun,
+    concurrency: settings.concurrency,
+    purgeSettleMs: settings.purgeSettleSeconds * 1000,
+    crossVault: request.source.url !== request.target.url,
+    onResult: (result) => {
+      results.push(result);
+      call.onProgress?.(results.length, plan.objects.length);
+    },
+  });
+  const ordered = done.filter((r): r is ObjectResult => r !== undefined);
+  return finishRestore(deps, call.principal, { ...withResults(planned, ordered, plan.objects.length), status: finalStatus(ordered, request.dryRun) });
+}

@@ -1,0 +1,52 @@
+import type { RestoreJob } from '../jobs';
+import type { JobQueue, StateStore, VaultPortFactory } from '../ports';
+import type { AuditDependencies } from './restore-audit';
+
+/** What the restore use cases need (a subset of the composition root's services). */
+export interface RestoreDependencies extends AuditDependencies {
+  vaults: VaultPortFactory;
+  state: StateStore;
+  restoreQueue: JobQueue<RestoreJob>;
+}
+
+/** Tunables of a restore. */
+export interface RestoreSettings {
+  /** How long one request (or one job invocation) may take before vault retries stop. */
+  deadlineSeconds: number;
+  /** Objects restored at once; restores are heavy "other" operations, so keep this small. */
+  concurrency: number;
+  /** How long to keep retrying a restore that Key Vault refuses with 409 right after a purge. */
+  purgeSettleSeconds: number;
+  /** A whole-vault restore of more objects than this runs as a queue job (HTTP answers 202). */
+  asyncThreshold: number;
+}
+
+/** Whole-vault restores with more objects than this run as a queue job rather than inside the HTTP request. */
+export const ASYNC_RESTORE_THRESHOLD = 5;
+
+/** Defaults: fit an HTTP request (Azure's front end closes requests after 230 s) and a Consumption-plan queue job. */
+export const DEFAULT_RESTORE_SETTINGS: RestoreSettings = {
+  deadlineSeconds: 180,
+  concurrency: 4,
+  purgeSettleSeconds: 120,
+  asyncThreshold: ASYNC_RESTORE_THRESHOLD,
+};
+
+/** Where a restore runs; each has its own time budget. */
+export type RestoreEntryPoint = 'http' | 'job' | 'cli';
+
+/** Azure's front end drops an HTTP request after 230 s; an HTTP restore must answer well before. */
+const HTTP_DEADLINE_SECONDS = 180;
+/** An operator at a terminal can wait for a large vault. */
+const CLI_MIN_DEADLINE_SECONDS = 3_600;
+
+/**
+ * The settings for one entry point, from the configured job deadline (`KVGUARD_RUN_DEADLINE_SECONDS`).
+ * @param entry - HTTP request, queue job, or CLI
+ * @param runDeadlineSeconds - the configured per-job deadline
+ */
+export function restoreSettingsFor(entry: RestoreEntryPoint, runDeadlineSeconds: number): RestoreSettings {
+  const deadlineSeconds =
+    entry === 'http' ? Math.min(runDeadlineSeconds, HTTP_DEADLINE_SECONDS) : entry === 'cli' ? Math.max(runDeadlineSeconds, CLI_MIN_DEADLINE_SECONDS) : runDeadlineSeconds;
+  return { ...DEFAULT_RESTORE_SETTINGS, deadlineSeconds, purgeSettleSeconds: Math.min(DEFAULT_RESTORE_SETTINGS.purgeSettleSeconds, Math.floor(deadlineSeconds * 0.75)) };
+}

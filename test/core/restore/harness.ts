@@ -1,0 +1,87 @@
+/**
+ * A small world for restore tests: two in-memory vaults (`prod` and `dr`), a catalog, state, queue, and a helper
+ * that backs an object up the way the backup use case does (real fingerprint and SHA-256 of the opaque bytes).
+ */
+import { sha256Hex, versionsFingerprint } from '../../../src/core/backup/fingerprint';
+import type { BackupRecord, ObjectType } from '../../../src/core/domain';
+import type { RestoreJob } from '../../../src/core/jobs';
+import type { Alert, Alerts } from '../../../src/core/ports';
+import type { RestoreRequest, VaultRef } from '../../../src/core/restore/restore-request';
+import { DEFAULT_RESTORE_SETTINGS, type RestoreSettings } from '../../../src/core/restore/restore-settings';
+import {
+  fakeVaultUrl,
+  InMemoryBackupStore,
+  InMemoryQueue,
+  InMemoryStateStore,
+  InMemoryVault,
+  InMemoryVaultFactory,
+  ManualClock,
+  RecordingLogger,
+  RecordingTelemetry,
+} from '../../support/in-memory';
+
+/** Alerts that keep what was raised. */
+export class RecordingAlerts implements Alerts {
+  readonly raised: Alert[] = [];
+
+  /** Records the alert. */
+  async raise(alert: Alert): Promise<void> {
+    this.raised.push(alert);
+  }
+}
+
+/** Everything a restore test touches. */
+export function restoreWorld() {
+  const clock = new ManualClock('2025-03-01T00:00:00.000Z');
+  const prod = new InMemoryVault(fakeVaultUrl('prod'), { clock });
+  const dr = new InMemoryVault(fakeVaultUrl('dr'), { clock });
+  const scratch = new InMemoryVault(fakeVaultUrl('scratch'), { clock });
+  const vaults = new InMemoryVaultFactory(prod, dr, scratch);
+  const store = new InMemoryBackupStore();
+  const state = new InMemoryStateStore();
+  const restoreQueue = new InMemoryQueue<RestoreJob>();
+  const telemetry = new RecordingTelemetry();
+  const logger = new RecordingLogger();
+  const alerts = new RecordingAlerts();
+  const deps = { vaults, store, state, restoreQueue, telemetry, logger, clock, alerts };
+  const refs: Record<'prod' | 'dr', VaultRef> = {
+    prod: { name: 'prod', url: prod.url },
+    dr: { name: 'dr', url: dr.url },
+  };
+  /** Backs an object up now, as the backup use case stores it. */
+  const backUp = async (vault: InMemoryVault, type: ObjectType, name: string): Promise<BackupRecord> => {
+    const bytes = await vault.backup(type, name);
+    const versions = await vault.listVersions(type, name);
+    return store.putBackup(
+      {
+        vault: vault.name,
+        type,
+        name,
+        fingerprint: versionsFingerprint(versions),
+        sha256: sha256Hex(bytes),
+        size: bytes.byteLength,
+        versionCount: versions.length,
+        takenAt: clock.now(),
+        runId: `run-${clock.now().getTime()}`,
+        kvguardVersion: 'test',
+      },
+      bytes,
+    );
+  };
+  /** A request restoring from prod into prod unless overridden. */
+  const request = (overrides: Partial<RestoreRequest> = {}): RestoreRequest => ({
+    source: refs.prod,
+    target: refs.prod,
+    onConflict: 'fail',
+    dryRun: false,
+    ...overrides,
+  });
+  const settings: RestoreSettings = { ...DEFAULT_RESTORE_SETTINGS, deadlineSeconds: 60, purgeSettleSeconds: 30 };
+  return { clock, prod, dr, scratch, vaults, store, state, restoreQueue, telemetry, logger, alerts, deps, refs, backUp, request, settings };
+}
+
+/** Soft-deletes and purges an object: what an attacker or an accident does. */
+export async function destroy(vault: InMemoryVault, type: ObjectType, name: string): Promise<void> {
+  await vault.delete(type, name);
+  await vault.purge(type, name);
+}
