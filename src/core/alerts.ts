@@ -14,6 +14,7 @@ export const ALERT_TYPES = {
   secretExpired: 'kvguard.SecretExpired',
   certificateExpired: 'kvguard.CertificateExpired',
   accessPolicyChanged: 'kvguard.AccessPolicyChanged',
+  restoreDrillFailed: 'kvguard.RestoreDrillFailed',
 } as const;
 
 /** One of {@link ALERT_TYPES}. */

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { ALERT_TYPES } from './alerts';
+import type { BackupDependencies } from './backup/backup-vault';
 import { versionsFingerprint } from './backup/fingerprint';
 import { latestBackupsAsOf } from './catalog';
 import { mapWithConcurrency } from './concurrency';
 import type { BackupRecord, ObjectType } from './domain';
 import { describeError, KvGuardError } from './errors';
-import type { Alerts, BackupQuery, BackupStore, Clock, Logger, Telemetry, VaultPort, VaultPortFactory } from './ports';
+import type { BackupQuery, BackupStore, Clock, VaultPort } from './ports';
 import { readVerifiedBackup } from './restore/integrity';
 import { appendAuditEntry } from './restore/restore-audit';
 import { restoreBlob } from './restore/restore-objects';
@@ -78,18 +80,8 @@ export async function verifyBackups(
   return report;
 }
 
-/** Alert type raised when a restore drill fails. */
-export const DRILL_FAILED_ALERT = 'kvguard.RestoreDrillFailed';
-
-/** What a drill needs. */
-export interface DrillDependencies {
-  vaults: VaultPortFactory;
-  store: BackupStore;
-  alerts: Alerts;
-  telemetry: Telemetry;
-  logger: Logger;
-  clock: Clock;
-}
+/** What a drill needs: the same ports as a backup. */
+export type DrillDependencies = BackupDependencies;
 
 /** What to drill. */
 export interface DrillOptions {
@@ -262,7 +254,7 @@ async function cleanUp(deps: DrillDependencies, scratch: VaultPort, record: Back
 async function raiseDrillAlert(deps: DrillDependencies, report: DrillReport): Promise<void> {
   const failures = report.objects.filter((o) => o.outcome === 'failed');
   await deps.alerts.raise({
-    type: DRILL_FAILED_ALERT,
+    type: ALERT_TYPES.restoreDrillFailed,
     severity: 'critical',
     subject: report.scratchVault,
     summary: `Restore drill ${report.drillId} failed for ${failures.length} of ${report.sampled} objects: backups may not be restorable`,

@@ -44,9 +44,11 @@ export function errorResponse(error: unknown): HttpResponseInit {
 
 /** Turns a zod failure into a `ValidationError` naming the first bad field and why. */
 export function validationError(error: z.ZodError, where: 'body' | 'query' | 'route'): KvGuardError {
-  const issue = error.issues[0]!;
-  const field = issue.path.length > 0 ? issue.path.join('.') : where;
-  const detail = error.issues.map((i) => `${i.path.join('.') || where}: ${i.message}`).join('; ');
+  // zod reports unknown fields of a strict object at the object itself; name the first unknown field instead.
+  const fieldOf = (issue: z.core.$ZodIssue) =>
+    [...issue.path, ...(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [])].join('.') || where;
+  const field = fieldOf(error.issues[0]!);
+  const detail = error.issues.map((i) => `${fieldOf(i)}: ${i.message}`).join('; ');
   return new KvGuardError('ValidationError', `Invalid ${where}: ${detail}`, { field });
 }
 

@@ -1,5 +1,6 @@
+import { ALERT_TYPES } from '../../src/core/alerts';
 import { describe, expect, it } from 'vitest';
-import { DRILL_FAILED_ALERT, runRestoreDrill, verifyBackups, type DrillOptions } from '../../src/core/verify';
+import { runRestoreDrill, verifyBackups, type DrillOptions } from '../../src/core/verify';
 import { kvError } from '../support/in-memory';
 import { restoreWorld } from './restore/harness';
 
@@ -90,7 +91,7 @@ describe('runRestoreDrill', () => {
     expect(report.status).toBe('failed');
     expect(report.failed).toBe(2);
     expect(world.alerts.raised).toEqual([
-      expect.objectContaining({ type: DRILL_FAILED_ALERT, severity: 'critical', summary: expect.stringMatching(/failed for 2 of 3/) }),
+      expect.objectContaining({ type: ALERT_TYPES.restoreDrillFailed, severity: 'critical', summary: expect.stringMatching(/failed for 2 of 3/) }),
     ]);
   });
 

@@ -3,7 +3,7 @@ import type { Timer } from '@azure/functions';
 import { useServices } from '../../src/composition';
 import { functionDefinitions } from '../../src/functions';
 import { restoreDrillFunction } from '../../src/functions/restore-drill';
-import { DRILL_FAILED_ALERT } from '../../src/core/verify';
+import { ALERT_TYPES } from '../../src/core/alerts';
 import { installRestoreWorld, invocationContext } from '../core/restore/function-harness';
 
 afterEach(() => useServices(undefined));
@@ -38,6 +38,6 @@ describe('restoreDrill timer', () => {
 
     expect(world.store.auditEntries()).toEqual([expect.objectContaining({ action: 'drill', principal: 'timer:restoreDrill', outcome: 'failed' })]);
     expect(world.store.auditEntries()[0]!.objects).toHaveLength(2);
-    expect(world.alerts.raised.map((a) => a.type)).toEqual([DRILL_FAILED_ALERT]);
+    expect(world.alerts.raised.map((a) => a.type)).toEqual([ALERT_TYPES.restoreDrillFailed]);
   });
 });

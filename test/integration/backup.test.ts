@@ -176,6 +176,9 @@ describe('the functions: timer fan-out, queue chunks, status', () => {
     const bad = await fetch(`${host.url}/api/status?vault=nope`, { headers: { 'x-functions-key': host.functionKey } });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: 'ValidationError', field: 'vault' } });
+    const unknown = await fetch(`${host.url}/api/status?vualt=main`, { headers: { 'x-functions-key': host.functionKey } });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ error: { code: 'ValidationError', field: 'vualt' } });
     expect((await fetch(`${host.url}/api/status`)).status).toBe(401);
   });
 });
