@@ -201,7 +201,9 @@ function report(manifest: RunManifest, deps: BackupDependencies): void {
     outcome: manifest.error ? manifest.error.code : 'completed',
   };
   const { stored, unchanged, failed, bytes, durationMs, throttled, maxConcurrency } = manifest.stats;
-  deps.telemetry.event('kvguard.BackupJob', properties, { stored, unchanged, failed, bytes, durationMs, throttled, maxConcurrency });
+  const measurements = { stored, unchanged, failed, bytes, durationMs, throttled, maxConcurrency };
+  deps.telemetry.event('kvguard.BackupJob', properties, measurements);
+  for (const [name, value] of Object.entries(measurements)) deps.telemetry.metric(`kvguard.backup.${name}`, value, { vault: manifest.vault });
   for (const entry of manifest.entries.filter((e) => e.warning)) {
     deps.telemetry.event('kvguard.VersionLimitNear', { vault: manifest.vault, type: entry.type, name: entry.name }, { versions: entry.versionCount });
   }

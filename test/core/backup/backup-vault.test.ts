@@ -119,6 +119,8 @@ describe('runBackupJob through the queue', () => {
     expect(run.failures).toEqual([expect.objectContaining({ name: 'huge', code: 'TooManyVersions' })]);
     expect(run.warnings.map((w) => w.name).sort()).toEqual(['huge', 'large']);
     expect(deps.telemetry.eventsNamed('kvguard.VersionLimitNear')).toHaveLength(2);
+    expect(deps.telemetry.metricValues('kvguard.backup.failed')).toEqual([1]);
+    expect(deps.telemetry.metricValues('kvguard.backup.stored')).toEqual([2]);
     expect(raised.map((a) => a.type)).toEqual(['kvguard.BackupFailed']);
   });
 
