@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { findVault, objectTypeText } from '../../config';
-import type { BackupRecord, ObjectType } from '../../core/domain';
+import { catalogPage, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, type CatalogPage } from '../../core/catalog';
+import type { ObjectType } from '../../core/domain';
 import { KvGuardError } from '../../core/errors';
 import { cliServices } from '../context';
 import { runCommand } from '../output';
@@ -11,24 +12,29 @@ interface ListOptions {
   name?: string;
   asOf?: string;
   limit: string;
+  continuationToken?: string;
   json?: boolean;
 }
 
-/** `kvguard list [--vault] [--type] [--name] [--as-of] [--limit] [--json]`: reads the catalog, newest first per object. */
+/**
+ * `kvguard list [--vault] [--type] [--name] [--as-of] [--limit] [--continuation-token] [--json]`: the catalog newest
+ * first, one page at a time — the same fields and answer as `GET /api/backups`.
+ */
 export function registerList(program: Command): void {
   program
     .command('list')
-    .description('List stored backups (the catalog), newest first per object')
+    .description('List stored backups (the catalog), newest first')
     .option('--vault <url>', 'vault URL or name')
     .option('--type <type>', 'key, secret or certificate')
     .option('--name <name>', 'object name')
     .option('--as-of <time>', 'only backups taken at or before this ISO time')
-    .option('--limit <n>', 'at most this many entries', '1000')
+    .option('--limit <n>', `at most this many entries (1-${MAX_CATALOG_PAGE_SIZE})`, String(DEFAULT_CATALOG_PAGE_SIZE))
+    .option('--continuation-token <token>', 'the next page, as the previous answer gave it')
     .option('--json', 'one JSON document on stdout')
     .action((options: ListOptions) => runCommand(options, () => list(options), render));
 }
 
-async function list(options: ListOptions): Promise<{ backups: BackupRecord[]; truncated: boolean }> {
+async function list(options: ListOptions): Promise<CatalogPage> {
   const { config, store } = cliServices();
   const vault = options.vault === undefined ? undefined : findVault(config, options.vault)?.name;
   if (options.vault !== undefined && !vault) {
@@ -39,16 +45,7 @@ async function list(options: ListOptions): Promise<{ backups: BackupRecord[]; tr
   if (asOf && Number.isNaN(asOf.getTime())) {
     throw new KvGuardError('ValidationError', `--as-of ${JSON.stringify(options.asOf)} is not an ISO time`, { field: 'asOf' });
   }
-  const limit = Number(options.limit);
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new KvGuardError('ValidationError', `--limit ${JSON.stringify(options.limit)} is not a positive integer`, { field: 'limit' });
-  }
-  const backups: BackupRecord[] = [];
-  for await (const record of store.listBackups({ vault, type, name: options.name, asOf })) {
-    if (backups.length === limit) return { backups, truncated: true };
-    backups.push(record);
-  }
-  return { backups, truncated: false };
+  return catalogPage(store, { vault, type, name: options.name, asOf, limit: Number(options.limit), continuationToken: options.continuationToken });
 }
 
 function parseType(text: string): ObjectType {
@@ -57,10 +54,10 @@ function parseType(text: string): ObjectType {
   return parsed.data;
 }
 
-function render({ backups, truncated }: { backups: BackupRecord[]; truncated: boolean }): string {
-  const lines = backups.map(
+function render({ items, continuationToken }: CatalogPage): string {
+  const lines = items.map(
     (b) => `${b.takenAt.toISOString()}  ${b.vault}/${b.type}/${b.name}  ${b.versionCount} version(s)  ${b.size} B  sha256:${b.sha256.slice(0, 16)}…  ${b.blobName}`,
   );
-  if (truncated) lines.push('… more entries: raise --limit or narrow the query');
+  if (continuationToken) lines.push(`… more: --continuation-token ${continuationToken}`);
   return lines.length > 0 ? lines.join('\n') : 'no backups match';
 }

@@ -1,0 +1,103 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAzurite, uniqueStorageName, type TestAzurite } from '../support/azurite';
+import { sdkClients, startTestEmulator, type TestEmulator } from '../support/emulator';
+
+const run = promisify(execFile);
+const cli = join(__dirname, '..', '..', 'bin', 'kvguard.js');
+
+let emulator: TestEmulator;
+let azurite: TestAzurite;
+let env: NodeJS.ProcessEnv;
+
+/** Runs `kvguard` and answers its exit code, stdout and stderr (never throws on a non-zero exit). */
+async function kvguard(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: options.env ?? env, cwd: options.cwd, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+beforeAll(async () => {
+  [emulator, azurite] = await Promise.all([startTestEmulator(), startTestAzurite()]);
+  const clients = sdkClients(emulator.url, emulator.caCertPem);
+  await Promise.all([
+    clients.keys.createEcKey('cli-key', { curve: 'P-256' }),
+    clients.secrets.setSecret('cli-secret', 'never-printed-value'),
+  ]);
+  env = {
+    PATH: process.env.PATH,
+    KVGUARD_VAULTS: JSON.stringify([{ url: emulator.url, name: 'clivault' }]),
+    KVGUARD_STORAGE: azurite.connectionString,
+    KVGUARD_CONTAINER: uniqueStorageName('cli'),
+    KVGUARD_CREDENTIAL: 'emulator',
+    KVGUARD_KEYVAULT_CA_CERT: emulator.caCertPath,
+  };
+});
+
+afterAll(async () => {
+  await Promise.all([emulator?.stop(), azurite?.stop()]);
+});
+
+describe('the kvguard CLI', () => {
+  it('backs up with --json: one JSON document on stdout; a second run reports every object unchanged', async () => {
+    const first = await kvguard(['backup', '--json']);
+    expect(first.code).toBe(0);
+    const report = JSON.parse(first.stdout) as { counts: unknown; runs: { runId: string; summaryBlob?: string }[] };
+    expect(report.counts).toEqual({ stored: 2, unchanged: 0, failed: 0 });
+    expect(report.runs[0]?.runId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+
+    const second = await kvguard(['backup', '--vault', emulator.url, '--json']);
+    expect(JSON.parse(second.stdout)).toMatchObject({ counts: { stored: 0, unchanged: 2, failed: 0 } });
+    expect(first.stdout + first.stderr + second.stdout + second.stderr).not.toContain('never-printed-value');
+  });
+
+  it('lists the catalog and reports status as the HTTP API does', async () => {
+    const listed = await kvguard(['list', '--vault', 'clivault', '--type', 'secrets', '--json']);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toMatchObject({ items: [expect.objectContaining({ vault: 'clivault', type: 'secret', name: 'cli-secret' })] });
+
+    const status = await kvguard(['status', '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ rpoBreached: false, vaults: [{ vault: 'clivault', rpoBreached: false }] });
+  });
+
+  it('exits non-zero with a one-line reason naming the bad flag and value', async () => {
+    const unknown = await kvguard(['backup', '--vault', 'https://nope.vault.azure.net/', '--json']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr.trim().split('\n')).toEqual(['kvguard: ValidationError: --vault "https://nope.vault.azure.net/" is not a configured vault']);
+
+    const badType = await kvguard(['list', '--type', 'blob']);
+    expect(badType).toMatchObject({ code: 1, stderr: 'kvguard: ValidationError: --type "blob" must be key, secret or certificate\n' });
+  });
+
+  it('uses .kvguard/dev.json of the local stack when no vault is configured, and says what is missing otherwise', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'kvguard-cli-'));
+    const bare = { PATH: process.env.PATH };
+    const missing = await kvguard(['status'], { env: bare, cwd: project });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^kvguard: InvalidConfiguration: No vaults configured: set KVGUARD_VAULTS/);
+
+    mkdirSync(join(project, '.kvguard'));
+    writeFileSync(
+      join(project, '.kvguard', 'dev.json'),
+      JSON.stringify({
+        vaults: [{ name: 'clivault', url: emulator.url }],
+        caCertPath: emulator.caCertPath,
+        storage: { connectionString: azurite.connectionString, container: env.KVGUARD_CONTAINER },
+        host: { url: 'http://localhost:7071', functionKey: 'unused' },
+      }),
+    );
+    const local = await kvguard(['status', '--json'], { env: bare, cwd: project });
+    expect(local.code).toBe(0);
+    expect(JSON.parse(local.stdout)).toMatchObject({ vaults: [{ vault: 'clivault', rpoBreached: false }] });
+  });
+});
