@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OBJECT_TYPES, type CriticalSelector, type ObjectType, type VaultTarget } from './core/domain';
+import { OBJECT_TYPES, VAULT_NAME_PATTERN, type CriticalSelector, type ObjectType, type VaultTarget } from './core/domain';
 import { KvGuardError } from './core/errors';
 
 /** One setting kvguard reads: its name, what it is for, its default, and how its text is parsed. */
@@ -21,6 +21,9 @@ function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const httpsUrl = z.url({ protocol: /^https?$/ });
+/** Blob container and queue names share Azure Storage's rule: 3-63 lower-case letters, digits and single dashes. */
+const storageName = (what: 'container' | 'queue') =>
+  z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, `must be a valid ${what} name`);
 
 /** An object type as written in settings and CLI flags (`key`, `keys`, `Key` …). */
 export const objectTypeText = z
@@ -53,7 +56,7 @@ const vaultEntry = z
   .object({
     url: httpsUrl,
     /** Catalog name; defaults to the URL's first DNS label (useful for local emulator vaults on ports). */
-    name: z.string().regex(/^[a-z0-9-]{1,63}$/i, 'must be 1-63 letters, digits or dashes').optional(),
+    name: z.string().regex(VAULT_NAME_PATTERN, 'must be 1-63 letters, digits or dashes').optional(),
     types: z.array(objectTypeText).min(1).optional(),
     critical: criticalSelectorText.optional(),
   })
@@ -127,25 +130,25 @@ export const SETTINGS = {
     name: 'KVGUARD_CONTAINER',
     description: 'Blob container holding backups, manifests and the audit log (immutable in Azure).',
     default: 'kvguard-backups',
-    schema: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid container name'),
+    schema: storageName('container'),
   }),
   stateContainer: setting({
     name: 'KVGUARD_STATE_CONTAINER',
     description: 'Blob container for small mutable state (watcher snapshots, event de-duplication).',
     default: 'kvguard-state',
-    schema: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid container name'),
+    schema: storageName('container'),
   }),
   backupQueue: setting({
     name: 'KVGUARD_BACKUP_QUEUE',
     description: 'Storage queue of backup jobs (one per vault or chunk).',
     default: 'kvguard-backup-jobs',
-    schema: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid queue name'),
+    schema: storageName('queue'),
   }),
   restoreQueue: setting({
     name: 'KVGUARD_RESTORE_QUEUE',
     description: 'Storage queue of long-running restore jobs.',
     default: 'kvguard-restore-jobs',
-    schema: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid queue name'),
+    schema: storageName('queue'),
   }),
   immutability: setting({
     name: 'KVGUARD_IMMUTABILITY',
@@ -315,6 +318,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const settings = values as SettingValues;
   if (problems.length === 0 && !settings.storageConnectionString && !settings.blobServiceUri) {
     problems.push(`KVGUARD_STORAGE or KVGUARD_STORAGE__blobServiceUri is required: where backups are stored`);
+  }
+  if (problems.length === 0 && settings.stateContainer === settings.container) {
+    // The state container holds mutable documents; the backup container must stay create-only (and WORM).
+    problems.push(`KVGUARD_STATE_CONTAINER=${JSON.stringify(settings.stateContainer)} must differ from KVGUARD_CONTAINER`);
   }
   if (problems.length > 0) {
     throw new KvGuardError('InvalidConfiguration', `Invalid configuration: ${problems.join(' | ')}`, {

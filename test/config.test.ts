@@ -49,6 +49,7 @@ describe('loadConfig', () => {
     [{ KVGUARD_RPO_HOURS: '-3' }, 'KVGUARD_RPO_HOURS="-3"'],
     [{ KVGUARD_CONTAINER: 'Bad_Name' }, 'KVGUARD_CONTAINER="Bad_Name" must be a valid container name'],
     [{ KVGUARD_STORAGE: '' }, 'KVGUARD_STORAGE or KVGUARD_STORAGE__blobServiceUri is required'],
+    [{ KVGUARD_STATE_CONTAINER: 'kvguard-backups' }, 'KVGUARD_STATE_CONTAINER="kvguard-backups" must differ from KVGUARD_CONTAINER'],
   ])('refuses %j naming the setting and the value', (override, message) => {
     const error = configError({ ...minimal, ...override });
     expect(error.code).toBe('InvalidConfiguration');

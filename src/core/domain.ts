@@ -4,6 +4,12 @@ export type ObjectType = 'key' | 'secret' | 'certificate';
 /** Every object type, in the order a run processes them. */
 export const OBJECT_TYPES: readonly ObjectType[] = ['key', 'secret', 'certificate'];
 
+/**
+ * A vault's name as kvguard keys its catalog (case-insensitive): Azure allows 3-24 letters, digits and dashes;
+ * names derived from local emulator URLs (`127-0-0-1-8443`) may be longer.
+ */
+export const VAULT_NAME_PATTERN = /^[0-9a-z-]{1,63}$/i;
+
 /** A vault kvguard protects, as configured. */
 export interface VaultTarget {
   /** Vault URL, e.g. `https://contoso.vault.azure.net/` (always with a trailing slash). */
@@ -131,6 +137,14 @@ export interface RunStats {
 /** Counts and measurements of a run, all zero. */
 export function emptyRunStats(): RunStats {
   return { stored: 0, unchanged: 0, failed: 0, bytes: 0, durationMs: 0, throttled: 0, maxConcurrency: 0 };
+}
+
+/** Adds the entries' outcomes to a run's counts (stored, unchanged, failed) and stored bytes. */
+export function tallyEntries(stats: RunStats, entries: Iterable<ManifestEntry>): void {
+  for (const { outcome } of entries) {
+    stats[outcome.status] += 1;
+    if (outcome.status === 'stored') stats.bytes += outcome.size;
+  }
 }
 
 /** Key Vault cannot back up an object with more than this many versions. */

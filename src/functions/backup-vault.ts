@@ -1,9 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { backupSettings, services } from '../composition';
-import { isRetryableJobFailure, runBackupJob } from '../core/backup/backup-vault';
-import { recordRunSummary, manifestsOfRun } from '../core/backup/runs';
+import { runQueuedBackupJob } from '../core/backup/runs';
 import { findVault } from '../config';
-import { KvGuardError } from '../core/errors';
 import { backupJobSchema } from '../core/jobs';
 import type { QueueFunctionDefinition } from './definition';
 import { validationError } from './http';
@@ -21,12 +19,7 @@ async function handler(message: unknown, context: InvocationContext): Promise<vo
     deps.logger.warn('backup job for a vault that is no longer configured; dropped', { vaultUrl: job.vaultUrl, runId: job.runId });
     return;
   }
-  const { manifest } = await runBackupJob(job, target, deps, backupSettings(deps.config), (next) => deps.backupQueue.send(next));
-  if (isRetryableJobFailure(manifest)) {
-    throw new KvGuardError(manifest.error!.code as 'Transient', `backup of ${target.name} will be retried: ${manifest.error!.reason}`);
-  }
-  const terminal = manifest.chunk?.lastPage && manifest.chunk.type === target.types.at(-1);
-  if (terminal) await recordRunSummary(await manifestsOfRun(deps.store, target.name, job.runId), target, deps.store);
+  await runQueuedBackupJob(job, target, deps, backupSettings(deps.config), (next) => deps.backupQueue.send(next));
 }
 
 /** The queue-triggered backup worker. */

@@ -4,10 +4,10 @@ import { services } from '../composition';
 import { findVault, objectTypeText, vaultNameFromUrl, type KvGuardConfig } from '../config';
 import { catalogPage, MAX_CATALOG_PAGE_SIZE } from '../core/catalog';
 import { KvGuardError } from '../core/errors';
-import type { BackupRecord } from '../core/domain';
+import { VAULT_NAME_PATTERN, type BackupRecord } from '../core/domain';
 import { keyVaultObjectName, strictFields } from '../core/restore/restore-request';
 import type { HttpFunctionDefinition } from './definition';
-import { errorResponse, jsonResponse, parseQuery } from './http';
+import { answeringErrors, jsonResponse, parseQuery } from './http';
 
 const querySchema = strictFields(
   {
@@ -26,7 +26,7 @@ type CatalogItem = Omit<BackupRecord, 'takenAt'> & { takenAt: string };
 
 /** GET /api/backups: the catalog, newest first, filtered by vault/type/name/asOf, one page at a time. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
+  return answeringErrors(context, 'backups listing', async () => {
     const { config, store } = services();
     const query = parseQuery(request, querySchema);
     const vault = query.vault === undefined ? undefined : catalogVaultName(config, query.vault);
@@ -37,14 +37,11 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
       asOf: query.asOf === undefined ? undefined : new Date(query.asOf),
       limit: query.limit,
       continuationToken: query.continuationToken,
-    });
-    const items: CatalogItem[] = page.items.map((r) => ({ ...r, takenAt: r.takenAt.toISOString() }));
-    const nextLink = page.continuationToken === undefined ? undefined : nextPageLink(query, page.continuationToken);
-    return jsonResponse(200, { items, ...(page.continuationToken ? { continuationToken: page.continuationToken, nextLink } : {}) });
-  } catch (error) {
-    context.warn(`backups listing failed: ${error instanceof Error ? error.message : String(error)}`);
-    return errorResponse(error);
-  }
+  });
+  const items: CatalogItem[] = page.items.map((r) => ({ ...r, takenAt: r.takenAt.toISOString() }));
+  const nextLink = page.continuationToken === undefined ? undefined : nextPageLink(query, page.continuationToken);
+  return jsonResponse(200, { items, ...(page.continuationToken ? { continuationToken: page.continuationToken, nextLink } : {}) });
+  });
 }
 
 /**
@@ -56,7 +53,7 @@ function catalogVaultName(config: KvGuardConfig, text: string): string {
   if (configured) return configured.name;
   if (text.includes('://') && URL.canParse(text)) return vaultNameFromUrl(text);
   const name = text.toLowerCase();
-  if (!/^[a-z0-9-]{1,63}$/.test(name)) {
+  if (!VAULT_NAME_PATTERN.test(name)) {
     throw new KvGuardError('ValidationError', `vault ${JSON.stringify(text)} is neither a configured vault, a vault URL, nor a vault name`, { field: 'vault' });
   }
   return name;

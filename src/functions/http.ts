@@ -1,6 +1,6 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
-import { KvGuardError, type ErrorCode } from '../core/errors';
+import { describeError, KvGuardError, type ErrorCode } from '../core/errors';
 
 /**
  * The one place that turns kvguard's error kinds into HTTP answers. Bodies carry a stable code, a message that
@@ -40,6 +40,25 @@ export function errorResponse(error: unknown): HttpResponseInit {
     return jsonResponse(status, { error: body }, headers);
   }
   return jsonResponse(500, { error: { code: 'Internal', message: 'kvguard failed unexpectedly; see the logs' } });
+}
+
+/**
+ * Runs an HTTP handler's body and answers whatever it throws with {@link errorResponse}, logging the failure as a
+ * warning when the caller is at fault (4xx) and as an error otherwise.
+ * @param context - the invocation, whose log carries the line
+ * @param what - what failed, for the log line (e.g. `status`)
+ * @param work - the handler's body
+ */
+export async function answeringErrors(context: InvocationContext, what: string, work: () => Promise<HttpResponseInit>): Promise<HttpResponseInit> {
+  try {
+    return await work();
+  } catch (error) {
+    const response = errorResponse(error);
+    const line = `${what} failed: ${describeError(error).reason}`;
+    if ((response.status ?? 500) >= 500) context.error(line);
+    else context.warn(line);
+    return response;
+  }
 }
 
 /** Turns a zod failure into a `ValidationError` naming the first bad field and why. */

@@ -3,24 +3,21 @@ import { z } from 'zod';
 import { services } from '../composition';
 import { readRestoreReport } from '../core/restore/restore-job';
 import type { HttpFunctionDefinition } from './definition';
-import { authorise, errorResponse, jsonResponse, validationError } from './http';
+import { authorise, answeringErrors, jsonResponse, validationError } from './http';
 import { restoreStatusPath } from './restore';
 
 const routeSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be a restore request id as POST /api/restore answered it') });
 
 /** GET /api/restore/{id}: the progress and outcome of a restore request (same principal and role as the restore). */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
+  return answeringErrors(context, 'restore status', async () => {
     const { config, state } = services();
     authorise(request, { requirePrincipal: config.requirePrincipal, role: config.restoreRole });
     const route = routeSchema.safeParse({ id: request.params.id ?? '' });
     if (!route.success) throw validationError(route.error, 'route');
     const report = await readRestoreReport(state, route.data.id);
     return jsonResponse(200, { ...report, statusUrl: restoreStatusPath(report.requestId) });
-  } catch (error) {
-    context.warn(`restore status failed: ${error instanceof Error ? error.message : String(error)}`);
-    return errorResponse(error);
-  }
+  });
 }
 
 /** The restore progress endpoint. */

@@ -9,7 +9,7 @@ import { restoreRequestSchema } from '../core/restore/restore-request';
 import { requestRestore } from '../core/restore/request-restore';
 import { restoreSettingsFor } from '../core/restore/restore-settings';
 import type { HttpFunctionDefinition } from './definition';
-import { authorise, clientPrincipal, errorResponse, jsonResponse, parseJsonBody } from './http';
+import { answeringErrors, authorise, clientPrincipal, errorResponse, jsonResponse, parseJsonBody } from './http';
 import { invocationLogger } from './invocation-logger';
 
 /** HTTP status of a restore report: 207 whenever any object did not come back; 202 for a queued job. */
@@ -41,11 +41,11 @@ export function restoreResponse(report: RestoreReport): HttpResponseInit {
 
 /** POST /api/restore: authorise, validate the body, restore (or plan, or queue), answer per-object outcomes. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const requestId = randomUUID();
-  let principal: string | undefined;
-  let inUseCase = false;
-  try {
+  return answeringErrors(context, 'restore', async () => {
     const deps = { ...services(), logger: invocationLogger(context) };
+    const requestId = randomUUID();
+    let principal: string | undefined;
+    let inUseCase = false;
     try {
       principal = claimedName(request) ?? (deps.config.requirePrincipal ? undefined : 'function-key');
       principal = authorise(request, { requirePrincipal: deps.config.requirePrincipal, role: deps.config.restoreRole });
@@ -60,10 +60,7 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
       deps.logger.warn('restore request not carried out', { requestId, principal, ...describeError(error) });
       return errorResponse(error);
     }
-  } catch (error) {
-    context.error(`restore failed: ${error instanceof Error ? error.message : String(error)}`);
-    return errorResponse(error);
-  }
+  });
 }
 
 /** The name a caller claims before authorisation decides, so a refused attempt is audited under it. */

@@ -1,7 +1,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { services } from '../composition';
 import { scheduleBackups } from '../core/backup/runs';
-import { alertRpoBreaches, vaultStatus } from '../core/backup/status';
+import { alertRpoBreaches, vaultStatuses } from '../core/backup/status';
 import type { TimerFunctionDefinition } from './definition';
 import { invocationLogger } from './invocation-logger';
 
@@ -12,8 +12,8 @@ async function handler(timer: Timer, context: InvocationContext): Promise<void> 
   if (timer.isPastDue) logger.warn('backup schedule is running late');
   const jobs = await scheduleBackups(config.vaults, backupQueue, clock);
   logger.info('backup jobs enqueued', { runs: jobs.map((j) => ({ vault: j.vaultUrl, runId: j.runId })) });
-  const statuses = await Promise.all(config.vaults.map((vault) => vaultStatus(vault, store, clock, config.rpoHours)));
-  await alertRpoBreaches(statuses, alerts, clock);
+  const { vaults } = await vaultStatuses(config.vaults, store, clock, config.rpoHours);
+  await alertRpoBreaches(vaults, alerts, clock);
 }
 
 /** The scheduled fan-out of backups. */

@@ -2,28 +2,24 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { z } from 'zod';
 import { services } from '../composition';
 import { findVault } from '../config';
-import { vaultStatus } from '../core/backup/status';
+import { vaultStatuses } from '../core/backup/status';
 import { KvGuardError } from '../core/errors';
 import type { HttpFunctionDefinition } from './definition';
-import { errorResponse, jsonResponse, parseQuery } from './http';
+import { answeringErrors, jsonResponse, parseQuery } from './http';
 
 const querySchema = z.object({ vault: z.string().min(1).max(200).optional() }).strict();
 
 /** GET /api/status: per vault, the newest successful run, its age, counts and whether the RPO is breached. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
+  return answeringErrors(context, 'status', async () => {
     const { config, store, clock } = services();
     const query = parseQuery(request, querySchema);
-    const vaults = query.vault ? [findVault(config, query.vault)] : config.vaults;
-    if (vaults.some((v) => v === undefined)) {
+    const vault = query.vault === undefined ? undefined : findVault(config, query.vault);
+    if (query.vault !== undefined && !vault) {
       throw new KvGuardError('ValidationError', `vault ${JSON.stringify(query.vault)} is not configured`, { field: 'vault' });
     }
-    const statuses = await Promise.all(vaults.map((vault) => vaultStatus(vault!, store, clock, config.rpoHours)));
-    return jsonResponse(200, { vaults: statuses, rpoBreached: statuses.some((s) => s.rpoBreached) });
-  } catch (error) {
-    context.error(`status failed: ${error instanceof Error ? error.message : String(error)}`);
-    return errorResponse(error);
-  }
+    return jsonResponse(200, await vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours));
+  });
 }
 
 /** The status endpoint. */

@@ -1,10 +1,9 @@
-import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { backupSettings } from '../../composition';
-import { findVault } from '../../config';
 import { backupVaultNow, type RunSummary } from '../../core/backup/runs';
-import { describeError, KvGuardError } from '../../core/errors';
+import { describeError } from '../../core/errors';
 import { cliServices } from '../context';
+import { progressBar, vaultFlag } from '../flags';
 import { runCommand } from '../output';
 
 /** What `kvguard backup` reports: one run per vault, or the reason a vault could not be backed up. */
@@ -29,15 +28,12 @@ export function registerBackup(program: Command): void {
 
 async function backup(options: { vault?: string; full: boolean; json?: boolean }): Promise<BackupReport> {
   const deps = cliServices();
-  const targets = options.vault ? [findVault(deps.config, options.vault)] : deps.config.vaults;
-  if (targets[0] === undefined) {
-    throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(options.vault)} is not a configured vault`, { field: 'vault' });
-  }
+  const vault = vaultFlag(deps.config, options.vault);
+  const targets = vault ? [vault] : deps.config.vaults;
   const started = Date.now();
   const report: BackupReport = { runs: [], counts: { stored: 0, unchanged: 0, failed: 0 }, durationMs: 0 };
-  for (const target of targets as NonNullable<(typeof targets)[number]>[]) {
-    const bar = !options.json && process.stderr.isTTY ? new SingleBar({ format: `${target.name} [{bar}] {value}/{total} objects`, stream: process.stderr }, Presets.shades_classic) : undefined;
-    bar?.start(1, 0);
+  for (const target of targets) {
+    const bar = progressBar(`${target.name} [{bar}] {value}/{total} objects`, options);
     try {
       const run = await backupVaultNow(target, deps, backupSettings(deps.config), {
         full: options.full,

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { findVault, objectTypeText } from '../../config';
 import { catalogPage, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, type CatalogPage } from '../../core/catalog';
-import type { ObjectType } from '../../core/domain';
 import { KvGuardError } from '../../core/errors';
 import { cliServices } from '../context';
+import { typeFlag, vaultFlag } from '../flags';
 import { runCommand } from '../output';
 
 interface ListOptions {
@@ -36,22 +35,13 @@ export function registerList(program: Command): void {
 
 async function list(options: ListOptions): Promise<CatalogPage> {
   const { config, store } = cliServices();
-  const vault = options.vault === undefined ? undefined : findVault(config, options.vault)?.name;
-  if (options.vault !== undefined && !vault) {
-    throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(options.vault)} is not a configured vault`, { field: 'vault' });
-  }
-  const type = options.type === undefined ? undefined : parseType(options.type);
+  const vault = vaultFlag(config, options.vault)?.name;
+  const type = options.type === undefined ? undefined : typeFlag(options.type);
   const asOf = options.asOf === undefined ? undefined : new Date(options.asOf);
   if (asOf && Number.isNaN(asOf.getTime())) {
     throw new KvGuardError('ValidationError', `--as-of ${JSON.stringify(options.asOf)} is not an ISO time`, { field: 'asOf' });
   }
   return catalogPage(store, { vault, type, name: options.name, asOf, limit: Number(options.limit), continuationToken: options.continuationToken });
-}
-
-function parseType(text: string): ObjectType {
-  const parsed = objectTypeText.safeParse(text);
-  if (!parsed.success) throw new KvGuardError('ValidationError', `--type ${JSON.stringify(text)} must be key, secret or certificate`, { field: 'type' });
-  return parsed.data;
 }
 
 function render({ items, continuationToken }: CatalogPage): string {

@@ -1,14 +1,14 @@
-import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { z } from 'zod';
-import { findVault, objectTypeText } from '../../config';
+import { findVault } from '../../config';
 import { KvGuardError } from '../../core/errors';
 import { requestRestore } from '../../core/restore/request-restore';
 import type { RestoreReport } from '../../core/restore/restore-report';
 import { isWholeVaultRequest, restoreRequestSchema, type RestoreRequest } from '../../core/restore/restore-request';
 import { restoreSettingsFor } from '../../core/restore/restore-settings';
 import { cliServices } from '../context';
+import { progressBar, typeFlag } from '../flags';
 import { runCommand } from '../output';
 
 interface RestoreOptions {
@@ -55,8 +55,7 @@ export function registerRestore(program: Command): void {
 async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const deps = cliServices();
   const request = parseFlags(options, deps.config, deps.clock.now());
-  const bar = !options.json && process.stderr.isTTY && isWholeVaultRequest(request) ? new SingleBar({ format: 'restore [{bar}] {value}/{total} objects', stream: process.stderr }, Presets.shades_classic) : undefined;
-  bar?.start(1, 0);
+  const bar = isWholeVaultRequest(request) ? progressBar('restore [{bar}] {value}/{total} objects', options) : undefined;
   try {
     return await requestRestore(
       deps,
@@ -78,11 +77,9 @@ async function restore(options: RestoreOptions): Promise<RestoreReport> {
 
 /** Validates the flags with the HTTP body's schema, so both accept exactly the same requests; errors name the flag. */
 function parseFlags(options: RestoreOptions, config: Parameters<typeof findVault>[0], now: Date): RestoreRequest {
-  const type = options.type === undefined ? undefined : objectTypeText.safeParse(options.type);
-  if (type && !type.success) throw new KvGuardError('ValidationError', `--type ${JSON.stringify(options.type)} must be key, secret or certificate`, { field: 'objectType' });
   const body = {
     vault: options.vault,
-    objectType: type?.data,
+    objectType: options.type === undefined ? undefined : typeFlag(options.type, 'objectType'),
     name: options.name,
     asOf: options.asOf,
     backup: options.backup,

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { findVault } from '../../config';
-import { vaultStatus, type VaultStatus } from '../../core/backup/status';
-import { KvGuardError } from '../../core/errors';
+import { vaultStatuses, type VaultStatus } from '../../core/backup/status';
 import { cliServices } from '../context';
+import { vaultFlag } from '../flags';
 import { runCommand } from '../output';
 
 /** `kvguard status [--vault] [--json]`: per vault, last success, age, counts, RPO breach. Exits 1 on a breach. */
@@ -24,12 +23,8 @@ export function registerStatus(program: Command): void {
 
 async function status(vaultOption?: string): Promise<{ vaults: VaultStatus[]; rpoBreached: boolean }> {
   const { config, store, clock } = cliServices();
-  const target = vaultOption === undefined ? undefined : findVault(config, vaultOption);
-  if (vaultOption !== undefined && !target) {
-    throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(vaultOption)} is not a configured vault`, { field: 'vault' });
-  }
-  const vaults = await Promise.all((target ? [target] : config.vaults).map((v) => vaultStatus(v, store, clock, config.rpoHours)));
-  return { vaults, rpoBreached: vaults.some((v) => v.rpoBreached) };
+  const target = vaultFlag(config, vaultOption);
+  return vaultStatuses(target ? [target] : config.vaults, store, clock, config.rpoHours);
 }
 
 function render({ vaults }: { vaults: VaultStatus[] }): string {

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
-import { findVault, objectTypeText } from '../../config';
-import type { ObjectType } from '../../core/domain';
 import { KvGuardError } from '../../core/errors';
 import { restoreSettingsFor } from '../../core/restore/restore-settings';
 import { runRestoreDrill, verifyBackups, type DrillReport, type VerifyReport } from '../../core/verify';
 import { cliServices } from '../context';
+import { typeFlag, vaultFlag } from '../flags';
 import { runCommand } from '../output';
 
 interface VerifyOptions {
@@ -39,13 +38,10 @@ export function registerVerify(program: Command): void {
 
 async function verify(options: VerifyOptions): Promise<VerifyResult> {
   const deps = cliServices();
-  const vault = options.vault === undefined ? undefined : findVault(deps.config, options.vault);
-  if (options.vault !== undefined && !vault) {
-    throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(options.vault)} is not a configured vault`, { field: 'vault' });
-  }
+  const vault = vaultFlag(deps.config, options.vault);
   const settings = restoreSettingsFor('cli', deps.config.runDeadlineSeconds);
   if (!options.drill) {
-    const type = options.type === undefined ? undefined : parseType(options.type);
+    const type = options.type === undefined ? undefined : typeFlag(options.type);
     const deadline = new Date(deps.clock.now().getTime() + settings.deadlineSeconds * 1000);
     return { kind: 'hashes', report: await verifyBackups(deps, { vault: vault?.name, type }, { deadline }) };
   }
@@ -68,12 +64,6 @@ async function verify(options: VerifyOptions): Promise<VerifyResult> {
     purgeSettleSeconds: settings.purgeSettleSeconds,
   });
   return { kind: 'drill', report };
-}
-
-function parseType(text: string): ObjectType {
-  const parsed = objectTypeText.safeParse(text);
-  if (!parsed.success) throw new KvGuardError('ValidationError', `--type ${JSON.stringify(text)} must be key, secret or certificate`, { field: 'type' });
-  return parsed.data;
 }
 
 function render(result: VerifyResult): string {

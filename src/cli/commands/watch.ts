@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { findVault } from '../../config';
-import { KvGuardError } from '../../core/errors';
 import { watchDeletions, type WatchFinding, type WatchSummary } from '../../core/watch-deletions';
 import { cliServices } from '../context';
+import { vaultFlag } from '../flags';
 import { runCommand } from '../output';
 
 /** `kvguard watch --once [--vault] [--json]`: one deletion-watcher run, alerts included. Exits 1 if a vault failed. */
@@ -23,10 +22,7 @@ export function registerWatch(program: Command): void {
 
 async function watchOnce(vaultOption?: string): Promise<WatchSummary> {
   const { config, vaults, store, state, alerts, logger, clock } = cliServices();
-  const target = vaultOption === undefined ? undefined : findVault(config, vaultOption);
-  if (vaultOption !== undefined && !target) {
-    throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(vaultOption)} is not a configured vault`, { field: 'vault' });
-  }
+  const target = vaultFlag(config, vaultOption);
   return watchDeletions({ vaults: target ? [target] : config.vaults, open: vaults, store, state, alerts, logger, clock });
 }
 

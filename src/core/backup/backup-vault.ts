@@ -2,13 +2,14 @@ import { ALERT_TYPES } from '../alerts';
 import {
   MAX_BACKUP_VERSIONS,
   VERSION_WARNING_THRESHOLD,
+  tallyEntries,
   emptyRunStats,
   type ManifestEntry,
   type ObjectType,
   type RunManifest,
   type VaultTarget,
 } from '../domain';
-import { describeError, isKvGuardError, KvGuardError } from '../errors';
+import { describeError, isKvGuardError, KvGuardError, RETRYABLE_CODES, type ErrorCode } from '../errors';
 import type { BackupJob } from '../jobs';
 import { mapWithConcurrency } from '../concurrency';
 import type { Alerts, BackupStore, Clock, Logger, Telemetry, VaultPort, VaultPortFactory } from '../ports';
@@ -48,9 +49,12 @@ export interface BackupJobResult {
  */
 export type DispatchJob = (job: BackupJob) => Promise<void>;
 
+/** Job-level failures that a later attempt may get past: the retryable codes, and a job that ran out of time. */
+const RETRYABLE_JOB_CODES: readonly string[] = [...RETRYABLE_CODES, 'DeadlineExceeded'] satisfies ErrorCode[];
+
 /** Job-level failures that a later attempt may get past; the queue function rethrows them so the message retries. */
 export function isRetryableJobFailure(manifest: RunManifest): boolean {
-  return manifest.error !== undefined && ['Throttled', 'Transient', 'DeadlineExceeded', 'InProgress'].includes(manifest.error.code);
+  return manifest.error !== undefined && RETRYABLE_JOB_CODES.includes(manifest.error.code);
 }
 
 /**
@@ -180,10 +184,7 @@ async function finish(manifest: RunManifest, vault: VaultPort, deps: BackupDepen
   const finished = deps.clock.now();
   manifest.finishedAt = finished.toISOString();
   const stats = manifest.stats;
-  for (const { outcome } of manifest.entries) {
-    stats[outcome.status] += 1;
-    if (outcome.status === 'stored') stats.bytes += outcome.size;
-  }
+  tallyEntries(stats, manifest.entries);
   stats.durationMs = finished.getTime() - new Date(manifest.startedAt).getTime();
   Object.assign(stats, vault.stats());
   const manifestBlob = await deps.store.putManifest(manifest);

@@ -1,9 +1,17 @@
-import { emptyRunStats, type ManifestEntry, type RunManifest, type RunStats, type VaultTarget } from '../domain';
-import { isKvGuardError } from '../errors';
+import { mapWithConcurrency } from '../concurrency';
+import { emptyRunStats, tallyEntries, type ManifestEntry, type RunManifest, type RunStats, type VaultTarget } from '../domain';
+import { isKvGuardError, KvGuardError, type ErrorCode } from '../errors';
 import type { BackupJob } from '../jobs';
 import type { BackupStore, Clock, JobQueue } from '../ports';
 import { newRunId } from './fingerprint';
-import { runBackupJob, type BackupDependencies, type BackupJobResult, type BackupSettings } from './backup-vault';
+import {
+  isRetryableJobFailure,
+  runBackupJob,
+  type BackupDependencies,
+  type BackupJobResult,
+  type BackupSettings,
+  type DispatchJob,
+} from './backup-vault';
 
 /** A whole run of one vault, assembled from its job manifests. */
 export interface RunSummary {
@@ -54,10 +62,7 @@ export function summariseRun(all: readonly (RunManifest & { blobName?: string })
     stats.throttled += manifest.stats.throttled;
     stats.maxConcurrency = Math.max(stats.maxConcurrency, manifest.stats.maxConcurrency);
   }
-  for (const { outcome } of latestEntries.values()) {
-    stats[outcome.status] += 1;
-    if (outcome.status === 'stored') stats.bytes += outcome.size;
-  }
+  tallyEntries(stats, latestEntries.values());
   const startedAt = manifests.map((m) => m.startedAt).sort()[0]!;
   const finishedAt = manifests.map((m) => m.finishedAt).sort().at(-1)!;
   stats.durationMs = new Date(finishedAt).getTime() - new Date(startedAt).getTime();
@@ -88,14 +93,50 @@ export function firstBackupJob(target: VaultTarget, clock: Clock, options: { ful
   return { kind: 'backup', runId: newRunId(now), vaultUrl: target.url, trigger: options.trigger ?? 'manual', full: options.full ?? false, enqueuedAt: now.toISOString() };
 }
 
+/** Queue messages sent at once by the timer's fan-out. */
+const SCHEDULE_SEND_CONCURRENCY = 8;
+
 /** The timer's fan-out: one job per configured vault on the queue; answers the jobs sent. */
 export async function scheduleBackups(targets: readonly VaultTarget[], queue: JobQueue<BackupJob>, clock: Clock): Promise<BackupJob[]> {
   const jobs = targets.map((target) => firstBackupJob(target, clock, { trigger: 'schedule' }));
   // Vaults are independent: send every job, then report the first failure so the timer's invocation fails loudly.
-  const sent = await Promise.allSettled(jobs.map((job) => queue.send(job)));
-  const failure = sent.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failure) throw failure.reason;
+  const failures = await mapWithConcurrency(jobs, SCHEDULE_SEND_CONCURRENCY, (job) =>
+    queue.send(job).then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    ),
+  );
+  const failure = failures.find((f) => f !== undefined);
+  if (failure) throw failure.error;
   return jobs;
+}
+
+/**
+ * Runs one backup job taken from the queue. A job that failed as a whole in a way a later attempt may get past is
+ * thrown, so the message is delivered again; after the last page of the vault's last object type, the run summary is
+ * recorded (when every chunk has reported by then).
+ * @param job - the validated queue message
+ * @param target - the configured vault it names
+ * @param deps - vaults, store, alerts, telemetry, logger, clock
+ * @param settings - page size, deadline, concurrency, version
+ * @param dispatch - sends the follow-up job (the next page or object type)
+ */
+export async function runQueuedBackupJob(
+  job: BackupJob,
+  target: VaultTarget,
+  deps: BackupDependencies,
+  settings: BackupSettings,
+  dispatch: DispatchJob,
+): Promise<BackupJobResult> {
+  const result = await runBackupJob(job, target, deps, settings, dispatch);
+  const { manifest } = result;
+  if (manifest.error && isRetryableJobFailure(manifest)) {
+    throw new KvGuardError(manifest.error.code as ErrorCode, `backup of ${target.name} will be retried: ${manifest.error.reason}`);
+  }
+  if (manifest.chunk?.lastPage && manifest.chunk.type === target.types.at(-1)) {
+    await recordRunSummary(await manifestsOfRun(deps.store, target.name, job.runId), target, deps.store);
+  }
+  return result;
 }
 
 /** Progress of an in-process run: objects done so far and objects discovered so far. */

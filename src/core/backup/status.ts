@@ -1,5 +1,6 @@
 import { ALERT_TYPES } from '../alerts';
-import type { VaultTarget } from '../domain';
+import { mapWithConcurrency } from '../concurrency';
+import type { RunManifest, VaultTarget } from '../domain';
 import type { Alerts, BackupStore, Clock } from '../ports';
 import { summariseRun, type RunSummary } from './runs';
 
@@ -20,13 +21,21 @@ export interface VaultStatus {
 /** How many recent runs status looks through for a success before calling the vault unprotected. */
 const RUNS_EXAMINED = 50;
 
+/** Vaults whose status is read at once. */
+const STATUS_CONCURRENCY = 4;
+
 /** Reads a vault's recent run manifests and judges its recovery point against the RPO. */
 export async function vaultStatus(target: VaultTarget, store: BackupStore, clock: Clock, rpoHours: number): Promise<VaultStatus> {
-  const runs = new Map<string, Parameters<typeof summariseRun>[0][number][]>();
+  const runs = new Map<string, (RunManifest & { blobName: string })[]>();
   for await (const manifest of store.listManifests(target.name)) {
     if (manifest.scope === 'objects') continue;
     if (!runs.has(manifest.runId) && runs.size === RUNS_EXAMINED) break;
-    runs.set(manifest.runId, [...(runs.get(manifest.runId) ?? []), manifest]);
+    const run = runs.get(manifest.runId) ?? [];
+    run.push(manifest);
+    runs.set(manifest.runId, run);
+    // Manifests come newest first, and a summary is written only for a complete run: every run listed after it
+    // started no later, so none of them can be the newest run or a newer success.
+    if (manifest.scope === 'summary') break;
   }
   const summaries = [...runs.values()].map((manifests) => summariseRun(manifests, target)).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   const lastRun = summaries[0];
@@ -51,6 +60,23 @@ export async function vaultStatus(target: VaultTarget, store: BackupStore, clock
       errors: lastRun.errors,
     },
   };
+}
+
+/**
+ * The status of each vault (read a few at a time) and whether any is past its RPO.
+ * @param targets - the vaults to judge
+ * @param store - the backup store holding their run manifests
+ * @param clock - for the age of the newest success
+ * @param rpoHours - the recovery point objective
+ */
+export async function vaultStatuses(
+  targets: readonly VaultTarget[],
+  store: BackupStore,
+  clock: Clock,
+  rpoHours: number,
+): Promise<{ vaults: VaultStatus[]; rpoBreached: boolean }> {
+  const vaults = await mapWithConcurrency(targets, STATUS_CONCURRENCY, (target) => vaultStatus(target, store, clock, rpoHours));
+  return { vaults, rpoBreached: vaults.some((v) => v.rpoBreached) };
 }
 
 /**

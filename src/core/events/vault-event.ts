@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ObjectType } from '../domain';
+import { VAULT_NAME_PATTERN, type ObjectType } from '../domain';
 import { lowerCaseKeys, optionalText, type EventEnvelope, type Parsed } from './envelope';
 
 /** What happened to a Key Vault object, as kvguard acts on it. */
@@ -60,8 +60,6 @@ const VAULT_RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/provi
 const VAULT_IN_TOPIC = /\/providers\/microsoft\.keyvault\/vaults\/([^/]+)/i;
 /** Key Vault object names: 1-127 letters, digits and dashes. */
 const OBJECT_NAME = /^[0-9a-z-]{1,127}$/i;
-/** Vault names (Azure: 3-24 characters; local emulator vaults may be shorter). */
-const VAULT_NAME = /^[0-9a-z-]{1,63}$/i;
 
 const ACTIONS: Record<string, ObjectEventAction> = { newversioncreated: 'newVersion', nearexpiry: 'nearExpiry', expired: 'expired' };
 const COLLECTIONS: Record<string, ObjectType> = { keys: 'key', secrets: 'secret', certificates: 'certificate' };
@@ -172,7 +170,7 @@ function resourceDeleted(envelope: EventEnvelope, base: Base): ClassifiedEvent {
 function vaultOf(where: string, vaultName: string | undefined, source: string | undefined, vaultUrl: string | undefined): Parsed<{ name: string }> {
   const name = vaultName ?? (source ? VAULT_IN_TOPIC.exec(source)?.[1] : undefined) ?? (vaultUrl ? new URL(vaultUrl).hostname.split('.')[0] : undefined);
   if (!name) return { ok: false, reason: `${where}: names no vault (data.VaultName, topic and data.Id are all missing)` };
-  if (!VAULT_NAME.test(name)) return { ok: false, reason: `${where}: vault name ${JSON.stringify(name)} is not a Key Vault name` };
+  if (!VAULT_NAME_PATTERN.test(name)) return { ok: false, reason: `${where}: vault name ${JSON.stringify(name)} is not a Key Vault name` };
   return { ok: true, value: { name: name.toLowerCase() } };
 }
 

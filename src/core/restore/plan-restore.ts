@@ -138,6 +138,15 @@ export function decideAction(type: ObjectType, name: string, state: NameState, p
 }
 
 /**
+ * Whether `onConflict: 'fail'` refuses the whole plan, changing nothing: some target name is taken.
+ * @param policy - the request's `onConflict`
+ * @param objects - the pre-flight plan
+ */
+export function refusesWholePlan(policy: ConflictPolicy, objects: readonly PlannedObject[]): boolean {
+  return policy === 'fail' && objects.some((o) => o.action === 'conflict');
+}
+
+/**
  * Pre-flight: checks each chosen object's name in the target vault (free, live or soft-deleted) and decides its
  * action. Changes nothing; a failure to check any name fails the whole plan before anything is changed.
  * @param target - the vault restored into

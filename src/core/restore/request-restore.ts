@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { planRestore, type RestorePlan } from './plan-restore';
+import { planRestore, refusesWholePlan, type RestorePlan } from './plan-restore';
 import { auditRefusedRestore, auditRestore, finishRestore } from './restore-audit';
 import { executePlan, type ObjectResult } from './restore-objects';
 import { conflictsOf, finalStatus, newReport, withResults, type RestoreReport } from './restore-report';
 import { isWholeVaultRequest, type RestoreRequest } from './restore-request';
-import type { RestoreDependencies, RestoreSettings } from './restore-settings';
+import { executionSettings, type RestoreDependencies, type RestoreSettings } from './restore-settings';
 import { enqueueRestoreJob } from './restore-job';
 
 /** Who asks for a restore and how it should run. */
@@ -55,7 +55,7 @@ export async function requestRestore(
     throw error;
   }
   const planned: RestoreReport = { ...report, absent: plan.absent, progress: { total: plan.objects.length, done: 0 } };
-  if (!request.dryRun && request.onConflict === 'fail' && plan.objects.some((o) => o.action === 'conflict')) {
+  if (!request.dryRun && refusesWholePlan(request.onConflict, plan.objects)) {
     return finishRestore(deps, call.principal, { ...withResults(planned, conflictsOf(plan.objects), plan.objects.length), status: 'conflict' });
   }
   if (!request.dryRun && call.allowJob && isWholeVaultRequest(request) && plan.objects.length > settings.asyncThreshold) {
@@ -65,9 +65,7 @@ export async function requestRestore(
   const results: ObjectResult[] = [];
   const done = await executePlan(deps, target, plan.objects, {
     dryRun: request.dryRun,
-    concurrency: settings.concurrency,
-    purgeSettleMs: settings.purgeSettleSeconds * 1000,
-    crossVault: request.source.url !== request.target.url,
+    ...executionSettings(request, settings),
     onResult: (result) => {
       results.push(result);
       call.onProgress?.(results.length, plan.objects.length);

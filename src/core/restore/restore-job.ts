@@ -1,12 +1,12 @@
 import { describeError, isKvGuardError, KvGuardError } from '../errors';
 import type { RestoreJob } from '../jobs';
 import type { Logger, StateStore } from '../ports';
-import { preflight, selectBackups } from './plan-restore';
+import { preflight, refusesWholePlan, selectBackups } from './plan-restore';
 import { finishRestore } from './restore-audit';
 import { executePlan, type ObjectResult } from './restore-objects';
 import { conflictsOf, finalStatus, FINAL_STATUSES, withResults, type RestoreReport } from './restore-report';
 import type { RestoreRequest } from './restore-request';
-import type { RestoreDependencies, RestoreSettings } from './restore-settings';
+import { executionSettings, type RestoreDependencies, type RestoreSettings } from './restore-settings';
 
 /** A queued restore as the state store keeps it: the request, who asked, and the report so far. */
 export interface RestoreJobState {
@@ -143,16 +143,14 @@ async function restoreRemaining(
   const objects = await preflight(target, selection.records.filter((r) => !done.has(objectKey(r))), request.onConflict);
   const total = done.size + objects.length;
   const base: RestoreReport = { ...state.report, absent: selection.absent };
-  if (done.size === 0 && request.onConflict === 'fail' && objects.some((o) => o.action === 'conflict')) {
+  if (done.size === 0 && refusesWholePlan(request.onConflict, objects)) {
     return { report: { ...withResults(base, conflictsOf(objects), total), status: 'conflict' }, pending: false };
   }
   const results: ObjectResult[] = [...state.report.objects];
   const progress = coalescingWriter(() => run.save({ ...state, report: withResults(base, results, total) }), deps.logger);
   const outcome = await executePlan(deps, target, objects, {
     dryRun: false,
-    concurrency: settings.concurrency,
-    purgeSettleMs: settings.purgeSettleSeconds * 1000,
-    crossVault: request.source.url !== request.target.url,
+    ...executionSettings(request, settings),
     stopStartingAt: new Date(started + (run.deadline - started) * START_SHARE_OF_DEADLINE),
     onResult: (result) => {
       results.push(result);

@@ -5,7 +5,7 @@ import type { BackupStore, Clock, Logger, VaultPort } from '../ports';
 import { readVerifiedBackup } from './integrity';
 import type { PlannedObject } from './plan-restore';
 
-/** What happened to one object. `planned` only in a dry run; `pending` when a job ran out of time before it. */
+/** What happened to one object. `planned` only in a dry run (objects a job has not reached yet have no result). */
 export type RestoreOutcome = 'restored' | 'recovered' | 'skipped' | 'conflict' | 'failed' | 'planned';
 
 /** One object's plan and what came of it. */

@@ -1,6 +1,7 @@
 import type { RestoreJob } from '../jobs';
 import type { JobQueue, StateStore, VaultPortFactory } from '../ports';
 import type { AuditDependencies } from './restore-audit';
+import type { RestoreRequest } from './restore-request';
 
 /** What the restore use cases need (a subset of the composition root's services). */
 export interface RestoreDependencies extends AuditDependencies {
@@ -49,4 +50,20 @@ export function restoreSettingsFor(entry: RestoreEntryPoint, runDeadlineSeconds:
   const deadlineSeconds =
     entry === 'http' ? Math.min(runDeadlineSeconds, HTTP_DEADLINE_SECONDS) : entry === 'cli' ? Math.max(runDeadlineSeconds, CLI_MIN_DEADLINE_SECONDS) : runDeadlineSeconds;
   return { ...DEFAULT_RESTORE_SETTINGS, deadlineSeconds, purgeSettleSeconds: Math.min(DEFAULT_RESTORE_SETTINGS.purgeSettleSeconds, Math.floor(deadlineSeconds * 0.75)) };
+}
+
+/**
+ * How a request's plan is carried out, the same for an HTTP, CLI or queued restore.
+ * @param request - the validated request (its source and target vaults)
+ * @param settings - the entry point's settings
+ */
+export function executionSettings(
+  request: Pick<RestoreRequest, 'source' | 'target'>,
+  settings: RestoreSettings,
+): { concurrency: number; purgeSettleMs: number; crossVault: boolean } {
+  return {
+    concurrency: settings.concurrency,
+    purgeSettleMs: settings.purgeSettleSeconds * 1000,
+    crossVault: request.source.url !== request.target.url,
+  };
 }

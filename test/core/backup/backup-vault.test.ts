@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runBackupJob, type BackupDependencies, type BackupSettings } from '../../../src/core/backup/backup-vault';
-import { backupVaultNow, firstBackupJob, isRunComplete, scheduleBackups, summariseRun } from '../../../src/core/backup/runs';
+import { backupVaultNow, firstBackupJob, isRunComplete, runQueuedBackupJob, scheduleBackups, summariseRun } from '../../../src/core/backup/runs';
 import { alertRpoBreaches, vaultStatus } from '../../../src/core/backup/status';
 import type { RunManifest, VaultTarget } from '../../../src/core/domain';
 import type { BackupJob } from '../../../src/core/jobs';
@@ -170,6 +170,36 @@ describe('runBackupJob through the queue', () => {
   });
 });
 
+async function storedManifests(store: InMemoryBackupStore): Promise<RunManifest[]> {
+  const found: RunManifest[] = [];
+  for await (const manifest of store.listManifests('contoso')) found.push(manifest);
+  return found;
+}
+
+describe('runQueuedBackupJob', () => {
+  it('throws a job that failed as a whole on throttling so the queue delivers it again, and writes its manifest first', async () => {
+    const { vault, deps } = setup();
+    vault.seedKey('k1').failNext('listObjects', kvError('Throttled', 'too many requests'));
+    const job = firstBackupJob(target(vault), deps.clock);
+    await expect(runQueuedBackupJob(job, target(vault), deps, settings, async () => {})).rejects.toMatchObject({ code: 'Throttled' });
+    const [manifest] = await storedManifests(deps.store);
+    expect(manifest).toMatchObject({ runId: job.runId, error: { code: 'Throttled' } });
+  });
+
+  it('records the run summary after the last page of the last object type', async () => {
+    const { vault, deps } = setup();
+    vault.seedKey('k1');
+    const queue = new InMemoryQueue<BackupJob>();
+    const job = firstBackupJob(target(vault, { types: ['key', 'secret'] }), deps.clock);
+    await queue.send(job);
+    for (let next = queue.drain(); next.length > 0; next = queue.drain()) {
+      for (const j of next) await runQueuedBackupJob(j, target(vault, { types: ['key', 'secret'] }), deps, settings, (f) => queue.send(f));
+    }
+    const manifests = await storedManifests(deps.store);
+    expect(manifests.map((m) => m.scope).sort()).toEqual(['chunk', 'chunk', 'summary']);
+  });
+});
+
 describe('run completeness', () => {
   const chunk = (type: 'key' | 'secret', sequence: number, lastPage: boolean) => ({ chunk: { type, sequence, lastPage } }) as RunManifest;
 
@@ -216,5 +246,29 @@ describe('scheduling and status', () => {
     await backupVaultNow(target(locked), deps, settings);
     const status = await vaultStatus(target(locked), deps.store, clock, 24);
     expect(status).toMatchObject({ rpoBreached: true, lastSuccessAt: undefined, lastRun: { succeeded: false } });
+  });
+
+  it('reads run manifests back to the newest summarised run only, and still reports a newer failed run', async () => {
+    const { vault, factory, deps, clock } = setup();
+    vault.seedKey('k1');
+    const runs = [];
+    for (let i = 0; i < 3; i++) {
+      runs.push(await backupVaultNow(target(vault), deps, settings));
+      clock.advance(3_600_000);
+    }
+    factory.forbid(vault.url);
+    await backupVaultNow(target(vault), deps, settings);
+    const list = deps.store.listManifests.bind(deps.store);
+    let read = 0;
+    deps.store.listManifests = async function* (name?: string) {
+      for await (const manifest of list(name)) {
+        read += 1;
+        yield manifest;
+      }
+    };
+    const status = await vaultStatus(target(vault), deps.store, clock, 24);
+    expect(status).toMatchObject({ lastSuccessAt: runs[2]!.finishedAt, lastRun: { succeeded: false }, counts: { stored: 0, unchanged: 1 } });
+    // The failed run's one manifest, then the newest good run's three chunks and its summary; older runs are not read.
+    expect(read).toBe(5);
   });
 });

@@ -1,0 +1,39 @@
+import { Presets, SingleBar } from 'cli-progress';
+import { findVault, objectTypeText, type KvGuardConfig } from '../config';
+import type { ObjectType, VaultTarget } from '../core/domain';
+import { KvGuardError } from '../core/errors';
+
+/**
+ * The configured vault a `--vault` flag names; undefined when the flag was not given.
+ * @param config - the configuration holding the vaults
+ * @param text - the flag's value (URL or name)
+ */
+export function vaultFlag(config: Pick<KvGuardConfig, 'vaults'>, text: string | undefined): VaultTarget | undefined {
+  if (text === undefined) return undefined;
+  const vault = findVault(config, text);
+  if (!vault) throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(text)} is not a configured vault`, { field: 'vault' });
+  return vault;
+}
+
+/**
+ * The object type a `--type` flag names (`key`, `keys`, `Key` …).
+ * @param text - the flag's value
+ * @param field - the request field the flag sets, for the error
+ */
+export function typeFlag(text: string, field = 'type'): ObjectType {
+  const parsed = objectTypeText.safeParse(text);
+  if (!parsed.success) throw new KvGuardError('ValidationError', `--type ${JSON.stringify(text)} must be key, secret or certificate`, { field });
+  return parsed.data;
+}
+
+/**
+ * A progress bar on stderr, started at 0 of 1; undefined unless stderr is a terminal and stdout is not JSON.
+ * @param format - the bar's line, e.g. `restore [{bar}] {value}/{total} objects`
+ * @param options - `json`: stdout carries one JSON document, so no bar
+ */
+export function progressBar(format: string, options: { json?: boolean }): SingleBar | undefined {
+  if (options.json || !process.stderr.isTTY) return undefined;
+  const bar = new SingleBar({ format, stream: process.stderr }, Presets.shades_classic);
+  bar.start(1, 0);
+  return bar;
+}
