@@ -4,11 +4,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeyClient } from '@azure/keyvault-keys';
-import { SecretClient } from '@azure/keyvault-secrets';
 import { startAzurite } from '../dev/azurite';
 import { startKeyVaultEmulator } from '../dev/emulator';
-import { emulatorCredential } from '../src/adapters/credential';
+import { emulatorSdkClients } from '../dev/emulator/clients';
 import { backupSettings, createServices } from '../src/composition';
 import { loadConfig } from '../src/config';
 import { backupVaultNow, type RunSummary } from '../src/core/backup/runs';
@@ -52,9 +50,7 @@ async function main(): Promise<void> {
   ]);
   try {
     const vault = emulator.vaults[0]!;
-    const options = { disableChallengeResourceVerification: true, tlsOptions: { ca: emulator.caCertPem } };
-    const keys = new KeyClient(vault.url, emulatorCredential, options);
-    const secrets = new SecretClient(vault.url, emulatorCredential, options);
+    const { keys, secrets } = emulatorSdkClients(vault.url, emulator.caCertPem);
     await mapWithConcurrency(Array.from({ length: KEYS }, (_, i) => i), 16, (i) => keys.createEcKey(`key-${i}`, { curve: 'P-256' }));
     await mapWithConcurrency(Array.from({ length: SECRETS }, (_, i) => i), 16, (i) => secrets.setSecret(`secret-${i}`, `value-${i}`));
 

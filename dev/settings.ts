@@ -13,6 +13,8 @@ export interface LocalSettings {
 export interface DevSettingsOptions {
   /** Folder holding `local.settings.json` (the project root). */
   root: string;
+  /** `local.settings.json` when the caller has already read it (else it is read from `root`). */
+  local?: LocalSettings;
   /** Environment variables; they override the file and the defaults (default `process.env`). */
   env?: Record<string, string | undefined>;
   /** Values used when neither the file nor the environment sets them (e.g. what `npm start` wires). */
@@ -53,7 +55,7 @@ export function readLocalSettings(root: string): LocalSettings {
  */
 export function resolveDevSettings(options: DevSettingsOptions): Record<string, string> {
   const env = options.env ?? process.env;
-  const settings: Record<string, string> = { ...options.defaults, ...readLocalSettings(options.root).values };
+  const settings: Record<string, string> = { ...options.defaults, ...(options.local ?? readLocalSettings(options.root)).values };
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
     if (name in settings || APP_SETTING_PREFIXES.some((prefix) => name.startsWith(prefix))) settings[name] = value;

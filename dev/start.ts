@@ -64,7 +64,15 @@ export interface LocalStackOptions {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const devDir = options.devDir ?? path.join(options.root, '.kvguard');
   const port = (preferred: number) => (options.ephemeralPorts ? Promise.resolve(0) : freeOrEphemeral(preferred));
+  // Read before anything starts, so a malformed file fails fast instead of after processes were spawned.
+  const local = readLocalSettings(options.root);
+  const queueOptions = hostJsonQueueOptions(options.root);
   const stoppers: { part: string; stop: () => Promise<void> }[] = [];
+  const startPart = async <T extends { stop(): Promise<void> }>(part: string, starting: Promise<T>): Promise<T> => {
+    const started = await starting;
+    stoppers.push({ part, stop: () => started.stop() });
+    return started;
+  };
   let devJsonPath: string | undefined;
   const stop = async () => {
     if (devJsonPath) removeIfOurs(devJsonPath);
@@ -81,34 +89,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     mkdirSync(devDir, { recursive: true });
     const emulatorDataDir = path.join(devDir, 'emulator');
-    const [emulator, azurite] = await Promise.all([
-      port(DEFAULT_PORTS.vault).then((vaultPort) =>
-        startKeyVaultEmulator({ vaults: [{ name: DEMO_VAULT, port: vaultPort }], dataDir: emulatorDataDir }).then((started) => {
-          stoppers.push({ part: 'Key Vault emulator', stop: () => started.stop() });
-          return started;
-        }),
+    const [emulator, azurite] = await settleAll([
+      startPart(
+        'Key Vault emulator',
+        port(DEFAULT_PORTS.vault).then((vaultPort) => startKeyVaultEmulator({ vaults: [{ name: DEMO_VAULT, port: vaultPort }], dataDir: emulatorDataDir })),
       ),
-      Promise.all([port(DEFAULT_PORTS.blob), port(DEFAULT_PORTS.queue)]).then(([blobPort, queuePort]) =>
-        startAzurite({ blobPort, queuePort }).then((started) => {
-          stoppers.push({ part: 'Azurite', stop: () => started.stop() });
-          return started;
-        }),
+      startPart(
+        'Azurite',
+        Promise.all([port(DEFAULT_PORTS.blob), port(DEFAULT_PORTS.queue)]).then(([blobPort, queuePort]) => startAzurite({ blobPort, queuePort })),
       ),
     ]);
     const demo = emulator.vaults[0]!;
-    const settings = resolveDevSettings({ root: options.root, env: options.env, defaults: stackSettings(emulator, azurite) });
-    const hostPort = options.ephemeralPorts ? 0 : await freeOrEphemeral(readLocalSettings(options.root).localHttpPort ?? DEFAULT_PORTS.host);
-    const [host] = await Promise.all([
-      startDevHost({
-        definitions: functionDefinitions,
-        settings,
-        port: hostPort,
-        ...hostJsonQueueOptions(options.root),
-        logSink: options.hostLogs === false ? () => undefined : undefined,
-      }).then((started) => {
-        stoppers.push({ part: 'dev host', stop: () => started.stop() });
-        return started;
-      }),
+    const settings = resolveDevSettings({ root: options.root, local, env: options.env, defaults: stackSettings(emulator, azurite) });
+    const hostPort = await port(local.localHttpPort ?? DEFAULT_PORTS.host);
+    const [host] = await settleAll([
+      startPart(
+        'dev host',
+        startDevHost({
+          definitions: functionDefinitions,
+          settings,
+          port: hostPort,
+          ...queueOptions,
+          logSink: options.hostLogs === false ? () => undefined : undefined,
+        }),
+      ),
       seedDemoVault(demo.url, emulator.caCertPem),
     ]);
     if (functionDefinitions.some((d) => d.trigger === 'eventGrid' && d.name === VAULT_EVENTS_FUNCTION)) {
@@ -122,6 +126,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/**
+ * `Promise.all` that settles only once every part has: with `Promise.all`, a part still starting when its sibling
+ * failed would register its stop after the clean-up ran and keep its port and child process.
+ */
+async function settleAll<T extends readonly unknown[] | []>(parts: T): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
+  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled(parts as readonly unknown[]);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [P in keyof T]: Awaited<T[P]> };
 }
 
 /** What the stack wires for the dev host; local.settings.json and the environment override each. */

@@ -1,7 +1,7 @@
 /** The shapes REST handlers work with, and the request-parsing rules all object families share. */
 import { badParameter } from './errors';
 import type { Vault } from './vault';
-import type { VersionAttributes } from './vault-store';
+import type { ObjectCollection, StoredVersion, VersionAttributes } from './vault-store';
 
 /** A parsed request as the handlers see it. */
 export interface ApiRequest {
@@ -73,6 +73,20 @@ export function newAttributes(body: Record<string, unknown>, now: number): Versi
     created: now,
     updated: now,
   };
+}
+
+/**
+ * How a create/set/import body becomes a new version (for {@link ObjectCollection.addVersion}): attributes stamped
+ * with the creation time, the body's tags, and the managed flag of a certificate's key or secret. Tags are checked now.
+ */
+export function versionFromBody<P>(body: Record<string, unknown>, payload: P, managed = false): (versionId: string, now: number) => Omit<StoredVersion<P>, 'version'> {
+  const tags = parseTags(body);
+  return (_versionId, now) => ({
+    attributes: newAttributes(body, now),
+    ...(tags ? { tags } : {}),
+    ...(managed ? { managed: true } : {}),
+    payload,
+  });
 }
 
 /** Applies an update body's attributes in place (only the fields present). */

@@ -175,7 +175,9 @@ function completeIssue(vault: Vault, object: CertObject, version: StoredVersion<
 async function createCertificate(request: ApiRequest, name: string, pendingMs: number) {
   const { vault } = request;
   const body = objectBody(request);
-  vault.certificates.assertNameUsable(name);
+  // Everything that could stop the create from finishing is refused now: later it would run outside any request.
+  for (const collection of [vault.certificates, vault.keys, vault.secrets]) collection.assertNameUsable(name);
+  newAttributes(body, vault.nowSeconds());
   const policy = normalizePolicy(body['policy'], vault.nowSeconds());
   const tags = parseTags(body);
   const issued = await issue(policy, new Date(vault.nowSeconds() * 1000));
@@ -197,8 +199,17 @@ async function createCertificate(request: ApiRequest, name: string, pendingMs: n
   const answer = operationJson(vault, object);
   const finish = () => completeIssue(vault, object, version, issued, body);
   if (pendingMs <= 0) finish();
-  else setTimeout(finish, pendingMs).unref();
+  else setTimeout(() => finishInBackground(object, finish), pendingMs).unref();
   return { status: 202, body: answer };
+}
+
+/** Completes a create after its pending time; should that fail (the name was taken meanwhile), the operation fails, not the emulator. */
+function finishInBackground(object: CertObject, finish: () => void): void {
+  try {
+    finish();
+  } catch {
+    if (object.extra?.operation) object.extra.operation = { ...object.extra.operation, status: 'failed' };
+  }
 }
 
 function getOperation(request: ApiRequest, name: string) {

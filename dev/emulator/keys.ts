@@ -2,7 +2,7 @@
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { badParameter } from './errors';
-import { newAttributes, objectBody, ok, parseTags, type ApiRequest, type ApiResponse, type Route } from './api';
+import { objectBody, ok, versionFromBody, type ApiRequest, type ApiResponse, type Route } from './api';
 import { familyRoutes, type FamilySpec } from './family';
 import { attributesJson, type KeyPayload, type Vault } from './vault';
 import type { StoredObject, StoredVersion } from './vault-store';
@@ -77,6 +77,10 @@ export async function generateKeyMaterial(body: Record<string, unknown>): Promis
       throw badParameter(`The specified RSA key size (${String(size)}) is not supported. Supported: ${RSA_SIZES.join(', ')}.`);
     }
     const exponent = typeof body['public_exponent'] === 'number' ? body['public_exponent'] : 65537;
+    // node:crypto refuses an even or fractional exponent; the service answers 400, not a 500.
+    if (!Number.isSafeInteger(exponent) || exponent < 3 || exponent % 2 === 0) {
+      throw badParameter(`The specified RSA public exponent (${exponent}) is not supported: it must be an odd integer of at least 3.`);
+    }
     const { privateKey } = await generate('rsa', { modulusLength: size, publicExponent: exponent });
     return { kty, keyOps, jwk: privateKey.export({ format: 'jwk' }) as Record<string, unknown> };
   }
@@ -97,18 +101,9 @@ export function addKeyVersion(
   body: Record<string, unknown>,
   options: { managed?: boolean; versionId?: string } = {},
 ): { object: StoredObject<KeyPayload>; version: StoredVersion<KeyPayload> } {
-  const tags = parseTags(body);
   const exportable = body['exportable'] === true;
-  return vault.keys.addVersion(
-    name,
-    (_id, now) => ({
-      attributes: newAttributes(body, now),
-      ...(tags ? { tags } : {}),
-      ...(options.managed ? { managed: true } : {}),
-      payload: { ...material, ...(exportable ? { exportable } : {}) },
-    }),
-    options.versionId,
-  );
+  const payload = { ...material, ...(exportable ? { exportable } : {}) };
+  return vault.keys.addVersion(name, versionFromBody(body, payload, options.managed), options.versionId);
 }
 
 async function createKey(request: ApiRequest, name: string): Promise<ApiResponse> {

@@ -1,6 +1,6 @@
 /** Secrets: set (a new version per call) plus the shared family routes. Values are never logged. */
 import { badParameter } from './errors';
-import { newAttributes, objectBody, ok, parseTags, type ApiRequest, type Route } from './api';
+import { objectBody, ok, versionFromBody, type ApiRequest, type Route } from './api';
 import { familyRoutes, type FamilySpec } from './family';
 import { attributesJson, type SecretPayload, type Vault } from './vault';
 import type { StoredObject, StoredVersion } from './vault-store';
@@ -50,17 +50,7 @@ export function addSecretVersion(
   body: Record<string, unknown>,
   options: { managed?: boolean; versionId?: string } = {},
 ): { object: StoredObject<SecretPayload>; version: StoredVersion<SecretPayload> } {
-  const tags = parseTags(body);
-  return vault.secrets.addVersion(
-    name,
-    (_id, now) => ({
-      attributes: newAttributes(body, now),
-      ...(tags ? { tags } : {}),
-      ...(options.managed ? { managed: true } : {}),
-      payload,
-    }),
-    options.versionId,
-  );
+  return vault.secrets.addVersion(name, versionFromBody(body, payload, options.managed), options.versionId);
 }
 
 function setSecret(request: ApiRequest, name: string) {

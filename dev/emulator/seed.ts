@@ -1,14 +1,5 @@
 /** Demo content for `npm start`: a few keys, secrets and certificates created through the unchanged SDK clients. */
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { KeyClient } from '@azure/keyvault-keys';
-import { SecretClient } from '@azure/keyvault-secrets';
-import { CertificateClient } from '@azure/keyvault-certificates';
-
-const localCredential: TokenCredential = {
-  async getToken(): Promise<AccessToken> {
-    return { token: 'kvguard-local-token', expiresOnTimestamp: Date.now() + 3600_000 };
-  },
-};
+import { emulatorSdkClients } from './clients';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -19,10 +10,7 @@ const DAY_MS = 24 * 3600 * 1000;
  * @param caCertPem - the emulator CA the clients must trust
  */
 export async function seedDemoVault(vaultUrl: string, caCertPem: string): Promise<void> {
-  const options = { disableChallengeResourceVerification: true, tlsOptions: { ca: caCertPem } };
-  const keys = new KeyClient(vaultUrl, localCredential, options);
-  const secrets = new SecretClient(vaultUrl, localCredential, options);
-  const certificates = new CertificateClient(vaultUrl, localCredential, options);
+  const { keys, secrets, certificates } = emulatorSdkClients(vaultUrl, caCertPem);
 
   await keys.createRsaKey('demo-rsa', { keySize: 2048, tags: { kvguard: 'critical', owner: 'payments' } });
   await keys.createEcKey('demo-ec', { curve: 'P-256', tags: { owner: 'signing' } });

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpRequest, HttpResponse, type HttpResponseInit } from '@azure/functions';
 import type { HttpFunctionDefinition } from '../../src/functions/definition';
 import { BodyTooLargeError, flatHeaders, readBody, send } from './http-io';
-import type { InvocationRunner } from './invocation';
+import { HOST_API_REASON, type InvocationRunner } from './invocation';
 import { keyMatches, presentedKey, type HostKeys } from './keys';
 import { parseRouteTemplate, type RouteTemplate } from './routes';
 
@@ -54,9 +54,7 @@ export class HttpFunctions {
       params,
       body: body.length > 0 ? { bytes: body } : undefined,
     });
-    const outcome = await this.runner.run(definition, `This function was programmatically called via the host APIs.`, (context) =>
-      definition.handler(httpRequest, context),
-    );
+    const outcome = await this.runner.run(definition, HOST_API_REASON, (context) => definition.handler(httpRequest, context));
     if (!outcome.ok) return send(response, 500);
     await sendFunctionResponse(response, outcome.value);
   }

@@ -12,7 +12,7 @@ import { AdminApi } from './admin';
 import { EVENT_GRID_WEBHOOK_PATH, EventGridWebhook } from './event-grid';
 import { HttpFunctions, ROUTE_PREFIX } from './http-functions';
 import { send } from './http-io';
-import { describeError, InvocationRunner } from './invocation';
+import { describeError, HOST_API_REASON, InvocationRunner } from './invocation';
 import { generateKey, type HostKeys } from './keys';
 import { HostLogger, stdoutJsonSink, type LogSink } from './logger';
 import { QueueListener, type QueueTriggerOptions } from './queues';
@@ -107,7 +107,7 @@ export async function startDevHost(options: DevHostOptions): Promise<RunningDevH
       functionKey: keys.functionKey,
       masterKey: keys.masterKey,
       runTimer: async (name) => {
-        const outcome = await timers!.fire(name, 'This function was programmatically called via the host APIs.');
+        const outcome = await timers!.fire(name, HOST_API_REASON);
         if (!outcome.ok) throw new Error(`timer function ${name} failed: ${describeError(outcome.error)}`);
       },
       idle: (timeoutMs = 30_000) => waitUntilIdle(runner, listeners, timeoutMs),
@@ -119,19 +119,14 @@ export async function startDevHost(options: DevHostOptions): Promise<RunningDevH
   }
 
   async function invokeFromAdmin(definition: FunctionDefinition, input: string | undefined): Promise<void> {
-    const reason = 'This function was programmatically called via the host APIs.';
     switch (definition.trigger) {
       case 'timer':
-        await timers!.fire(definition.name, reason);
+        await timers!.fire(definition.name, HOST_API_REASON);
         return;
-      case 'queue': {
-        const payload = input === undefined ? undefined : parseInput(input);
-        await runner.run(definition, reason, (context) => definition.handler(payload, context));
-        return;
-      }
+      case 'queue':
       case 'eventGrid': {
-        const event = input === undefined ? undefined : parseInput(input);
-        await runner.run(definition, reason, (context) => definition.handler(event, context));
+        const payload = input === undefined ? undefined : parseInput(input);
+        await runner.run(definition, HOST_API_REASON, (context) => definition.handler(payload, context));
         return;
       }
       case 'http':

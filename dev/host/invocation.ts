@@ -3,6 +3,9 @@ import { InvocationContext, type TriggerMetadata } from '@azure/functions';
 import type { FunctionDefinition } from '../../src/functions/definition';
 import type { HostLogger } from './logger';
 
+/** The reason the Functions host logs for an invocation through its APIs (HTTP, admin, a test's `runTimer`). */
+export const HOST_API_REASON = 'This function was programmatically called via the host APIs.';
+
 /** How one invocation ended. */
 export type InvocationOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 

@@ -26,6 +26,8 @@ import {
   backupBlobName,
   backupMetadata,
   compareManifestBlobNames,
+  encodeMetadata,
+  LAYOUT_ROOTS,
   manifestBlobName,
   manifestPrefix,
   matchesBackupQuery,
@@ -134,8 +136,7 @@ export class BlobBackupStore implements BackupStore {
   }
 
   private async createJson(blobName: string, value: unknown, metadata: Record<string, string>): Promise<void> {
-    const encoded = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, encodeURIComponent(v)]));
-    await this.createBlob(blobName, Buffer.from(JSON.stringify(value), 'utf8'), 'application/json', encoded);
+    await this.createBlob(blobName, Buffer.from(JSON.stringify(value), 'utf8'), 'application/json', encodeMetadata(metadata));
   }
 
   /** One Put Blob, create-only, with the immutability policy the configuration asks for. */
@@ -269,6 +270,11 @@ export class BlobStateStore implements StateStore {
   private blob(key: string) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
       throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`, { field: 'key' });
+    }
+    // State blobs are overwritten; should the state and backup containers be one, a key under the catalog's folders
+    // could replace a run manifest or an audit entry.
+    if (Object.values(LAYOUT_ROOTS).some((root) => key.startsWith(root))) {
+      throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} lies under the backup catalog's folders`, { field: 'key' });
     }
     return this.options.container.getBlockBlobClient(`${key}.json`);
   }

@@ -133,11 +133,14 @@ export function auditBlobName(entry: Pick<AuditEntry, 'at' | 'requestId'>): stri
   return `${LAYOUT_ROOTS.audit}${day}/${invertedTimestamp(at)}-${idSegment(entry.requestId)}.json`;
 }
 
-/**
- * Blob metadata of a backup: keys are C# identifiers (lower case), values percent-encoded so they stay ASCII.
- */
+/** Blob metadata from plain values: keys must be C# identifiers (lower case here), values are percent-encoded so they stay ASCII. */
+export function encodeMetadata(plain: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, encodeURIComponent(v)]));
+}
+
+/** Blob metadata of a backup (see {@link encodeMetadata}). */
 export function backupMetadata(record: Omit<BackupRecord, 'blobName'>): Record<string, string> {
-  const plain: Record<string, string> = {
+  return encodeMetadata({
     vault: record.vault,
     type: record.type,
     name: record.name,
@@ -148,8 +151,7 @@ export function backupMetadata(record: Omit<BackupRecord, 'blobName'>): Record<s
     takenat: record.takenAt.toISOString(),
     runid: record.runId,
     kvguardversion: record.kvguardVersion,
-  };
-  return Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, encodeURIComponent(v)]));
+  });
 }
 
 /** Reads a catalog entry back from a backup blob's name and metadata; throws `IntegrityError` when incomplete. */

@@ -3,6 +3,7 @@
  * (StorageRetryPolicy); what reaches here is final, so it is classified once and kept with its `x-ms-error-code`.
  */
 import { KvGuardError, type ErrorCode } from '../core/errors';
+import { describeServiceFailure } from './service-failure';
 
 /** The fields of a storage `RestError` that matter. */
 interface StorageErrorLike {
@@ -22,7 +23,7 @@ export function storageError(error: unknown, operation: string): KvGuardError {
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as StorageErrorLike;
   const serviceCode = e.details?.errorCode ?? e.code;
   const status = e.statusCode;
-  const message = `${operation} failed: ${[status && `HTTP ${status}`, serviceCode, e.message?.split('\n')[0]?.slice(0, 300)].filter(Boolean).join(' ')}`;
+  const message = `${operation} failed: ${describeServiceFailure(status, serviceCode, e.message)}`;
   return new KvGuardError(storageErrorCode(status, serviceCode), message, { serviceCode, statusCode: status, cause: error });
 }
 

@@ -5,10 +5,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { KeyClient } from '@azure/keyvault-keys';
-import { SecretClient } from '@azure/keyvault-secrets';
-import { CertificateClient } from '@azure/keyvault-certificates';
 import { startKeyVaultEmulator, type EmulatorOptions, type RunningEmulator } from '../../dev/emulator';
 
 /** A started test emulator; `stop()` also removes its temporary data folder. */
@@ -39,31 +35,11 @@ export async function startTestEmulator(options: Partial<EmulatorOptions> = {}):
   };
 }
 
-/** A credential that hands out a fixed token; the emulator accepts any bearer token. */
-export const staticTestCredential: TokenCredential = {
-  async getToken(): Promise<AccessToken> {
-    return { token: 'kvguard-local-token', expiresOnTimestamp: Date.now() + 3600_000 };
-  },
-};
-
-/** Client options the emulator needs: skip the challenge-resource check (localhost is not *.vault.azure.net) and trust its CA. */
-export function emulatorClientOptions(caCertPem: string) {
-  return { disableChallengeResourceVerification: true, tlsOptions: { ca: caCertPem } };
-}
-
-/** Unchanged SDK clients for one emulator vault. */
-export function sdkClients(vaultUrl: string, caCertPem: string): {
-  keys: KeyClient;
-  secrets: SecretClient;
-  certificates: CertificateClient;
-} {
-  const options = emulatorClientOptions(caCertPem);
-  return {
-    keys: new KeyClient(vaultUrl, staticTestCredential, options),
-    secrets: new SecretClient(vaultUrl, staticTestCredential, options),
-    certificates: new CertificateClient(vaultUrl, staticTestCredential, options),
-  };
-}
+export {
+  emulatorClientOptions,
+  emulatorSdkClients as sdkClients,
+  emulatorTokenCredential as staticTestCredential,
+} from '../../dev/emulator/clients';
 
 /** A raw HTTPS answer from the emulator (for requests the SDKs would never send). */
 export interface RawAnswer {

@@ -16,6 +16,7 @@
  */
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { KvGuardError, type ErrorCode } from '../../core/errors';
+import { describeServiceFailure } from '../service-failure';
 
 /** Response header in which {@link innerErrorPolicy} keeps Key Vault's `innererror.code`. */
 export const INNER_ERROR_HEADER = 'x-kvguard-inner-error-code';
@@ -69,7 +70,7 @@ export function classifyVaultError(error: unknown, context: CallContext, now: Da
   const inner = innerCode(e);
   const serviceCode = inner ?? e.code;
   const retryAfterSeconds = retryAfterFrom(e, now);
-  const message = `${context.operation} in vault ${context.vault} failed: ${describeServiceError(e, status, serviceCode)}`;
+  const message = `${context.operation} in vault ${context.vault} failed: ${describeServiceFailure(status, serviceCode, e.message)}`;
   const make = (code: ErrorCode) =>
     new KvGuardError(code, message, { serviceCode, statusCode: status, retryAfterSeconds, cause: error });
 
@@ -156,11 +157,6 @@ export function parseRetryAfter(headers: { get(name: string): string | undefined
 
 function retryAfterFrom(e: RestErrorLike, now: Date): number | undefined {
   return parseRetryAfter(e.response?.headers, now);
-}
-
-function describeServiceError(e: RestErrorLike, status: number | undefined, serviceCode: string | undefined): string {
-  const parts = [status === undefined ? undefined : `HTTP ${status}`, serviceCode, e.message?.split('\n')[0]?.slice(0, 300)];
-  return parts.filter(Boolean).join(' ');
 }
 
 /**

@@ -190,4 +190,12 @@ describe('BlobStateStore against Azurite', () => {
     await state.write('watch/demo', { seen: 4 });
     expect((await state.read<{ seen: number }>('watch/demo'))!.value).toEqual({ seen: 4 });
   });
+
+  it('refuses keys under the catalog folders, so a state write can never replace a manifest or an audit entry', async () => {
+    const state = new BlobStateStore({ container: azurite.blobService().getContainerClient(uniqueStorageName('state')) });
+    for (const key of ['runs/demo/0001-run', 'audit/2025/01/01/0001-req', 'backups/demo/key/db']) {
+      await expect(state.write(key, { seen: 1 })).rejects.toMatchObject({ code: 'ValidationError' });
+      await expect(state.read(key)).rejects.toMatchObject({ code: 'ValidationError' });
+    }
+  });
 });

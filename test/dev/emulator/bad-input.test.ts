@@ -40,6 +40,7 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     expect((await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '{"value": 5}' })).status).toBe(400);
     expect((await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"RSA","key_size":1024}' })).status).toBe(400);
     expect((await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"EC","crv":"P-999"}' })).status).toBe(400);
+    expect((await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"RSA","public_exponent":4}' })).status).toBe(400);
     expect((await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '{"value":"x","attributes":{"exp":"soon"}}' })).status).toBe(400);
   });
 
@@ -66,6 +67,28 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     expect(unknown.body).toMatchObject({ error: { code: 'NotFound' } });
     expect((await send('/secrets?api-version=7.6&maxresults=26')).status).toBe(400);
     expect((await send('/secrets?api-version=7.6&$skiptoken=garbage')).status).toBe(400);
+  });
+
+  it('refuses a certificate create it could not finish when the request comes, and keeps serving after its pending time', async () => {
+    const create = (name: string, extra: Record<string, unknown> = {}) =>
+      send(`/certificates/${name}/create?api-version=7.6`, {
+        method: 'POST',
+        body: JSON.stringify({ policy: { x509_props: { subject: 'CN=x' } }, ...extra }),
+      });
+    const badAttributes = await create('cert-bad-attributes', { attributes: { enabled: 'yes' } });
+    expect(badAttributes.status).toBe(400);
+    expect(badAttributes.body).toMatchObject({ error: { code: 'BadParameter' } });
+
+    // A soft-deleted key of the same name blocks the certificate's managed key.
+    expect((await send('/keys/cert-taken/create?api-version=7.6', { method: 'POST', body: '{"kty":"EC"}' })).status).toBe(200);
+    expect((await send('/keys/cert-taken?api-version=7.6', { method: 'DELETE' })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const taken = await create('cert-taken');
+    expect(taken.status).toBe(409);
+    expect(taken.body).toMatchObject({ error: { code: 'Conflict', innererror: { code: 'ObjectIsDeletedButRecoverable' } } });
+
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect((await send('/certificates?api-version=7.6')).status).toBe(200);
   });
 
   it('answers a missing object with the service not-found envelope', async () => {
