@@ -7,11 +7,15 @@
  * - `KVGUARD_DEV_PORTS=ephemeral`: every part on a free port instead of 8443 / 10000 / 10001 / 7071 (tests).
  * - `KVGUARD_DEV_DIR=<dir>`: use `<dir>` instead of `<project>/.kvguard` for dev.json and the emulator's CA.
  * - `KVGUARD_DEV_LOGS=quiet`: no dev host log lines on stdout (the summary is still printed).
+ * - `KVGUARD_EMULATOR={...}`: JSON tuning of the Key Vault emulator: `throttle` ({ operations, windowSeconds,
+ *   retryAfter }), `faults` ({ seed, latencyMs, rate429, rate503, rateReset, forbidden }), `pendingMs`,
+ *   `persist` (true: keep vault state in `.kvguard/emulator/state` across restarts).
  * - any app setting (`KVGUARD_*` …): overrides local.settings.json and what the stack wires.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { z } from 'zod';
 import { SETTINGS } from '../src/config';
 import { functionDefinitions } from '../src/functions';
 import { startAzurite, type RunningAzurite } from './azurite';
@@ -57,7 +61,56 @@ export interface LocalStackOptions {
   ephemeralPorts?: boolean;
   /** Write dev host logs to stdout (default true). */
   hostLogs?: boolean;
+  /** Emulator tuning (throttling, faults, timing, persistence). */
+  emulator?: EmulatorTuning;
   env?: Record<string, string | undefined>;
+}
+
+const emulatorTuningSchema = z
+  .object({
+    throttle: z
+      .object({
+        operations: z.number().int().positive().optional(),
+        windowSeconds: z.number().positive().optional(),
+        retryAfter: z.union([z.literal('always'), z.literal('never'), z.number().min(0).max(1)]).optional(),
+      })
+      .strict()
+      .optional(),
+    faults: z
+      .object({
+        seed: z.number().int().optional(),
+        latencyMs: z.tuple([z.number().min(0), z.number().min(0)]).optional(),
+        rate429: z.number().min(0).max(1).optional(),
+        rate503: z.number().min(0).max(1).optional(),
+        rateReset: z.number().min(0).max(1).optional(),
+        forbidden: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    pendingMs: z.number().int().min(0).optional(),
+    persist: z.boolean().optional(),
+  })
+  .strict();
+
+/** How `npm start` tunes the emulator (`KVGUARD_EMULATOR`). */
+export type EmulatorTuning = z.infer<typeof emulatorTuningSchema>;
+
+/** Parses `KVGUARD_EMULATOR` (JSON); throws naming the bad field. */
+export function parseEmulatorTuning(text: string | undefined): EmulatorTuning {
+  if (!text?.trim()) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error('KVGUARD_EMULATOR is not valid JSON');
+  }
+  const parsed = emulatorTuningSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = [...issue.path, ...(issue.code === 'unrecognized_keys' ? issue.keys : [])].join('.');
+    throw new Error(`KVGUARD_EMULATOR: ${field || 'value'}: ${issue.message}`);
+  }
+  return parsed.data;
 }
 
 /** Starts emulator, Azurite and dev host, and writes dev.json; on failure stops whatever had started. */
@@ -92,7 +145,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const [emulator, azurite] = await settleAll([
       startPart(
         'Key Vault emulator',
-        port(DEFAULT_PORTS.vault).then((vaultPort) => startKeyVaultEmulator({ vaults: [{ name: DEMO_VAULT, port: vaultPort }], dataDir: emulatorDataDir })),
+        port(DEFAULT_PORTS.vault).then((vaultPort) => {
+          const { persist, ...tuning } = options.emulator ?? {};
+          return startKeyVaultEmulator({
+            ...tuning,
+            vaults: [{ name: DEMO_VAULT, port: vaultPort }],
+            dataDir: emulatorDataDir,
+            persistDir: persist ? path.join(emulatorDataDir, 'state') : undefined,
+          });
+        }),
       ),
       startPart(
         'Azurite',
@@ -290,6 +351,7 @@ async function main(): Promise<void> {
       devDir: env.KVGUARD_DEV_DIR ? path.resolve(env.KVGUARD_DEV_DIR) : undefined,
       ephemeralPorts: env.KVGUARD_DEV_PORTS === 'ephemeral',
       hostLogs: env.KVGUARD_DEV_LOGS !== 'quiet',
+      emulator: parseEmulatorTuning(env.KVGUARD_EMULATOR),
       env,
     });
   } catch (error) {

@@ -5,12 +5,13 @@ const DAY_MS = 24 * 3600 * 1000;
 
 /**
  * Seeds a demo vault: RSA and EC keys (one with two versions, one tagged `kvguard=critical`), secrets and
- * self-signed certificates. Safe to call on a vault that already holds them: it only adds new versions.
+ * self-signed certificates. A vault that already holds keys (state persisted from an earlier run) is left as it is.
  * @param vaultUrl - the vault's URL (https://localhost:<port>/)
  * @param caCertPem - the emulator CA the clients must trust
  */
 export async function seedDemoVault(vaultUrl: string, caCertPem: string): Promise<void> {
   const { keys, secrets, certificates } = emulatorSdkClients(vaultUrl, caCertPem);
+  for await (const existing of keys.listPropertiesOfKeys()) if (existing) return;
 
   await keys.createRsaKey('demo-rsa', { keySize: 2048, tags: { kvguard: 'critical', owner: 'payments' } });
   await keys.createEcKey('demo-ec', { curve: 'P-256', tags: { owner: 'signing' } });
