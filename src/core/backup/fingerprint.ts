@@ -22,3 +22,11 @@ export function newRunId(now: Date, random: () => number = Math.random): string 
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${Math.floor(random() * 0xffffff).toString(16).padStart(6, '0')}`;
 }
+
+/** The start of a run, read back from its id (second precision); undefined for an id not made by {@link newRunId}. */
+export function runStartFromId(runId: string): Date | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-/.exec(runId);
+  if (!match) return undefined;
+  const [, year, month, day, hour, minute, second] = match;
+  return new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}Z`);
+}

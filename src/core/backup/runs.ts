@@ -3,7 +3,7 @@ import { emptyRunStats, tallyEntries, type ManifestEntry, type RunManifest, type
 import { isKvGuardError, KvGuardError, type ErrorCode } from '../errors';
 import type { BackupJob } from '../jobs';
 import type { BackupStore, Clock, JobQueue } from '../ports';
-import { newRunId } from './fingerprint';
+import { newRunId, runStartFromId } from './fingerprint';
 import {
   isRetryableJobFailure,
   runBackupJob,
@@ -92,6 +92,9 @@ export function firstBackupJob(target: VaultTarget, clock: Clock, options: { ful
   const now = clock.now();
   return { kind: 'backup', runId: newRunId(now), vaultUrl: target.url, trigger: options.trigger ?? 'manual', full: options.full ?? false, enqueuedAt: now.toISOString() };
 }
+
+/** How far the clocks of two Function instances may disagree. */
+const CLOCK_SKEW_MARGIN_MS = 5 * 60_000;
 
 /** Queue messages sent at once by the timer's fan-out. */
 const SCHEDULE_SEND_CONCURRENCY = 8;
@@ -210,10 +213,14 @@ export async function recordRunSummary(
 /** The manifests of one run, read from the store (newest first until the run's start). */
 export async function manifestsOfRun(store: BackupStore, vault: string, runId: string): Promise<(RunManifest & { blobName: string })[]> {
   const found: (RunManifest & { blobName: string })[] = [];
+  // Manifests are listed newest first by the time their job started, and no job of a run starts before the run
+  // (whose start its id carries): the first manifest older than that, less a margin for clock skew between
+  // instances, ends the search.
+  const start = runStartFromId(runId);
+  const runStart = start && new Date(start.getTime() - CLOCK_SKEW_MARGIN_MS).toISOString();
   for await (const manifest of store.listManifests(vault)) {
     if (manifest.runId === runId) found.push(manifest);
-    // Run ids start with their start time; manifests are listed newest first, so older runs end the search.
-    else if (manifest.runId < runId && found.length > 0) break;
+    else if (runStart ? manifest.startedAt < runStart : manifest.runId < runId && found.length > 0) break;
   }
   return found;
 }

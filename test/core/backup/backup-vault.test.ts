@@ -272,3 +272,31 @@ describe('scheduling and status', () => {
     expect(read).toBe(5);
   });
 });
+
+describe('finding the manifests of one run', () => {
+  it('reads a run id back to its start, and stops listing at the first older manifest', async () => {
+    const { runStartFromId, newRunId } = await import('../../../src/core/backup/fingerprint');
+    const { manifestsOfRun } = await import('../../../src/core/backup/runs');
+    const started = new Date('2026-11-01T06:00:07.000Z');
+    expect(runStartFromId(newRunId(started))).toEqual(started);
+    expect(runStartFromId('event-1234')).toBeUndefined();
+
+    const { vault, deps, clock } = setup();
+    vault.seedKey('k1');
+    const older = await backupVaultNow(target(vault), deps, settings);
+    clock.advance(3_600_000);
+    const newer = await backupVaultNow(target(vault), deps, settings);
+    let read = 0;
+    const counting = { ...deps.store, listManifests: async function* (name?: string) {
+      for await (const manifest of deps.store.listManifests(name)) {
+        read += 1;
+        yield manifest;
+      }
+    } };
+    const found = await manifestsOfRun(counting, 'contoso', newer.runId);
+    expect(new Set(found.map((m) => m.runId))).toEqual(new Set([newer.runId]));
+    expect(found.length).toBeGreaterThan(0);
+    expect(read).toBe(found.length + 1);
+    expect(older.runId < newer.runId).toBe(true);
+  });
+});
