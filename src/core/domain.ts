@@ -47,6 +47,8 @@ export interface ObjectVersion {
   updatedOn?: Date;
   createdOn?: Date;
   enabled: boolean;
+  /** True for a version of the key or secret that backs a certificate. */
+  managed?: boolean;
 }
 
 /** A page of a listing, with the token that continues it (the service's nextLink). */

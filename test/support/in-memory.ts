@@ -350,7 +350,7 @@ export class InMemoryVault implements VaultPort {
   inspect(type: ObjectType, name: string): (ObjectSummary & { versions: ObjectVersion[]; deleted: boolean }) | undefined {
     const object = this.objects.get(key(type, name));
     if (!object) return undefined;
-    return { ...summarise(object), versions: object.versions.map(toObjectVersion), deleted: object.deletedOn !== undefined };
+    return { ...summarise(object), versions: object.versions.map((v) => toObjectVersion(v, object.managed)), deleted: object.deletedOn !== undefined };
   }
 
   /** Names of the live, unmanaged objects of a type, in listing order. */
@@ -373,8 +373,14 @@ export class InMemoryVault implements VaultPort {
   }
 
   /** Every version of a live object. */
+  /** The versions of a live object, as the port answers them. */
+  private liveObjectVersions(type: ObjectType, name: string): ObjectVersion[] {
+    const object = this.liveObject(type, name);
+    return object.versions.map((v) => toObjectVersion(v, object.managed));
+  }
+
   async listVersions(type: ObjectType, name: string): Promise<ObjectVersion[]> {
-    return this.call('listVersions', [type, name], () => this.liveObject(type, name).versions.map(toObjectVersion));
+    return this.call('listVersions', [type, name], () => this.liveObjectVersions(type, name));
   }
 
   /** Opaque bytes: the object as JSON with a random salt (two backups of one object differ, like Key Vault's). */
@@ -565,8 +571,8 @@ function summarise(object: FakeObject): ObjectSummary {
   };
 }
 
-function toObjectVersion(version: FakeVersion): ObjectVersion {
-  return { version: version.version, createdOn: new Date(version.createdOn), updatedOn: new Date(version.updatedOn), enabled: version.enabled };
+function toObjectVersion(version: FakeVersion, managed: boolean): ObjectVersion {
+  return { version: version.version, createdOn: new Date(version.createdOn), updatedOn: new Date(version.updatedOn), enabled: version.enabled, managed };
 }
 
 function cloneObject(object: FakeObject): FakeObject {

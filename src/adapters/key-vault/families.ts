@@ -98,7 +98,7 @@ function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
 }
 
 function version(p: CommonProperties): ObjectVersion {
-  return { version: versionOf(p), updatedOn: p.updatedOn, createdOn: p.createdOn, enabled: p.enabled ?? true };
+  return { version: versionOf(p), updatedOn: p.updatedOn, createdOn: p.createdOn, enabled: p.enabled ?? true, managed: p.managed ?? false };
 }
 
 function deleted(type: ObjectType, name: string, d: { deletedOn?: Date; scheduledPurgeDate?: Date; recoveryId?: string }): DeletedObject {

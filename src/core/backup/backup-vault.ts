@@ -141,6 +141,9 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
     // Versions are read before the backup: if a version lands in between, the stored blob is newer than its
     // fingerprint says, so the next run stores it again. It can only over-store, never miss a version.
     const versions = await vault.listVersions(type, name);
+    // A new version of a certificate's own key or secret (an event snapshot) means the certificate changed: Key Vault
+    // backs those up only through the certificate, so that is what is stored.
+    if (type !== 'certificate' && versions.some((v) => v.managed)) return backupObject(context, 'certificate', name);
     versionCount = versions.length;
     const warning = versionWarning(versionCount);
     if (versionCount > MAX_BACKUP_VERSIONS) {

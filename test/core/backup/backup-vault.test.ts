@@ -158,6 +158,15 @@ describe('runBackupJob through the queue', () => {
     expect(deps.store.records().map((r) => r.name)).toEqual(['rotated']);
   });
 
+  it("snapshots the certificate when an event names the certificate's own key", async () => {
+    const { vault, deps } = setup();
+    vault.seedCertificate('tls');
+    const job: BackupJob = { ...firstBackupJob(target(vault), deps.clock, { trigger: 'event' }), objects: [{ type: 'key', name: 'tls' }] };
+    const { manifest } = await runBackupJob(job, target(vault), deps, settings, async () => {});
+    expect(manifest.entries).toEqual([expect.objectContaining({ type: 'certificate', name: 'tls', outcome: expect.objectContaining({ status: 'stored' }) })]);
+    expect(deps.store.records().map((r) => `${r.type}/${r.name}`)).toEqual(['certificate/tls']);
+  });
+
   it('stores the exact bytes the vault returned, with their SHA-256 in the catalog', async () => {
     const { vault, deps } = setup();
     vault.seedSecret('s1', { versions: 3 });
