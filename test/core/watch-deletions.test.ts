@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ALERT_TYPES, createAlerts } from '../../src/core/alerts';
+import { ALERT_TYPES } from '../../src/core/alerts';
 import type { VaultTarget } from '../../src/core/domain';
-import type { Alert } from '../../src/core/ports';
 import { watchDeletions } from '../../src/core/watch-deletions';
 import {
   InMemoryBackupStore,
@@ -9,8 +8,8 @@ import {
   InMemoryVault,
   InMemoryVaultFactory,
   ManualClock,
+  recordingAlerts,
   RecordingLogger,
-  RecordingTelemetry,
 } from '../support/in-memory';
 
 const HOUR = 3_600_000;
@@ -26,14 +25,7 @@ function setup() {
   const store = new InMemoryBackupStore();
   const state = new InMemoryStateStore();
   const logger = new RecordingLogger();
-  const received: Alert[] = [];
-  const alerts = createAlerts({
-    sinks: [{ name: 'recording', send: async (a) => void received.push(a) }],
-    state,
-    logger,
-    telemetry: new RecordingTelemetry(),
-    clock,
-  });
+  const { alerts, received } = recordingAlerts({ state, logger, clock });
   const targets = [target(vault)];
   const watch = () => watchDeletions({ vaults: targets, open: factory, store, state, alerts, logger, clock });
   return { clock, factory, vault, store, state, received, watch, targets, logger };
@@ -153,8 +145,7 @@ describe('watchDeletions', () => {
     const forbidden = factory.add(new InMemoryVault('https://locked.vault.azure.net/', { clock }));
     factory.forbid(forbidden.url);
     vault.seedKey('k1');
-    const received: Alert[] = [];
-    const alerts = createAlerts({ sinks: [{ name: 'r', send: async (a) => void received.push(a) }], state, logger, telemetry: new RecordingTelemetry(), clock });
+    const { alerts, received } = recordingAlerts({ state, logger, clock });
     const watch = () => watchDeletions({ vaults: [target(forbidden), ...targets], open: factory, store, state, alerts, logger, clock });
     await watch();
     await vault.delete('key', 'k1');

@@ -23,8 +23,11 @@ import type {
   Page,
   RunManifest,
 } from '../../src/core/domain';
+import { createAlerts } from '../../src/core/alerts';
 import { KvGuardError, type ErrorCode } from '../../src/core/errors';
 import type {
+  Alert,
+  Alerts,
   AuditEntry,
   BackupQuery,
   BackupStore,
@@ -873,4 +876,18 @@ export class InMemoryQueue<T> implements JobQueue<T> {
   drain(): T[] {
     return this.sent.splice(0, this.sent.length).map((s) => s.job);
   }
+}
+
+/**
+ * The real alerts port (de-duplication included) over a sink that records what it receives, for use-case tests.
+ * @param deps - the state store for de-duplication, a logger and a clock
+ */
+export function recordingAlerts(deps: { state: StateStore; logger: Logger; clock: Clock }): { alerts: Alerts; received: Alert[] } {
+  const received: Alert[] = [];
+  const alerts = createAlerts({
+    sinks: [{ name: 'recording', send: async (alert) => void received.push(alert) }],
+    telemetry: new RecordingTelemetry(),
+    ...deps,
+  });
+  return { alerts, received };
 }

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { findVault } from '../../../src/config';
-import { ALERT_TYPES, createAlerts } from '../../../src/core/alerts';
+import { ALERT_TYPES } from '../../../src/core/alerts';
 import type { VaultTarget } from '../../../src/core/domain';
 import { handleVaultEvent, type VaultEventResult } from '../../../src/core/events';
 import type { BackupJob } from '../../../src/core/jobs';
-import type { Alert } from '../../../src/core/ports';
-import { InMemoryBackupStore, InMemoryQueue, InMemoryStateStore, kvError, ManualClock, RecordingLogger, RecordingTelemetry } from '../../support/in-memory';
+import { InMemoryBackupStore, InMemoryQueue, InMemoryStateStore, kvError, ManualClock, recordingAlerts, RecordingLogger } from '../../support/in-memory';
 import {
   accessPolicyChangedEvent,
   envelope,
@@ -25,14 +24,7 @@ function setup(options: { snapshotOnPolicyChange?: boolean } = {}) {
   const state = new InMemoryStateStore();
   const queue = new InMemoryQueue<BackupJob>();
   const store = new InMemoryBackupStore();
-  const received: Alert[] = [];
-  const alerts = createAlerts({
-    sinks: [{ name: 'recording', send: async (a) => void received.push(a) }],
-    state,
-    logger,
-    telemetry: new RecordingTelemetry(),
-    clock,
-  });
+  const { alerts, received } = recordingAlerts({ state, logger, clock });
   const deps = {
     findVault: (urlOrName: string) => findVault({ vaults: [CONTOSO, SECRETS_ONLY] }, urlOrName),
     snapshotOnPolicyChange: options.snapshotOnPolicyChange ?? false,
