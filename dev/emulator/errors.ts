@@ -132,3 +132,8 @@ export function accessDenied(vaultName: string): ServiceError {
     'AccessDenied',
   );
 }
+
+/** 403 for reading a disabled secret's value (recorded: Forbidden / SecretDisabled, also on the deleted secret). */
+export function secretDisabled(): ServiceError {
+  return new ServiceError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', 'SecretDisabled');
+}

@@ -2,7 +2,7 @@
  * The routes keys, secrets and certificates share: get, update, list, versions, soft delete, deleted views, recover,
  * purge, backup and restore. Each family plugs in how it renders a bundle/item and what else moves with it.
  */
-import { badParameter, restoreOverExisting as restoreConflict, type ObjectKind } from './errors';
+import { badParameter, restoreOverExisting as restoreConflict, type ObjectKind, type ServiceError } from './errors';
 import { objectBody, ok, page, parseTags, updateAttributes, type ApiRequest, type Route } from './api';
 import { decodeBackup, encodeBackup, type BackupContent } from './backup-codec';
 import { deletionJson, type Vault } from './vault';
@@ -21,6 +21,8 @@ export interface FamilySpec<P, E = unknown> {
   applyUpdate?(vault: Vault, object: StoredObject<P, E>, version: StoredVersion<P>, body: Record<string, unknown>): void;
   /** Versions that lists leave out (a certificate still being issued, unless `includePending=true`). */
   hiddenFromLists?(version: StoredVersion<P>, request: ApiRequest): boolean;
+  /** Refuses to answer a version's full bundle (Key Vault will not read out a disabled secret's value). */
+  refuseRead?(version: StoredVersion<P>): ServiceError | undefined;
   /** Objects of other families that move with this one (a certificate's managed key and secret). */
   companions?(vault: Vault): ObjectCollection<unknown>[];
 }
@@ -52,9 +54,15 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
   const listedObjects = (request: ApiRequest, objects: StoredObject<P, E>[]) =>
     objects.filter((object) => listed(request, object).length > 0);
 
+  const readable = <V extends StoredVersion<P>>(version: V): V => {
+    const refusal = spec.refuseRead?.(version);
+    if (refusal) throw refusal;
+    return version;
+  };
+
   const getVersion = (request: ApiRequest, name: string, version: string) => {
     const found = store(request).version(name, version);
-    return ok(spec.bundle(request.vault, found.object, found.version));
+    return ok(spec.bundle(request.vault, found.object, readable(found.version)));
   };
 
   const update = (request: ApiRequest, name: string, versionId: string) => {
@@ -94,7 +102,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
       })) },
     { method: 'GET', pattern: `${deleted}/:name`, handle: (r, p) => {
       const object = store(r).deleted(p['name']!);
-      return ok({ ...spec.bundle(r.vault, object, latest(object)), ...deletionJson(r.vault, collection, object) });
+      return ok({ ...spec.bundle(r.vault, object, readable(latest(object))), ...deletionJson(r.vault, collection, object) });
     } },
     { method: 'POST', pattern: `${deleted}/:name/recover`, handle: (r, p) => {
       const name = p['name']!;

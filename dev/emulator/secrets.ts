@@ -1,5 +1,5 @@
 /** Secrets: set (a new version per call) plus the shared family routes. Values are never logged. */
-import { badParameter } from './errors';
+import { badParameter, secretDisabled } from './errors';
 import { objectBody, ok, versionFromBody, type ApiRequest, type Route } from './api';
 import { familyRoutes, type FamilySpec } from './family';
 import { attributesJson, type SecretPayload, type Vault } from './vault';
@@ -26,6 +26,7 @@ const secretsSpec: FamilySpec<SecretPayload> = {
     ...(version.tags ? { tags: version.tags } : {}),
     ...managedFields(vault, object, version),
   }),
+  refuseRead: (version) => (version.attributes.enabled === false ? secretDisabled() : undefined),
   item: (vault, object, version) => ({
     id: vault.objectId('secrets', object.name, version.version),
     attributes: attributesJson(version),

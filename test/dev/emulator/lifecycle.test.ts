@@ -166,6 +166,19 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     await expect(secrets.restoreSecretBackup(new Uint8Array(4728))).rejects.toMatchObject({ statusCode: 400 });
   });
 
+  it("refuses to read out a disabled secret's value, live or deleted, but still lists and backs it up", async () => {
+    const { secrets } = clients;
+    await secrets.setSecret('disabled-one', 'hidden', { enabled: false });
+    const refusal = { statusCode: 403, code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.' };
+    await expect(secrets.getSecret('disabled-one')).rejects.toMatchObject(refusal);
+    const listed: string[] = [];
+    for await (const properties of secrets.listPropertiesOfSecrets()) listed.push(properties.name);
+    expect(listed).toContain('disabled-one');
+    expect((await secrets.backupSecret('disabled-one'))?.byteLength).toBeGreaterThan(0);
+    await (await secrets.beginDeleteSecret('disabled-one')).pollUntilDone();
+    await expect(secrets.getDeletedSecret('disabled-one')).rejects.toMatchObject(refusal);
+  });
+
   it('treats names case-insensitively and keeps the original casing', async () => {
     const { keys, secrets } = clients;
     await keys.createRsaKey('MixedCase');
