@@ -1,6 +1,6 @@
 /**
  * Key Vault's error envelope and the answers the emulator gives. Messages follow what the real service sends (see
- * the emulator README section for where each one was found); `innererror` only appears where the service sends it.
+ * dev/emulator/SOURCES.md for where each one was found); `innererror` only appears where the service sends it.
  */
 
 /** Which object family an error is about; Key Vault names its error codes and messages after it. */

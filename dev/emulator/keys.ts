@@ -1,6 +1,7 @@
-/** Keys: create (real RSA/EC material from node:crypto), import, rotate, plus the shared family routes. */
+/** Keys: create (real RSA/EC material from node:crypto), import, rotate, the key operations (crypto.ts), plus the shared family routes. */
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import { cryptoRoutes } from './crypto';
 import { badParameter } from './errors';
 import { objectBody, ok, versionFromBody, type ApiRequest, type ApiResponse, type Route } from './api';
 import { familyRoutes, type FamilySpec } from './family';
@@ -146,6 +147,7 @@ export const keyRoutes: Route[] = [
   { method: 'POST', pattern: 'keys/:name/create', handle: (r, p) => createKey(r, p['name']!) },
   { method: 'POST', pattern: 'keys/:name/rotate', handle: (r, p) => rotateKey(r, p['name']!) },
   { method: 'PUT', pattern: 'keys/:name', handle: (r, p) => importKey(r, p['name']!) },
+  ...cryptoRoutes,
   ...familyRoutes(keysSpec),
 ];
 
