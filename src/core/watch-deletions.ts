@@ -52,6 +52,8 @@ export interface VaultWatchResult {
   purged: WatchFinding[];
   vanished: WatchFinding[];
   recovered: WatchFinding[];
+  /** The alerts this pass raised for the vault (each delivered once, whatever the sinks). */
+  alerts: Pick<Alert, 'type' | 'severity' | 'subject' | 'summary'>[];
   error?: { code: string; reason: string };
 }
 
@@ -110,6 +112,7 @@ async function watchVault(
     purged: [],
     vanished: [],
     recovered: [],
+    alerts: [],
   };
   try {
     const deadline = new Date(checkedAt.getTime() + settings.vaultDeadlineMs);
@@ -215,7 +218,11 @@ async function alertChanges(
   for (const [kind, list] of kinds) {
     const findings = await mapWithConcurrency(list, 8, (change) => withNewestBackup(vault, change, deps));
     result[kind].push(...findings);
-    for (const finding of findings) await deps.alerts.raise(alertFor(kind, vault, finding, deps.clock.now(), previousCheckAt));
+    for (const finding of findings) {
+      const alert = alertFor(kind, vault, finding, deps.clock.now(), previousCheckAt);
+      result.alerts.push({ type: alert.type, severity: alert.severity, subject: alert.subject, summary: alert.summary });
+      await deps.alerts.raise(alert);
+    }
   }
 }
 

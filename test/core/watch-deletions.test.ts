@@ -98,6 +98,10 @@ describe('watchDeletions', () => {
       [ALERT_TYPES.objectPurged, 'critical'],
     ]);
     expect(received[1]!.summary).toContain('holds no backup of it');
+    // The pass reports the alerts it raised, so `kvguard watch --once --json` shows them without a sink.
+    expect(summary.vaults[0]!.alerts).toEqual([
+      { type: ALERT_TYPES.objectPurged, severity: 'critical', subject: 'contoso/secret/api-token', summary: received[1]!.summary },
+    ]);
   });
 
   it('reports a live object that disappeared without showing up as deleted', async () => {

@@ -39,6 +39,7 @@ function render(summary: WatchSummary): string {
     for (const f of v.purged) lines.push(`  PURGED    ${describe(f)}`);
     for (const f of v.vanished) lines.push(`  VANISHED  ${describe(f)}`);
     for (const f of v.recovered) lines.push(`  recovered ${f.type} ${f.name}`);
+    for (const a of v.alerts) lines.push(`  alert     ${a.type} (${a.severity}) ${a.subject}`);
   }
   return lines.join('\n');
 }
