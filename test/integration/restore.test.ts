@@ -1,12 +1,10 @@
 /**
  * Restore end to end: the real adapters (Key Vault SDK clients, Blob and Queue storage) behind `services()`,
- * the Key Vault emulator with two vaults, and Azurite. Backups are taken with the real adapter's `backup()` and
- * stored with the real blob store, exactly as the backup use case stores them.
+ * the Key Vault emulator with two vaults, and Azurite. Backups are taken by the backup use case itself.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, useServices, type Services } from '../../src/composition';
 import { loadConfig } from '../../src/config';
-import { sha256Hex, versionsFingerprint } from '../../src/core/backup/fingerprint';
 import type { BackupRecord, ObjectType } from '../../src/core/domain';
 import { silentLogger } from '../../src/core/ports';
 import { runRestoreDrill, verifyBackups } from '../../src/core/verify';
@@ -19,6 +17,7 @@ import { decodeQueueMessage } from '../../src/adapters/storage-queue';
 import { httpRequest, invocationContext } from '../core/restore/function-harness';
 import { startTestAzurite, uniqueStorageName, type TestAzurite } from '../support/azurite';
 import { sdkClients, startTestEmulator, type TestEmulator } from '../support/emulator';
+import { backUpNow } from '../support/back-up-now';
 
 let emulator: TestEmulator;
 let azurite: TestAzurite;
@@ -53,26 +52,9 @@ afterAll(async () => {
 
 afterEach(() => useServices(undefined));
 
-/** Backs an object up now with the real adapter and blob store, as the backup use case does. */
-async function backUp(vaultUrl: string, vaultName: string, type: ObjectType, name: string): Promise<BackupRecord> {
-  const vault = services.vaults.open(vaultUrl);
-  const bytes = await vault.backup(type, name);
-  const versions = await vault.listVersions(type, name);
-  return services.store.putBackup(
-    {
-      vault: vaultName,
-      type,
-      name,
-      fingerprint: versionsFingerprint(versions),
-      sha256: sha256Hex(bytes),
-      size: bytes.byteLength,
-      versionCount: versions.length,
-      takenAt: new Date(),
-      runId: 'integration',
-      kvguardVersion: 'test',
-    },
-    bytes,
-  );
+/** Backs an object up now with the real adapter and blob store, through the backup use case. */
+function backUp(vaultUrl: string, vaultName: string, type: ObjectType, name: string): Promise<BackupRecord> {
+  return backUpNow(services, { url: vaultUrl, name: vaultName }, type, name);
 }
 
 async function postRestore(body: unknown) {

@@ -1,8 +1,7 @@
 /**
  * A small world for restore tests: two in-memory vaults (`prod` and `dr`), a catalog, state, queue, and a helper
- * that backs an object up the way the backup use case does (real fingerprint and SHA-256 of the opaque bytes).
+ * that backs an object up through the backup use case itself.
  */
-import { sha256Hex, versionsFingerprint } from '../../../src/core/backup/fingerprint';
 import type { BackupRecord, ObjectType } from '../../../src/core/domain';
 import type { RestoreJob } from '../../../src/core/jobs';
 import type { Alert, Alerts } from '../../../src/core/ports';
@@ -19,6 +18,7 @@ import {
   RecordingLogger,
   RecordingTelemetry,
 } from '../../support/in-memory';
+import { backUpNow } from '../../support/back-up-now';
 
 /** Alerts that keep what was raised. */
 export class RecordingAlerts implements Alerts {
@@ -48,26 +48,9 @@ export function restoreWorld() {
     prod: { name: 'prod', url: prod.url },
     dr: { name: 'dr', url: dr.url },
   };
-  /** Backs an object up now, as the backup use case stores it. */
-  const backUp = async (vault: InMemoryVault, type: ObjectType, name: string): Promise<BackupRecord> => {
-    const bytes = await vault.backup(type, name);
-    const versions = await vault.listVersions(type, name);
-    return store.putBackup(
-      {
-        vault: vault.name,
-        type,
-        name,
-        fingerprint: versionsFingerprint(versions),
-        sha256: sha256Hex(bytes),
-        size: bytes.byteLength,
-        versionCount: versions.length,
-        takenAt: clock.now(),
-        runId: `run-${clock.now().getTime()}`,
-        kvguardVersion: 'test',
-      },
-      bytes,
-    );
-  };
+  /** Backs an object up now, through the backup use case. */
+  const backUp = (vault: InMemoryVault, type: ObjectType, name: string): Promise<BackupRecord> =>
+    backUpNow(deps, vault, type, name);
   /** A request restoring from prod into prod unless overridden. */
   const request = (overrides: Partial<RestoreRequest> = {}): RestoreRequest => ({
     source: refs.prod,
