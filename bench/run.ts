@@ -38,7 +38,8 @@ async function withPeakRss<T>(work: () => Promise<T>): Promise<{ result: T; peak
 }
 
 function requireSuccess(run: RunSummary, what: string): RunSummary {
-  if (!run.succeeded || run.stats.failed > 0) throw new Error(`${what} did not succeed: ${JSON.stringify(run.errors.concat(run.failures))}`);
+  if (!run.succeeded || run.stats.failed > 0)
+    throw new Error(`${what} did not succeed: ${JSON.stringify(run.errors.concat(run.failures))}`);
   return run;
 }
 
@@ -51,8 +52,16 @@ async function main(): Promise<void> {
   try {
     const vault = emulator.vaults[0]!;
     const { keys, secrets } = emulatorSdkClients(vault.url, emulator.caCertPem);
-    await mapWithConcurrency(Array.from({ length: KEYS }, (_, i) => i), 16, (i) => keys.createEcKey(`key-${i}`, { curve: 'P-256' }));
-    await mapWithConcurrency(Array.from({ length: SECRETS }, (_, i) => i), 16, (i) => secrets.setSecret(`secret-${i}`, `value-${i}`));
+    await mapWithConcurrency(
+      Array.from({ length: KEYS }, (_, i) => i),
+      16,
+      (i) => keys.createEcKey(`key-${i}`, { curve: 'P-256' }),
+    );
+    await mapWithConcurrency(
+      Array.from({ length: SECRETS }, (_, i) => i),
+      16,
+      (i) => secrets.setSecret(`secret-${i}`, `value-${i}`),
+    );
 
     const services = createServices(
       loadConfig({
@@ -71,7 +80,8 @@ async function main(): Promise<void> {
     requireSuccess(full.result, 'full backup');
     const incremental = await withPeakRss(() => backupVaultNow(target, services, settings));
     requireSuccess(incremental.result, 'incremental backup');
-    if (incremental.result.stats.stored !== 0) throw new Error(`incremental run stored ${incremental.result.stats.stored} objects`);
+    if (incremental.result.stats.stored !== 0)
+      throw new Error(`incremental run stored ${incremental.result.stats.stored} objects`);
 
     // Throttled: the vault allows THROTTLE_OPS_PER_SECOND and sends no Retry-After (Key Vault often sends none).
     emulator.configure({ throttle: { operations: THROTTLE_OPS_PER_SECOND, windowSeconds: 1, retryAfter: 'never' } });
@@ -84,27 +94,78 @@ async function main(): Promise<void> {
 
     const metrics: Metric[] = [
       { name: 'full_backup_duration', value: full.ms, unit: 'ms', description: `first run of ${objects} objects` },
-      { name: 'full_backup_throughput', value: Math.round((objects / full.ms) * 1000 * 10) / 10, unit: 'objects/s', description: 'objects stored per second' },
-      { name: 'full_backup_bytes', value: full.result.stats.bytes, unit: 'bytes', description: 'backup blob bytes stored' },
-      { name: 'incremental_backup_duration', value: incremental.ms, unit: 'ms', description: 'second run, every object unchanged' },
-      { name: 'incremental_cost_ratio', value: Math.round((incremental.ms / full.ms) * 1000) / 1000, unit: 'ratio', description: 'incremental / full duration' },
-      { name: 'peak_rss_full_backup', value: full.peakMiB, unit: 'MiB', description: 'peak resident memory during the full run' },
-      { name: 'throttled_backup_duration', value: throttled.ms, unit: 'ms', description: `full run of ${objects} objects at ${THROTTLE_OPS_PER_SECOND} ops/s, no Retry-After` },
-      { name: 'throttled_429s', value: throttled.result.stats.throttled, unit: 'count', description: '429 answers seen by the adapter' },
-      { name: 'throttled_429_ratio', value: Math.round((throttled.result.stats.throttled / throttledCalls) * 1000) / 1000, unit: 'ratio', description: '429s per successful call' },
+      {
+        name: 'full_backup_throughput',
+        value: Math.round((objects / full.ms) * 1000 * 10) / 10,
+        unit: 'objects/s',
+        description: 'objects stored per second',
+      },
+      {
+        name: 'full_backup_bytes',
+        value: full.result.stats.bytes,
+        unit: 'bytes',
+        description: 'backup blob bytes stored',
+      },
+      {
+        name: 'incremental_backup_duration',
+        value: incremental.ms,
+        unit: 'ms',
+        description: 'second run, every object unchanged',
+      },
+      {
+        name: 'incremental_cost_ratio',
+        value: Math.round((incremental.ms / full.ms) * 1000) / 1000,
+        unit: 'ratio',
+        description: 'incremental / full duration',
+      },
+      {
+        name: 'peak_rss_full_backup',
+        value: full.peakMiB,
+        unit: 'MiB',
+        description: 'peak resident memory during the full run',
+      },
+      {
+        name: 'throttled_backup_duration',
+        value: throttled.ms,
+        unit: 'ms',
+        description: `full run of ${objects} objects at ${THROTTLE_OPS_PER_SECOND} ops/s, no Retry-After`,
+      },
+      {
+        name: 'throttled_429s',
+        value: throttled.result.stats.throttled,
+        unit: 'count',
+        description: '429 answers seen by the adapter',
+      },
+      {
+        name: 'throttled_429_ratio',
+        value: Math.round((throttled.result.stats.throttled / throttledCalls) * 1000) / 1000,
+        unit: 'ratio',
+        description: '429s per successful call',
+      },
       {
         name: 'throttled_budget_use',
         value: Math.round((rateLimitedCalls / (throttled.ms / 1000) / THROTTLE_OPS_PER_SECOND) * 1000) / 1000,
         unit: 'ratio',
         description: 'achieved call rate / vault limit (1 = every token used)',
       },
-      { name: 'throttled_max_concurrency', value: throttled.result.stats.maxConcurrency, unit: 'calls', description: 'highest concurrency the adaptive limiter reached' },
+      {
+        name: 'throttled_max_concurrency',
+        value: throttled.result.stats.maxConcurrency,
+        unit: 'calls',
+        description: 'highest concurrency the adaptive limiter reached',
+      },
     ];
     const report = {
       benchmark: 'kvguard',
       at: new Date().toISOString(),
       node: process.version,
-      parameters: { keys: KEYS, secrets: SECRETS, pageSize: settings.pageSize, maxConcurrency: services.config.maxConcurrency, throttleOpsPerSecond: THROTTLE_OPS_PER_SECOND },
+      parameters: {
+        keys: KEYS,
+        secrets: SECRETS,
+        pageSize: settings.pageSize,
+        maxConcurrency: services.config.maxConcurrency,
+        throttleOpsPerSecond: THROTTLE_OPS_PER_SECOND,
+      },
       metrics,
     };
     const text = JSON.stringify(report, null, 2);

@@ -98,10 +98,13 @@ function azuriteEntryPoint(): string {
 
 function azuriteArgs(options: AzuriteOptions): string[] {
   const args = [
-    '--blobPort', String(options.blobPort ?? 0),
-    '--queuePort', String(options.queuePort ?? 0),
+    '--blobPort',
+    String(options.blobPort ?? 0),
+    '--queuePort',
+    String(options.queuePort ?? 0),
     // The combined binary always starts Table too; keep it off fixed ports so it never collides.
-    '--tablePort', '0',
+    '--tablePort',
+    '0',
     '--skipApiVersionCheck',
     '--disableTelemetry',
     '--loose',
@@ -123,7 +126,9 @@ function listeningUrls(child: ChildProcess, timeoutMs: number): Promise<{ blob: 
     const timer = setTimeout(() => fail(`Azurite did not start within ${timeoutMs} ms`), timeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
-      for (const match of output.matchAll(/Azurite (Blob|Queue) service is successfully listening at (http:\/\/\S+)/g)) {
+      for (const match of output.matchAll(
+        /Azurite (Blob|Queue) service is successfully listening at (http:\/\/\S+)/g,
+      )) {
         found[match[1] === 'Blob' ? 'blob' : 'queue'] = match[2]!.replace(/\/+$/, '');
       }
       if (found.blob && found.queue) {

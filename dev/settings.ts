@@ -55,7 +55,10 @@ export function readLocalSettings(root: string): LocalSettings {
  */
 export function resolveDevSettings(options: DevSettingsOptions): Record<string, string> {
   const env = options.env ?? process.env;
-  const settings: Record<string, string> = { ...options.defaults, ...(options.local ?? readLocalSettings(options.root)).values };
+  const settings: Record<string, string> = {
+    ...options.defaults,
+    ...(options.local ?? readLocalSettings(options.root)).values,
+  };
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
     if (name in settings || APP_SETTING_PREFIXES.some((prefix) => name.startsWith(prefix))) settings[name] = value;

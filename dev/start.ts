@@ -133,7 +133,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const keepAlive = setInterval(() => undefined, 1_000);
     try {
       for (const { part, stop: stopPart } of stoppers.splice(0).reverse()) {
-        await stopPart().catch((error: unknown) => process.stderr.write(`stopping ${part} failed: ${(error as Error).message}\n`));
+        await stopPart().catch((error: unknown) =>
+          process.stderr.write(`stopping ${part} failed: ${(error as Error).message}\n`),
+        );
       }
     } finally {
       clearInterval(keepAlive);
@@ -157,11 +159,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ),
       startPart(
         'Azurite',
-        Promise.all([port(DEFAULT_PORTS.blob), port(DEFAULT_PORTS.queue)]).then(([blobPort, queuePort]) => startAzurite({ blobPort, queuePort })),
+        Promise.all([port(DEFAULT_PORTS.blob), port(DEFAULT_PORTS.queue)]).then(([blobPort, queuePort]) =>
+          startAzurite({ blobPort, queuePort }),
+        ),
       ),
     ]);
     const demo = emulator.vaults[0]!;
-    const settings = resolveDevSettings({ root: options.root, local, env: options.env, defaults: stackSettings(emulator, azurite) });
+    const settings = resolveDevSettings({
+      root: options.root,
+      local,
+      env: options.env,
+      defaults: stackSettings(emulator, azurite),
+    });
     const hostPort = await port(local.localHttpPort ?? DEFAULT_PORTS.host);
     const [host] = await settleAll([
       startPart(
@@ -177,7 +186,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       seedDemoVault(demo.url, emulator.caCertPem),
     ]);
     if (functionDefinitions.some((d) => d.trigger === 'eventGrid' && d.name === VAULT_EVENTS_FUNCTION)) {
-      emulator.addEventSubscription(DEMO_VAULT, `${host.url}/runtime/webhooks/eventgrid?functionName=${VAULT_EVENTS_FUNCTION}`);
+      emulator.addEventSubscription(
+        DEMO_VAULT,
+        `${host.url}/runtime/webhooks/eventgrid?functionName=${VAULT_EVENTS_FUNCTION}`,
+      );
     }
     const file = devStackFile(emulator, azurite, host, settings, emulatorDataDir);
     devJsonPath = path.join(devDir, 'dev.json');
@@ -193,10 +205,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
  * `Promise.all` that settles only once every part has: with `Promise.all`, a part still starting when its sibling
  * failed would register its stop after the clean-up ran and keep its port and child process.
  */
-async function settleAll<T extends readonly unknown[] | []>(parts: T): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
+async function settleAll<T extends readonly unknown[] | []>(
+  parts: T,
+): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
   const results: PromiseSettledResult<unknown>[] = await Promise.allSettled(parts as readonly unknown[]);
   for (const result of results) if (result.status === 'rejected') throw result.reason;
-  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [P in keyof T]: Awaited<T[P]> };
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [P in keyof T]: Awaited<T[P]>;
+  };
 }
 
 /** What the stack wires for the dev host; local.settings.json and the environment override each. */
@@ -258,13 +274,18 @@ function hostJsonQueueOptions(
 ): Pick<DevHostOptions, 'maxDequeueCount' | 'visibilityTimeoutSeconds' | 'batchSize' | 'newBatchThreshold'> {
   const file = path.join(root, 'host.json');
   if (!existsSync(file)) return {};
-  const queues = (JSON.parse(readFileSync(file, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } }).extensions?.queues ?? {};
-  const visibility = typeof queues.visibilityTimeout === 'string' ? /^(\d+):(\d{2}):(\d{2})$/.exec(queues.visibilityTimeout) : null;
+  const queues =
+    (JSON.parse(readFileSync(file, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } }).extensions
+      ?.queues ?? {};
+  const visibility =
+    typeof queues.visibilityTimeout === 'string' ? /^(\d+):(\d{2}):(\d{2})$/.exec(queues.visibilityTimeout) : null;
   return {
     maxDequeueCount: typeof queues.maxDequeueCount === 'number' ? queues.maxDequeueCount : undefined,
     batchSize: typeof queues.batchSize === 'number' ? queues.batchSize : undefined,
     newBatchThreshold: typeof queues.newBatchThreshold === 'number' ? queues.newBatchThreshold : undefined,
-    visibilityTimeoutSeconds: visibility ? Number(visibility[1]) * 3600 + Number(visibility[2]) * 60 + Number(visibility[3]) : undefined,
+    visibilityTimeoutSeconds: visibility
+      ? Number(visibility[1]) * 3600 + Number(visibility[2]) * 60 + Number(visibility[3])
+      : undefined,
   };
 }
 

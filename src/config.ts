@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { OBJECT_TYPES, VAULT_NAME_PATTERN, type CriticalSelector, type ObjectType, type VaultTarget } from './core/domain';
+import {
+  OBJECT_TYPES,
+  VAULT_NAME_PATTERN,
+  type CriticalSelector,
+  type ObjectType,
+  type VaultTarget,
+} from './core/domain';
 import { KvGuardError } from './core/errors';
 
 /** One setting kvguard reads: its name, what it is for, its default, and how its text is parsed. */
@@ -45,7 +51,10 @@ export const criticalSelectorText = z.string().transform((text, ctx): CriticalSe
   if (tag) return { kind: 'tag', tag: tag[1]!.trim(), value: tag[2]!.trim() };
   const names = /^names:(.+)$/i.exec(value);
   if (names) {
-    const patterns = names[1]!.split(',').map((p) => p.trim()).filter(Boolean);
+    const patterns = names[1]!
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
     if (patterns.length > 0) return { kind: 'names', patterns };
   }
   ctx.addIssue({ code: 'custom', message: "must be 'all', 'tag:<name>=<value>' or 'names:<glob>[,<glob>…]'" });
@@ -74,11 +83,15 @@ const vaultList = z.string().transform((text, ctx) => {
       return z.NEVER;
     }
   } else {
-    entries = trimmed.split(/[\s,;]+/).filter(Boolean).map((url) => ({ url }));
+    entries = trimmed
+      .split(/[\s,;]+/)
+      .filter(Boolean)
+      .map((url) => ({ url }));
   }
   const parsed = z.array(vaultEntry).min(1, 'must name at least one vault').safeParse(entries);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: `${issue.path.join('.')}: ${issue.message}` });
+    for (const issue of parsed.error.issues)
+      ctx.addIssue({ code: 'custom', message: `${issue.path.join('.')}: ${issue.message}` });
     return z.NEVER;
   }
   return parsed.data;
@@ -88,7 +101,8 @@ const vaultList = z.string().transform((text, ctx) => {
 export const SETTINGS = {
   vaults: setting({
     name: 'KVGUARD_VAULTS',
-    description: 'Vaults to protect: comma-separated URLs, or a JSON array of `{ "url", "name", "types", "critical" }`.',
+    description:
+      'Vaults to protect: comma-separated URLs, or a JSON array of `{ "url", "name", "types", "critical" }`.',
     required: true,
     schema: vaultList,
   }),
@@ -96,11 +110,20 @@ export const SETTINGS = {
     name: 'KVGUARD_OBJECT_TYPES',
     description: 'Object types backed up by default: any of `key`, `secret`, `certificate`, comma-separated.',
     default: 'key,secret,certificate',
-    schema: z.string().transform((v) => v.split(',').map((t) => t.trim()).filter(Boolean)).pipe(z.array(objectTypeText).min(1)),
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(objectTypeText).min(1)),
   }),
   critical: setting({
     name: 'KVGUARD_CRITICAL',
-    description: 'Which objects are critical (backed up on schedule): `all`, `tag:<name>=<value>`, or `names:<glob>,…`.',
+    description:
+      'Which objects are critical (backed up on schedule): `all`, `tag:<name>=<value>`, or `names:<glob>,…`.',
     default: 'all',
     schema: criticalSelectorText,
   }),
@@ -321,7 +344,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (problems.length === 0 && settings.stateContainer === settings.container) {
     // The state container holds mutable documents; the backup container must stay create-only (and WORM).
-    problems.push(`KVGUARD_STATE_CONTAINER=${JSON.stringify(settings.stateContainer)} must differ from KVGUARD_CONTAINER`);
+    problems.push(
+      `KVGUARD_STATE_CONTAINER=${JSON.stringify(settings.stateContainer)} must differ from KVGUARD_CONTAINER`,
+    );
   }
   if (problems.length > 0) {
     throw new KvGuardError('InvalidConfiguration', `Invalid configuration: ${problems.join(' | ')}`, {
@@ -355,7 +380,8 @@ function toVaultTargets(settings: SettingValues): VaultTarget[] {
 export function findVault(config: Pick<KvGuardConfig, 'vaults'>, urlOrName: string): VaultTarget | undefined {
   const wanted = urlOrName.trim().toLowerCase();
   return config.vaults.find(
-    (v) => v.name === wanted || v.url.toLowerCase() === wanted || v.url.toLowerCase() === `${wanted.replace(/\/+$/, '')}/`,
+    (v) =>
+      v.name === wanted || v.url.toLowerCase() === wanted || v.url.toLowerCase() === `${wanted.replace(/\/+$/, '')}/`,
   );
 }
 
@@ -382,7 +408,11 @@ export function resolveSettingReferences(text: string, env: Record<string, strin
   return text.replace(/%([^%]+)%/g, (reference, name: string) => {
     const value = env[name]?.trim() || settingDefault(name);
     if (value === undefined) {
-      throw new KvGuardError('InvalidConfiguration', `${name} (referenced as ${reference}) is not set and has no default`, { field: name });
+      throw new KvGuardError(
+        'InvalidConfiguration',
+        `${name} (referenced as ${reference}) is not set and has no default`,
+        { field: name },
+      );
     }
     return value;
   });

@@ -18,9 +18,19 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig(minimal);
     expect(config.vaults).toEqual([
-      { url: 'https://contoso.vault.azure.net/', name: 'contoso', types: ['key', 'secret', 'certificate'], critical: { kind: 'all' } },
+      {
+        url: 'https://contoso.vault.azure.net/',
+        name: 'contoso',
+        types: ['key', 'secret', 'certificate'],
+        critical: { kind: 'all' },
+      },
     ]);
-    expect(config).toMatchObject({ backupSchedule: '0 0 */6 * * *', container: 'kvguard-backups', rpoHours: 24, immutability: 'container' });
+    expect(config).toMatchObject({
+      backupSchedule: '0 0 */6 * * *',
+      container: 'kvguard-backups',
+      rpoHours: 24,
+      immutability: 'container',
+    });
   });
 
   it('reads per-vault types, names and critical selectors from JSON', () => {
@@ -43,13 +53,19 @@ describe('loadConfig', () => {
   it.each([
     [{ KVGUARD_VAULTS: '' }, 'KVGUARD_VAULTS is required'],
     [{ KVGUARD_VAULTS: 'not a url' }, 'KVGUARD_VAULTS="not a url"'],
-    [{ KVGUARD_BACKUP_SCHEDULE: '0 */6 * * *' }, 'KVGUARD_BACKUP_SCHEDULE="0 */6 * * *" must be an NCRONTAB expression with six fields'],
+    [
+      { KVGUARD_BACKUP_SCHEDULE: '0 */6 * * *' },
+      'KVGUARD_BACKUP_SCHEDULE="0 */6 * * *" must be an NCRONTAB expression with six fields',
+    ],
     [{ KVGUARD_OBJECT_TYPES: 'keys,blobs' }, 'KVGUARD_OBJECT_TYPES="keys,blobs"'],
-    [{ KVGUARD_CRITICAL: 'tags=x' }, "KVGUARD_CRITICAL=\"tags=x\" must be 'all'"],
+    [{ KVGUARD_CRITICAL: 'tags=x' }, 'KVGUARD_CRITICAL="tags=x" must be \'all\''],
     [{ KVGUARD_RPO_HOURS: '-3' }, 'KVGUARD_RPO_HOURS="-3"'],
     [{ KVGUARD_CONTAINER: 'Bad_Name' }, 'KVGUARD_CONTAINER="Bad_Name" must be a valid container name'],
     [{ KVGUARD_STORAGE: '' }, 'KVGUARD_STORAGE or KVGUARD_STORAGE__blobServiceUri is required'],
-    [{ KVGUARD_STATE_CONTAINER: 'kvguard-backups' }, 'KVGUARD_STATE_CONTAINER="kvguard-backups" must differ from KVGUARD_CONTAINER'],
+    [
+      { KVGUARD_STATE_CONTAINER: 'kvguard-backups' },
+      'KVGUARD_STATE_CONTAINER="kvguard-backups" must differ from KVGUARD_CONTAINER',
+    ],
   ])('refuses %j naming the setting and the value', (override, message) => {
     const error = configError({ ...minimal, ...override });
     expect(error.code).toBe('InvalidConfiguration');
@@ -78,9 +94,15 @@ describe('loadConfig', () => {
 describe('resolveSettingReferences', () => {
   it('uses the app setting, else the documented default, and refuses an unknown reference', async () => {
     const { resolveSettingReferences } = await import('../src/config');
-    expect(resolveSettingReferences('%KVGUARD_BACKUP_SCHEDULE%', { KVGUARD_BACKUP_SCHEDULE: '0 0 1 * * *' })).toBe('0 0 1 * * *');
+    expect(resolveSettingReferences('%KVGUARD_BACKUP_SCHEDULE%', { KVGUARD_BACKUP_SCHEDULE: '0 0 1 * * *' })).toBe(
+      '0 0 1 * * *',
+    );
     expect(resolveSettingReferences('%KVGUARD_BACKUP_SCHEDULE%', {})).toBe('0 0 */6 * * *');
-    expect(resolveSettingReferences('%KVGUARD_BACKUP_QUEUE%', { KVGUARD_BACKUP_QUEUE: ' ' })).toBe('kvguard-backup-jobs');
-    expect(() => resolveSettingReferences('%NOPE%', {})).toThrow('NOPE (referenced as %NOPE%) is not set and has no default');
+    expect(resolveSettingReferences('%KVGUARD_BACKUP_QUEUE%', { KVGUARD_BACKUP_QUEUE: ' ' })).toBe(
+      'kvguard-backup-jobs',
+    );
+    expect(() => resolveSettingReferences('%NOPE%', {})).toThrow(
+      'NOPE (referenced as %NOPE%) is not set and has no default',
+    );
   });
 });

@@ -5,10 +5,18 @@ const registered: { kind: string; name: string; options: Record<string, unknown>
 // The Functions runtime is not here: capture what src/index.ts asks it to register.
 vi.mock('@azure/functions', async (importActual) => {
   const actual = await importActual<typeof import('@azure/functions')>();
-  const capture = (kind: string) => (name: string, options: Record<string, unknown>) => void registered.push({ kind, name, options });
+  const capture = (kind: string) => (name: string, options: Record<string, unknown>) =>
+    void registered.push({ kind, name, options });
   return {
     ...actual,
-    app: { ...actual.app, setup: () => {}, http: capture('http'), timer: capture('timer'), storageQueue: capture('storageQueue'), eventGrid: capture('eventGrid') },
+    app: {
+      ...actual.app,
+      setup: () => {},
+      http: capture('http'),
+      timer: capture('timer'),
+      storageQueue: capture('storageQueue'),
+      eventGrid: capture('eventGrid'),
+    },
   };
 });
 
@@ -26,9 +34,15 @@ describe('the Azure Functions entry point', () => {
     const byName = Object.fromEntries(registered.map((r) => [r.name, r]));
     expect(byName.scheduleBackups).toMatchObject({ kind: 'timer', options: { schedule: '0 30 2 * * *' } });
     expect(byName.watchDeletions).toMatchObject({ kind: 'timer', options: { schedule: '0 */5 * * * *' } });
-    expect(byName.backupVault).toMatchObject({ kind: 'storageQueue', options: { queueName: 'kvguard-backup-jobs', connection: 'KVGUARD_STORAGE' } });
+    expect(byName.backupVault).toMatchObject({
+      kind: 'storageQueue',
+      options: { queueName: 'kvguard-backup-jobs', connection: 'KVGUARD_STORAGE' },
+    });
     expect(byName.vaultEvents).toMatchObject({ kind: 'eventGrid' });
-    expect(byName.restore).toMatchObject({ kind: 'http', options: { route: 'restore', methods: ['POST'], authLevel: 'function' } });
+    expect(byName.restore).toMatchObject({
+      kind: 'http',
+      options: { route: 'restore', methods: ['POST'], authLevel: 'function' },
+    });
     for (const { options } of registered) expect(JSON.stringify(options)).not.toContain('%');
   });
 });

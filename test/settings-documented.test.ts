@@ -9,7 +9,9 @@ describe('every setting kvguard reads is documented', () => {
   const names = settingsTable().map((row) => row.name);
 
   it('in local.settings.sample.json', () => {
-    const sample = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
+    const sample = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as {
+      Values: Record<string, string>;
+    };
     expect(names.filter((name) => !(name in sample.Values))).toEqual([]);
   });
 

@@ -79,7 +79,11 @@ export function newAttributes(body: Record<string, unknown>, now: number): Versi
  * How a create/set/import body becomes a new version (for {@link ObjectCollection.addVersion}): attributes stamped
  * with the creation time, the body's tags, and the managed flag of a certificate's key or secret. Tags are checked now.
  */
-export function versionFromBody<P>(body: Record<string, unknown>, payload: P, managed = false): (versionId: string, now: number) => Omit<StoredVersion<P>, 'version'> {
+export function versionFromBody<P>(
+  body: Record<string, unknown>,
+  payload: P,
+  managed = false,
+): (versionId: string, now: number) => Omit<StoredVersion<P>, 'version'> {
   const tags = parseTags(body);
   return (_versionId, now) => ({
     attributes: newAttributes(body, now),

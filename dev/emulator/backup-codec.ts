@@ -73,7 +73,8 @@ export function decodeBackup(vault: Vault, kind: ObjectKind, value: string): Bac
 
 function open(key: Buffer, value: string): SealedBackup {
   const raw = Buffer.from(value, 'base64url');
-  if (raw.length <= MAGIC.length + IV_BYTES + TAG_BYTES || !raw.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt();
+  if (raw.length <= MAGIC.length + IV_BYTES + TAG_BYTES || !raw.subarray(0, MAGIC.length).equals(MAGIC))
+    throw corrupt();
   const iv = raw.subarray(MAGIC.length, MAGIC.length + IV_BYTES);
   const tag = raw.subarray(MAGIC.length + IV_BYTES, MAGIC.length + IV_BYTES + TAG_BYTES);
   const body = raw.subarray(MAGIC.length + IV_BYTES + TAG_BYTES);

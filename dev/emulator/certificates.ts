@@ -52,7 +52,8 @@ const certificatesSpec: FamilySpec<CertificatePayload, CertificateExtra> = {
     ...(version.tags ? { tags: version.tags } : {}),
     policy: policyJson(vault, object.name, object.extra?.policy ?? version.payload.policy),
   }),
-  hiddenFromLists: (version, request) => version.payload.pending === true && request.query.get('includePending') !== 'true',
+  hiddenFromLists: (version, request) =>
+    version.payload.pending === true && request.query.get('includePending') !== 'true',
   item: (vault, object, version) => ({
     id: vault.objectId('certificates', object.name, version.version),
     ...(version.payload.pending ? {} : { x5t: version.payload.x5t }),
@@ -69,9 +70,16 @@ export function normalizePolicy(raw: unknown, now: number): Policy {
   if (String(issuer['name']).toLowerCase() !== 'self') {
     throw badParameter(`Issuer '${String(issuer['name'])}' is not supported by the emulator; use 'Self'.`);
   }
-  const keyProps: Policy = { exportable: true, kty: 'RSA', key_size: 2048, reuse_key: false, ...((policy['key_props'] as Policy | undefined) ?? {}) };
+  const keyProps: Policy = {
+    exportable: true,
+    kty: 'RSA',
+    key_size: 2048,
+    reuse_key: false,
+    ...((policy['key_props'] as Policy | undefined) ?? {}),
+  };
   const kty = String(keyProps['kty']);
-  if (!['RSA', 'RSA-HSM', 'EC', 'EC-HSM'].includes(kty)) throw badParameter(`The specified key type (${kty}) is not supported.`);
+  if (!['RSA', 'RSA-HSM', 'EC', 'EC-HSM'].includes(kty))
+    throw badParameter(`The specified key type (${kty}) is not supported.`);
   if (kty.startsWith('EC')) keyProps['crv'] = keyProps['crv'] ?? 'P-256';
   const x509Props: Policy = { validity_months: 12, ...((policy['x509_props'] as Policy | undefined) ?? {}) };
   const subject = x509Props['subject'];
@@ -83,7 +91,9 @@ export function normalizePolicy(raw: unknown, now: number): Policy {
     key_props: keyProps,
     secret_props: { contentType: 'application/x-pkcs12', ...((policy['secret_props'] as Policy | undefined) ?? {}) },
     x509_props: x509Props,
-    lifetime_actions: policy['lifetime_actions'] ?? [{ trigger: { lifetime_percentage: 80 }, action: { action_type: 'AutoRenew' } }],
+    lifetime_actions: policy['lifetime_actions'] ?? [
+      { trigger: { lifetime_percentage: 80 }, action: { action_type: 'AutoRenew' } },
+    ],
     issuer,
     attributes: { enabled: true, created: now, updated: now },
   };
@@ -103,7 +113,8 @@ async function issue(policy: Policy, now: Date): Promise<IssuedCertificate> {
   const x509Props = policy['x509_props'] as Policy;
   const kty = String(keyProps['kty']).startsWith('EC') ? 'EC' : 'RSA';
   const keys = await generateSigningKeys(kty, kty === 'EC' ? String(keyProps['crv']) : Number(keyProps['key_size']));
-  const subject = typeof x509Props['subject'] === 'string' && x509Props['subject'] ? String(x509Props['subject']) : 'CN=';
+  const subject =
+    typeof x509Props['subject'] === 'string' && x509Props['subject'] ? String(x509Props['subject']) : 'CN=';
   const sans = (x509Props['sans'] ?? {}) as { dns_names?: string[]; emails?: string[]; upns?: string[] };
   const notBefore = new Date(now.getTime() - 5 * 60_000);
   const months = Number(x509Props['validity_months'] ?? 12);
@@ -138,7 +149,10 @@ function operationJson(vault: Vault, object: CertObject): Record<string, unknown
     cancellation_requested: false,
     status: operation.status,
     ...(operation.status === 'inProgress'
-      ? { status_details: 'Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later.' }
+      ? {
+          status_details:
+            'Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later.',
+        }
       : {}),
     ...(operation.target ? { target: operation.target } : {}),
     request_id: operation.requestId,
@@ -146,7 +160,13 @@ function operationJson(vault: Vault, object: CertObject): Record<string, unknown
 }
 
 /** Fills the pending version in place and adds the managed key and secret under the same version id. */
-function completeIssue(vault: Vault, object: CertObject, version: StoredVersion<CertificatePayload>, issued: IssuedCertificate, body: Record<string, unknown>): void {
+function completeIssue(
+  vault: Vault,
+  object: CertObject,
+  version: StoredVersion<CertificatePayload>,
+  issued: IssuedCertificate,
+  body: Record<string, unknown>,
+): void {
   const { name } = object;
   const versionId = version.version;
   const policy = version.payload.policy;
@@ -158,15 +178,37 @@ function completeIssue(vault: Vault, object: CertObject, version: StoredVersion<
   };
   const managedBody = { attributes: validity };
   const kty = String((policy['key_props'] as Policy)['kty']);
-  const keyOps = kty.startsWith('EC') ? ['sign', 'verify'] : ['sign', 'verify', 'wrapKey', 'unwrapKey', 'encrypt', 'decrypt'];
+  const keyOps = kty.startsWith('EC')
+    ? ['sign', 'verify']
+    : ['sign', 'verify', 'wrapKey', 'unwrapKey', 'encrypt', 'decrypt'];
   addKeyVersion(vault, name, { kty, keyOps, jwk: issued.privateJwk }, managedBody, { managed: true, versionId });
-  const pem = `${issued.privatePem}-----BEGIN CERTIFICATE-----\n${issued.der.toString('base64').match(/.{1,64}/g)?.join('\n')}\n-----END CERTIFICATE-----\n`;
+  const pem = `${issued.privatePem}-----BEGIN CERTIFICATE-----\n${issued.der
+    .toString('base64')
+    .match(/.{1,64}/g)
+    ?.join('\n')}\n-----END CERTIFICATE-----\n`;
   // The emulator cannot write PKCS#12; the managed secret always holds PEM (key + certificate) and says so.
-  addSecretVersion(vault, name, { value: pem, contentType: 'application/x-pem-file', certificateManaged: true }, managedBody, { managed: true, versionId });
-  version.payload = { cer: issued.der.toString('base64'), x5t: createHash('sha1').update(issued.der).digest('base64url'), policy };
-  version.attributes = { ...newAttributes({ attributes: validity }, vault.nowSeconds()), created: version.attributes.created };
+  addSecretVersion(
+    vault,
+    name,
+    { value: pem, contentType: 'application/x-pem-file', certificateManaged: true },
+    managedBody,
+    { managed: true, versionId },
+  );
+  version.payload = {
+    cer: issued.der.toString('base64'),
+    x5t: createHash('sha1').update(issued.der).digest('base64url'),
+    policy,
+  };
+  version.attributes = {
+    ...newAttributes({ attributes: validity }, vault.nowSeconds()),
+    created: version.attributes.created,
+  };
   if (object.extra?.operation) {
-    object.extra.operation = { ...object.extra.operation, status: 'completed', target: vault.objectId('certificates', name) };
+    object.extra.operation = {
+      ...object.extra.operation,
+      status: 'completed',
+      target: vault.objectId('certificates', name),
+    };
   }
   vault.certificates.touched();
   vault.newVersion('certificate', object as StoredObject<unknown>, version as StoredVersion<unknown>);
@@ -228,12 +270,20 @@ function updatePolicy(request: ApiRequest, name: string) {
 /** Every certificate route; `pendingMs` says how long a create stays in progress. */
 export function certificateRoutes(pendingMs: () => number): Route[] {
   return [
-    { method: 'POST', pattern: 'certificates/:name/create', handle: (r, p) => createCertificate(r, p['name']!, pendingMs()) },
+    {
+      method: 'POST',
+      pattern: 'certificates/:name/create',
+      handle: (r, p) => createCertificate(r, p['name']!, pendingMs()),
+    },
     { method: 'GET', pattern: 'certificates/:name/pending', handle: (r, p) => getOperation(r, p['name']!) },
-    { method: 'GET', pattern: 'certificates/:name/policy', handle: (r, p) => {
-      const object = r.vault.certificates.live(p['name']!);
-      return ok(policyJson(r.vault, object.name, object.extra?.policy ?? {}));
-    } },
+    {
+      method: 'GET',
+      pattern: 'certificates/:name/policy',
+      handle: (r, p) => {
+        const object = r.vault.certificates.live(p['name']!);
+        return ok(policyJson(r.vault, object.name, object.extra?.policy ?? {}));
+      },
+    },
     { method: 'PATCH', pattern: 'certificates/:name/policy', handle: (r, p) => updatePolicy(r, p['name']!) },
     ...familyRoutes(certificatesSpec),
   ];

@@ -3,7 +3,15 @@
  * `POST /rng`, done with node:crypto on the key material the vault stores. Answers follow the service where its
  * answer is known (sources in the comments); where it is not, the message is ours and says so.
  */
-import { constants, createPrivateKey, createPublicKey, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { badParameter, ServiceError } from './errors';
 import { objectBody, ok, type ApiRequest, type ApiResponse, type Route } from './api';
 import * as prehashed from './prehashed';
@@ -52,7 +60,12 @@ const MAX_RANDOM_BYTES = 128;
 
 /** 403 for an operation the key's `key_ops` leave out (azure-sdk-for-net#11518, SDK troubleshooting guides). */
 function operationForbidden(operation: KeyOperation): ServiceError {
-  return new ServiceError(403, 'Forbidden', `Operation ${operation} is not permitted on this key.`, 'KeyOperationForbidden');
+  return new ServiceError(
+    403,
+    'Forbidden',
+    `Operation ${operation} is not permitted on this key.`,
+    'KeyOperationForbidden',
+  );
 }
 
 /** 403 on a disabled key (azure-sdk-for-python#45342: `Operation X is not allowed on a disabled key`, KeyDisabled). */
@@ -65,7 +78,12 @@ function keyDisabled(operation: KeyOperation): ServiceError {
 function outsideValidity(operation: KeyOperation, expired: boolean): ServiceError {
   return expired
     ? new ServiceError(403, 'Forbidden', `Operation ${operation} is not allowed on an expired key.`, 'KeyExpired')
-    : new ServiceError(403, 'Forbidden', `Operation ${operation} is not allowed on a key that is not yet valid.`, 'KeyNotYetValid');
+    : new ServiceError(
+        403,
+        'Forbidden',
+        `Operation ${operation} is not allowed on a key that is not yet valid.`,
+        'KeyNotYetValid',
+      );
 }
 
 // Our message: the service's answer to an algorithm of the wrong key family is not in any recording we found.
@@ -148,7 +166,8 @@ function cipher(payload: KeyPayload, operation: KeyOperation, body: Record<strin
 
 function signing(payload: KeyPayload, kid: string, algorithm: string, digest: Buffer, field: string): Signing {
   const scheme = SIGNING[algorithm];
-  if (!scheme || (scheme.kind === 'ecdsa') !== (family(payload) === 'EC')) throw unsupportedAlgorithm(algorithm, payload.kty);
+  if (!scheme || (scheme.kind === 'ecdsa') !== (family(payload) === 'EC'))
+    throw unsupportedAlgorithm(algorithm, payload.kty);
   const crv = String(payload.jwk['crv']);
   if (scheme.curve && crv !== scheme.curve) {
     // azure-sdk-for-java#6262, azure-sdk-for-node#4603.
@@ -159,7 +178,9 @@ function signing(payload: KeyPayload, kid: string, algorithm: string, digest: Bu
   const expected = prehashed.DIGEST_LENGTH[scheme.hash];
   if (digest.length !== expected) {
     // azure-sdk-for-js#12654, azure-cli#28027 (sign); verify's `digest` field is named the same way by analogy.
-    throw badParameter(`Invalid length of '${field}': ${digest.length} bytes. ${algorithm} requires ${expected} bytes, encoded with base64url.`);
+    throw badParameter(
+      `Invalid length of '${field}': ${digest.length} bytes. ${algorithm} requires ${expected} bytes, encoded with base64url.`,
+    );
   }
   return scheme;
 }
@@ -173,7 +194,9 @@ function sign(payload: KeyPayload, kid: string, body: Record<string, unknown>): 
     return prehashed.ecdsaSign(scheme.curve!, payload.jwk, digest);
   }
   const key = rsaKey(payload, 'private');
-  return scheme.kind === 'pss' ? prehashed.rsaPssSign(key, scheme.hash, digest) : prehashed.rsaPkcs1Sign(key, scheme.hash, digest);
+  return scheme.kind === 'pss'
+    ? prehashed.rsaPssSign(key, scheme.hash, digest)
+    : prehashed.rsaPkcs1Sign(key, scheme.hash, digest);
 }
 
 function verify(payload: KeyPayload, kid: string, body: Record<string, unknown>): boolean {
@@ -202,7 +225,9 @@ function randomBytesAnswer(request: ApiRequest): ApiResponse {
   const count = objectBody(request)['count'];
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_RANDOM_BYTES) {
     // Bounds from the REST spec (GetRandomBytesRequest.count: 1..128); the message is ours.
-    throw badParameter(`Invalid value for count: ${JSON.stringify(count)}. The value must be between 1 and ${MAX_RANDOM_BYTES}.`);
+    throw badParameter(
+      `Invalid value for count: ${JSON.stringify(count)}. The value must be between 1 and ${MAX_RANDOM_BYTES}.`,
+    );
   }
   return ok({ value: randomBytes(count).toString('base64url') });
 }
@@ -210,7 +235,11 @@ function randomBytesAnswer(request: ApiRequest): ApiResponse {
 /** The key-operation routes (with and without a version: the SDK sends `/keys/{name}//encrypt` for the latest) and `/rng`. */
 export const cryptoRoutes: Route[] = [
   ...Object.entries(PATH_OPERATIONS).flatMap(([segment, operation]): Route[] => [
-    { method: 'POST', pattern: `keys/:name/:version/${segment}`, handle: (r, p) => keyOperation(r, p['name']!, p['version']!, operation) },
+    {
+      method: 'POST',
+      pattern: `keys/:name/:version/${segment}`,
+      handle: (r, p) => keyOperation(r, p['name']!, p['version']!, operation),
+    },
     { method: 'POST', pattern: `keys/:name/${segment}`, handle: (r, p) => keyOperation(r, p['name']!, '', operation) },
   ]),
   { method: 'POST', pattern: 'rng', handle: randomBytesAnswer },

@@ -77,7 +77,12 @@ export class EventPublisher {
     }
   }
 
-  private expiryEvents(vault: Vault, kind: ObjectKind, object: StoredObject<unknown>, nowSeconds: number): EventGridEvent[] {
+  private expiryEvents(
+    vault: Vault,
+    kind: ObjectKind,
+    object: StoredObject<unknown>,
+    nowSeconds: number,
+  ): EventGridEvent[] {
     const version = object.versions.at(-1);
     const exp = version?.attributes.exp;
     if (!version || exp === undefined) return [];
@@ -94,7 +99,13 @@ export class EventPublisher {
     return events;
   }
 
-  private event(vault: Vault, kind: ObjectKind, object: StoredObject<unknown>, version: StoredVersion<unknown>, trigger: Trigger): EventGridEvent {
+  private event(
+    vault: Vault,
+    kind: ObjectKind,
+    object: StoredObject<unknown>,
+    version: StoredVersion<unknown>,
+    trigger: Trigger,
+  ): EventGridEvent {
     const type = objectType[kind];
     return {
       id: randomUUID(),
@@ -147,6 +158,9 @@ export class EventPublisher {
   /** Stops publishing and waits (briefly) for deliveries already under way. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+    ]);
   }
 }

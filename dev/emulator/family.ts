@@ -18,7 +18,12 @@ export interface FamilySpec<P, E = unknown> {
   /** List item of a version (no secret material). */
   item(vault: Vault, object: StoredObject<P, E>, version: StoredVersion<P>): Record<string, unknown>;
   /** Family-specific fields of an update body (key_ops, contentType, policy …). */
-  applyUpdate?(vault: Vault, object: StoredObject<P, E>, version: StoredVersion<P>, body: Record<string, unknown>): void;
+  applyUpdate?(
+    vault: Vault,
+    object: StoredObject<P, E>,
+    version: StoredVersion<P>,
+    body: Record<string, unknown>,
+  ): void;
   /** Versions that lists leave out (a certificate still being issued, unless `includePending=true`). */
   hiddenFromLists?(version: StoredVersion<P>, request: ApiRequest): boolean;
   /** Refuses to answer a version's full bundle (Key Vault will not read out a disabled secret's value). */
@@ -47,7 +52,10 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
   const { collection } = spec;
   const deleted = `deleted${collection}`;
   const store = (request: ApiRequest) => spec.store(request.vault);
-  const movers = (request: ApiRequest) => [store(request) as ObjectCollection<unknown>, ...(spec.companions?.(request.vault) ?? [])];
+  const movers = (request: ApiRequest) => [
+    store(request) as ObjectCollection<unknown>,
+    ...(spec.companions?.(request.vault) ?? []),
+  ];
 
   const listed = (request: ApiRequest, object: StoredObject<P, E>) =>
     object.versions.filter((version) => !spec.hiddenFromLists?.(version, request));
@@ -78,67 +86,116 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
 
   return [
     { method: 'GET', pattern: `${collection}/:name`, handle: (r, p) => getVersion(r, p['name']!, '') },
-    { method: 'GET', pattern: `${collection}/:name/versions`, handle: (r, p) => {
-      const object = store(r).live(p['name']!);
-      return page(r, listed(r, object), (version) => spec.item(r.vault, object, version));
-    } },
-    { method: 'GET', pattern: `${collection}/:name/:version`, handle: (r, p) => getVersion(r, p['name']!, p['version']!) },
+    {
+      method: 'GET',
+      pattern: `${collection}/:name/versions`,
+      handle: (r, p) => {
+        const object = store(r).live(p['name']!);
+        return page(r, listed(r, object), (version) => spec.item(r.vault, object, version));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: `${collection}/:name/:version`,
+      handle: (r, p) => getVersion(r, p['name']!, p['version']!),
+    },
     { method: 'PATCH', pattern: `${collection}/:name`, handle: (r, p) => update(r, p['name']!, '') },
-    { method: 'PATCH', pattern: `${collection}/:name/:version`, handle: (r, p) => update(r, p['name']!, p['version']!) },
-    { method: 'GET', pattern: collection, handle: (r) =>
-      page(r, listedObjects(r, store(r).listLive()), (object) => spec.item(r.vault, object, listed(r, object).at(-1)!)) },
-    { method: 'DELETE', pattern: `${collection}/:name`, handle: (r, p) => {
-      const name = p['name']!;
-      store(r).live(name);
-      const [own, ...others] = movers(r);
-      const object = own!.softDelete(name) as StoredObject<P, E>;
-      for (const other of others) if (other.findLive(name)) other.softDelete(name);
-      return ok({ ...spec.bundle(r.vault, object, latest(object)), ...deletionJson(r.vault, collection, object) });
-    } },
-    { method: 'GET', pattern: deleted, handle: (r) =>
-      page(r, listedObjects(r, store(r).listDeleted()), (object) => ({
-        ...spec.item(r.vault, object, listed(r, object).at(-1)!),
-        ...deletionJson(r.vault, collection, object),
-      })) },
-    { method: 'GET', pattern: `${deleted}/:name`, handle: (r, p) => {
-      const object = store(r).deleted(p['name']!);
-      return ok({ ...spec.bundle(r.vault, object, readable(latest(object))), ...deletionJson(r.vault, collection, object) });
-    } },
-    { method: 'POST', pattern: `${deleted}/:name/recover`, handle: (r, p) => {
-      const name = p['name']!;
-      const [own, ...others] = movers(r);
-      const object = own!.recover(name) as StoredObject<P, E>;
-      for (const other of others) if (other.findDeleted(name)) other.recover(name);
-      return ok(spec.bundle(r.vault, object, latest(object)));
-    } },
-    { method: 'DELETE', pattern: `${deleted}/:name`, handle: (r, p) => {
-      const name = p['name']!;
-      const [own, ...others] = movers(r);
-      own!.purge(name);
-      for (const other of others) if (other.findDeleted(name)) other.purge(name);
-      return { status: 204 };
-    } },
-    { method: 'POST', pattern: `${collection}/:name/backup`, handle: (r, p) => {
-      const content = backupContent(spec, r.vault, p['name']!);
-      return ok({ value: encodeBackup(r.vault, content) });
-    } },
-    { method: 'POST', pattern: `${collection}/restore`, handle: (r) => {
-      const value = objectBody(r)['value'];
-      if (typeof value !== 'string' || value === '') throw badParameter('Property value is required.');
-      const content = decodeBackup(r.vault, spec.kind, value);
-      const [own, ...others] = movers(r);
-      own!.assertNameUsable(content.object.name);
-      if (own!.findLive(content.object.name)) throw restoreConflict(spec.kind, content.object.name);
-      for (const companion of content.companions) {
-        const target = others.find((other) => other.kind === companion.kind);
-        target?.assertNameUsable(companion.object.name);
-        if (target?.findLive(companion.object.name)) throw restoreConflict(spec.kind, content.object.name);
-      }
-      const object = own!.insertRestored(content.object) as StoredObject<P, E>;
-      for (const companion of content.companions) {
-        others.find((other) => other.kind === companion.kind)?.insertRestored(companion.object);
-      }
-      return ok(spec.bundle(r.vault, object, latest(object)));
-    } },
+    {
+      method: 'PATCH',
+      pattern: `${collection}/:name/:version`,
+      handle: (r, p) => update(r, p['name']!, p['version']!),
+    },
+    {
+      method: 'GET',
+      pattern: collection,
+      handle: (r) =>
+        page(r, listedObjects(r, store(r).listLive()), (object) =>
+          spec.item(r.vault, object, listed(r, object).at(-1)!),
+        ),
+    },
+    {
+      method: 'DELETE',
+      pattern: `${collection}/:name`,
+      handle: (r, p) => {
+        const name = p['name']!;
+        store(r).live(name);
+        const [own, ...others] = movers(r);
+        const object = own!.softDelete(name) as StoredObject<P, E>;
+        for (const other of others) if (other.findLive(name)) other.softDelete(name);
+        return ok({ ...spec.bundle(r.vault, object, latest(object)), ...deletionJson(r.vault, collection, object) });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: deleted,
+      handle: (r) =>
+        page(r, listedObjects(r, store(r).listDeleted()), (object) => ({
+          ...spec.item(r.vault, object, listed(r, object).at(-1)!),
+          ...deletionJson(r.vault, collection, object),
+        })),
+    },
+    {
+      method: 'GET',
+      pattern: `${deleted}/:name`,
+      handle: (r, p) => {
+        const object = store(r).deleted(p['name']!);
+        return ok({
+          ...spec.bundle(r.vault, object, readable(latest(object))),
+          ...deletionJson(r.vault, collection, object),
+        });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: `${deleted}/:name/recover`,
+      handle: (r, p) => {
+        const name = p['name']!;
+        const [own, ...others] = movers(r);
+        const object = own!.recover(name) as StoredObject<P, E>;
+        for (const other of others) if (other.findDeleted(name)) other.recover(name);
+        return ok(spec.bundle(r.vault, object, latest(object)));
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: `${deleted}/:name`,
+      handle: (r, p) => {
+        const name = p['name']!;
+        const [own, ...others] = movers(r);
+        own!.purge(name);
+        for (const other of others) if (other.findDeleted(name)) other.purge(name);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      pattern: `${collection}/:name/backup`,
+      handle: (r, p) => {
+        const content = backupContent(spec, r.vault, p['name']!);
+        return ok({ value: encodeBackup(r.vault, content) });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: `${collection}/restore`,
+      handle: (r) => {
+        const value = objectBody(r)['value'];
+        if (typeof value !== 'string' || value === '') throw badParameter('Property value is required.');
+        const content = decodeBackup(r.vault, spec.kind, value);
+        const [own, ...others] = movers(r);
+        own!.assertNameUsable(content.object.name);
+        if (own!.findLive(content.object.name)) throw restoreConflict(spec.kind, content.object.name);
+        for (const companion of content.companions) {
+          const target = others.find((other) => other.kind === companion.kind);
+          target?.assertNameUsable(companion.object.name);
+          if (target?.findLive(companion.object.name)) throw restoreConflict(spec.kind, content.object.name);
+        }
+        const object = own!.insertRestored(content.object) as StoredObject<P, E>;
+        for (const companion of content.companions) {
+          others.find((other) => other.kind === companion.kind)?.insertRestored(companion.object);
+        }
+        return ok(spec.bundle(r.vault, object, latest(object)));
+      },
+    },
   ];
 }

@@ -53,7 +53,10 @@ export interface RunningEmulator {
   /** Emulator clock: drives timestamps and near-expiry/expiry events. */
   clock: { now(): Date; advance(ms: number): void };
   /** Changes throttling, faults (null clears) or timing at runtime, for one vault or all. */
-  configure(change: { throttle?: Partial<ThrottleOptions>; faults?: FaultOptions | null; pendingMs?: number }, vault?: string): void;
+  configure(
+    change: { throttle?: Partial<ThrottleOptions>; faults?: FaultOptions | null; pendingMs?: number },
+    vault?: string,
+  ): void;
   addEventSubscription(vault: string, endpoint: string): void;
   /** Closes servers and sockets; ports are free after. */
   stop(): Promise<void>;
@@ -85,7 +88,8 @@ export async function startKeyVaultEmulator(options: EmulatorOptions): Promise<R
   const runtimes: VaultRuntime[] = [];
   const clock = createClock(() => events.checkExpiry(runtimes.map((runtime) => runtime.vault)));
   const events = new EventPublisher(clock.now);
-  for (const subscription of options.eventSubscriptions ?? []) events.subscribe(subscription.vault, subscription.endpoint);
+  for (const subscription of options.eventSubscriptions ?? [])
+    events.subscribe(subscription.vault, subscription.endpoint);
 
   try {
     for (const vaultOptions of options.vaults) {

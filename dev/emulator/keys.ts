@@ -14,7 +14,12 @@ const generate = promisify(generateKeyPair) as (
 ) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
 
 const RSA_SIZES = [2048, 3072, 4096];
-const CURVES: Record<string, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1', 'P-256K': 'secp256k1' };
+const CURVES: Record<string, string> = {
+  'P-256': 'prime256v1',
+  'P-384': 'secp384r1',
+  'P-521': 'secp521r1',
+  'P-256K': 'secp256k1',
+};
 const KEY_TYPES = ['RSA', 'RSA-HSM', 'EC', 'EC-HSM'];
 const KEY_OPS = ['encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey', 'import', 'export'];
 const DEFAULT_OPS: Record<string, string[]> = {
@@ -27,7 +32,11 @@ const PUBLIC_MEMBERS: Record<string, string[]> = { RSA: ['n', 'e'], EC: ['crv', 
 export function publicJwk(vault: Vault, name: string, version: StoredVersion<KeyPayload>): Record<string, unknown> {
   const { payload } = version;
   const family = payload.kty.startsWith('EC') ? 'EC' : 'RSA';
-  const jwk: Record<string, unknown> = { kid: vault.objectId('keys', name, version.version), kty: payload.kty, key_ops: payload.keyOps };
+  const jwk: Record<string, unknown> = {
+    kid: vault.objectId('keys', name, version.version),
+    kty: payload.kty,
+    key_ops: payload.keyOps,
+  };
   for (const member of PUBLIC_MEMBERS[family] ?? []) jwk[member] = payload.jwk[member];
   return jwk;
 }
@@ -75,12 +84,16 @@ export async function generateKeyMaterial(body: Record<string, unknown>): Promis
   if (family === 'RSA') {
     const size = body['key_size'] ?? 2048;
     if (typeof size !== 'number' || !RSA_SIZES.includes(size)) {
-      throw badParameter(`The specified RSA key size (${String(size)}) is not supported. Supported: ${RSA_SIZES.join(', ')}.`);
+      throw badParameter(
+        `The specified RSA key size (${String(size)}) is not supported. Supported: ${RSA_SIZES.join(', ')}.`,
+      );
     }
     const exponent = typeof body['public_exponent'] === 'number' ? body['public_exponent'] : 65537;
     // node:crypto refuses an even or fractional exponent; the service answers 400, not a 500.
     if (!Number.isSafeInteger(exponent) || exponent < 3 || exponent % 2 === 0) {
-      throw badParameter(`The specified RSA public exponent (${exponent}) is not supported: it must be an odd integer of at least 3.`);
+      throw badParameter(
+        `The specified RSA public exponent (${exponent}) is not supported: it must be an odd integer of at least 3.`,
+      );
     }
     const { privateKey } = await generate('rsa', { modulusLength: size, publicExponent: exponent });
     return { kty, keyOps, jwk: privateKey.export({ format: 'jwk' }) as Record<string, unknown> };
@@ -88,7 +101,9 @@ export async function generateKeyMaterial(body: Record<string, unknown>): Promis
   const crv = body['crv'] ?? 'P-256';
   const namedCurve = typeof crv === 'string' ? CURVES[crv] : undefined;
   if (!namedCurve) {
-    throw badParameter(`The specified curve (${String(crv)}) is not supported. Supported: ${Object.keys(CURVES).join(', ')}.`);
+    throw badParameter(
+      `The specified curve (${String(crv)}) is not supported. Supported: ${Object.keys(CURVES).join(', ')}.`,
+    );
   }
   const { privateKey } = await generate('ec', { namedCurve });
   return { kty, keyOps, jwk: { ...(privateKey.export({ format: 'jwk' }) as Record<string, unknown>), crv } };
@@ -119,7 +134,8 @@ async function createKey(request: ApiRequest, name: string): Promise<ApiResponse
 function importKey(request: ApiRequest, name: string): ApiResponse {
   const body = objectBody(request);
   const jwk = body['key'] as Record<string, unknown> | undefined;
-  if (!jwk || typeof jwk !== 'object' || typeof jwk['kty'] !== 'string') throw badParameter('Property key is required.');
+  if (!jwk || typeof jwk !== 'object' || typeof jwk['kty'] !== 'string')
+    throw badParameter('Property key is required.');
   const kty = String(jwk['kty']);
   if (!KEY_TYPES.includes(kty)) throw badParameter(`The specified key type (${kty}) is not supported.`);
   const family = kty.startsWith('EC') ? 'EC' : 'RSA';
@@ -135,7 +151,12 @@ async function rotateKey(request: ApiRequest, name: string): Promise<ApiResponse
   const { payload } = current;
   const family = payload.kty.startsWith('EC') ? 'EC' : 'RSA';
   const size = family === 'RSA' ? Buffer.from(String(payload.jwk['n']), 'base64url').length * 8 : undefined;
-  const material = await generateKeyMaterial({ kty: payload.kty, key_size: size, crv: payload.jwk['crv'], key_ops: payload.keyOps });
+  const material = await generateKeyMaterial({
+    kty: payload.kty,
+    key_size: size,
+    crv: payload.jwk['crv'],
+    key_ops: payload.keyOps,
+  });
   const body = { tags: current.tags, exportable: payload.exportable };
   const { object, version } = addKeyVersion(request.vault, name, material, body);
   request.vault.newVersion('key', object, version);

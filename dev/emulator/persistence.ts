@@ -17,7 +17,10 @@ export class VaultPersistence {
   private timer: NodeJS.Timeout | undefined;
   private vault: Vault | undefined;
 
-  constructor(private readonly dir: string, private readonly vaultName: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly vaultName: string,
+  ) {
     mkdirSync(dir, { recursive: true });
   }
 

@@ -3,7 +3,15 @@
  * messages (it hashes them itself), so RSASSA-PSS encoding and ECDSA are done here from RFC 8017 §9.1 and SEC 1 §4.1.
  * Nothing here is constant-time: it serves a local emulator, never real secrets.
  */
-import { constants, createHash, privateEncrypt, publicDecrypt, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createHash,
+  privateEncrypt,
+  publicDecrypt,
+  randomBytes,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 
 /** The hashes Key Vault's signature algorithms use. */
 export type DigestName = 'sha256' | 'sha384' | 'sha512';
@@ -130,7 +138,12 @@ const CURVES: Record<string, Curve> = {
 
 function curve(p: string, n: string, gx: string, gy: string, a?: bigint): Curve {
   const prime = BigInt(`0x${p}`);
-  return { p: prime, a: a ?? prime - 3n, n: BigInt(`0x${n}`), g: { x: BigInt(`0x${gx}`), y: BigInt(`0x${gy}`), z: 1n } };
+  return {
+    p: prime,
+    a: a ?? prime - 3n,
+    n: BigInt(`0x${n}`),
+    g: { x: BigInt(`0x${gx}`), y: BigInt(`0x${gy}`), z: 1n },
+  };
 }
 
 const mod = (value: bigint, m: bigint) => ((value % m) + m) % m;

@@ -25,12 +25,22 @@ export async function seedDemoVault(vaultUrl: string, caCertPem: string): Promis
   const pollOptions = { intervalInMs: 50 };
   const rsaCertificate = await certificates.beginCreateCertificate(
     'demo-tls',
-    { issuerName: 'Self', subject: 'CN=demo.kvguard.local', subjectAlternativeNames: { dnsNames: ['demo.kvguard.local'] } },
+    {
+      issuerName: 'Self',
+      subject: 'CN=demo.kvguard.local',
+      subjectAlternativeNames: { dnsNames: ['demo.kvguard.local'] },
+    },
     pollOptions,
   );
   const ecCertificate = await certificates.beginCreateCertificate(
     'demo-signing',
-    { issuerName: 'Self', subject: 'CN=kvguard demo signing', keyType: 'EC', keyCurveName: 'P-256', validityInMonths: 6 },
+    {
+      issuerName: 'Self',
+      subject: 'CN=kvguard demo signing',
+      keyType: 'EC',
+      keyCurveName: 'P-256',
+      validityInMonths: 6,
+    },
     pollOptions,
   );
   await Promise.all([rsaCertificate.pollUntilDone(), ecCertificate.pollUntilDone()]);

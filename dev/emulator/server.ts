@@ -13,7 +13,17 @@ import type { Vault } from './vault';
 import type { TlsMaterial } from './tls';
 
 /** Api-versions the emulator answers: those the installed SDKs send, the 7.x line and 2025-07-01. */
-export const SUPPORTED_API_VERSIONS = new Set(['7.0', '7.1', '7.2', '7.3', '7.4', '7.5', '7.6', '7.6-preview.2', '2025-07-01']);
+export const SUPPORTED_API_VERSIONS = new Set([
+  '7.0',
+  '7.1',
+  '7.2',
+  '7.3',
+  '7.4',
+  '7.5',
+  '7.6',
+  '7.6-preview.2',
+  '2025-07-01',
+]);
 const LATEST_API_VERSION = '2025-07-01';
 /** Tenant placed in the challenge; any token is accepted, so its value only matters to the SDK's parsing. */
 export const EMULATOR_TENANT = '00000000-0000-0000-0000-00000000e1a0';
@@ -76,7 +86,8 @@ async function handle(options: VaultServerOptions, req: IncomingMessage, res: Se
     if (verdict.delayMs > 0) await delay(verdict.delayMs);
     if (verdict.kind === 'reset') return void req.socket.destroy();
     if (verdict.kind === 'unavailable') return send(res, options.vault, requestId, errorResponse(serviceUnavailable()));
-    if (verdict.kind === 'forbidden') return send(res, options.vault, requestId, errorResponse(accessDenied(options.vault.identity.name)));
+    if (verdict.kind === 'forbidden')
+      return send(res, options.vault, requestId, errorResponse(accessDenied(options.vault.identity.name)));
     if (verdict.kind === 'throttle') {
       const error = throttleError(verdict);
       return send(res, options.vault, requestId, errorResponse(error), error.headers);
@@ -113,11 +124,21 @@ async function dispatch(options: VaultServerOptions, req: IncomingMessage, rawBo
     );
   }
   // `GET /keys/name/` (latest version) arrives with a trailing slash; empty segments carry no meaning.
-  const decoded = url.pathname.split('/').filter((segment) => segment !== '').map(safeDecode);
+  const decoded = url.pathname
+    .split('/')
+    .filter((segment) => segment !== '')
+    .map(safeDecode);
   const method = (req.method ?? 'GET').toUpperCase();
   const match = matchRoute(options.routes, method, decoded);
   const body = parseBody(rawBody);
-  const request: ApiRequest = { method, segments: decoded, query: url.searchParams, body, apiVersion, vault: options.vault };
+  const request: ApiRequest = {
+    method,
+    segments: decoded,
+    query: url.searchParams,
+    body,
+    apiVersion,
+    vault: options.vault,
+  };
   return match.route.handle(request, match.params);
 }
 
@@ -129,7 +150,11 @@ function safeDecode(segment: string): string {
   }
 }
 
-function matchRoute(routes: Route[], method: string, segments: string[]): { route: Route; params: Record<string, string> } {
+function matchRoute(
+  routes: Route[],
+  method: string,
+  segments: string[],
+): { route: Route; params: Record<string, string> } {
   let pathMatched = false;
   for (const route of routes) {
     const params = matchPattern(route.pattern, segments);
@@ -193,7 +218,13 @@ function errorResponse(error: ServiceError): ApiResponse {
   return { status: error.status, body: error.body() };
 }
 
-function send(res: ServerResponse, vault: Vault, requestId: string, response: ApiResponse, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  vault: Vault,
+  requestId: string,
+  response: ApiResponse,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.destroyed) return;
   const payload = response.body === undefined ? undefined : Buffer.from(JSON.stringify(response.body), 'utf8');
   res.writeHead(response.status, {
@@ -203,7 +234,9 @@ function send(res: ServerResponse, vault: Vault, requestId: string, response: Ap
     'x-ms-request-id': requestId,
     'x-ms-keyvault-region': vault.identity.location,
     'x-ms-keyvault-service-version': 'kvguard-emulator',
-    ...(payload ? { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(payload.length) } : { 'Content-Length': '0' }),
+    ...(payload
+      ? { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(payload.length) }
+      : { 'Content-Length': '0' }),
     ...headers,
   });
   res.end(payload);

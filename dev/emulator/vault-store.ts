@@ -137,7 +137,8 @@ export class ObjectCollection<P, E = unknown> {
     const object = this.settle(key);
     const purgeConflictUntil = this.purgeConflicts.get(key);
     // After a purge Key Vault answers 404 everywhere, yet refuses the name for a while (azure-sdk-for-net#26027).
-    if (purgeConflictUntil !== undefined && purgeConflictUntil > Date.now()) throw beingDeletedCannotRecreate(this.kind, name);
+    if (purgeConflictUntil !== undefined && purgeConflictUntil > Date.now())
+      throw beingDeletedCannotRecreate(this.kind, name);
     if (!object) return;
     if (object.transition?.state === 'recovering') throw beingRecovered(this.kind, object.name);
     if (object.transition) throw beingDeletedCannotRecreate(this.kind, object.name);

@@ -1,5 +1,11 @@
 /** One emulated vault: its three object families, identity (URL, resource id) and the wire shapes they share. */
-import { ObjectCollection, RETENTION_DAYS, type StoredObject, type StoredVersion, type TransitionTiming } from './vault-store';
+import {
+  ObjectCollection,
+  RETENTION_DAYS,
+  type StoredObject,
+  type StoredVersion,
+  type TransitionTiming,
+} from './vault-store';
 import type { ObjectKind } from './errors';
 
 /** A key version's material: the private JWK (never sent) and its declared operations. */
@@ -51,7 +57,12 @@ export interface VaultIdentity {
 }
 
 /** Called when a new version becomes visible (drives Event Grid NewVersionCreated). */
-export type NewVersionListener = (vault: Vault, kind: ObjectKind, object: StoredObject<unknown>, version: StoredVersion<unknown>) => void;
+export type NewVersionListener = (
+  vault: Vault,
+  kind: ObjectKind,
+  object: StoredObject<unknown>,
+  version: StoredVersion<unknown>,
+) => void;
 
 /** A vault's state; the REST handlers read and change it. */
 export class Vault {
@@ -101,7 +112,10 @@ export class Vault {
 }
 
 /** Wire attributes for a version: Key Vault adds the recovery level and retention to every answer. */
-export function attributesJson(version: StoredVersion<unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function attributesJson(
+  version: StoredVersion<unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const { enabled, nbf, exp, created, updated } = version.attributes;
   return {
     enabled,
@@ -116,7 +130,11 @@ export function attributesJson(version: StoredVersion<unknown>, extra: Record<st
 }
 
 /** Soft-delete fields added to deleted bundles and items. */
-export function deletionJson(vault: Vault, collection: 'keys' | 'secrets' | 'certificates', object: StoredObject<unknown>): Record<string, unknown> {
+export function deletionJson(
+  vault: Vault,
+  collection: 'keys' | 'secrets' | 'certificates',
+  object: StoredObject<unknown>,
+): Record<string, unknown> {
   return {
     recoveryId: vault.recoveryId(collection, object.name),
     deletedDate: object.deleted?.deletedDate,

@@ -28,7 +28,10 @@ export interface IssueRequest {
 }
 
 /** WebCrypto algorithm for an RSA (PKCS#1 v1.5, SHA-256) or ECDSA key of the given shape. */
-export function signingAlgorithm(kty: 'RSA' | 'EC', sizeOrCurve: number | string): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams {
+export function signingAlgorithm(
+  kty: 'RSA' | 'EC',
+  sizeOrCurve: number | string,
+): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams {
   if (kty === 'RSA') {
     return {
       name: 'RSASSA-PKCS1-v1_5',
@@ -107,7 +110,11 @@ function randomSerial(): string {
 /** PEM of a private key exported as PKCS#8. */
 export async function privateKeyPem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  const body = der.toString('base64').match(/.{1,64}/g)?.join('\n') ?? '';
+  const body =
+    der
+      .toString('base64')
+      .match(/.{1,64}/g)
+      ?.join('\n') ?? '';
   return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 }
 

@@ -27,17 +27,20 @@ export class AdminApi {
   async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     if (!keyMatches(presentedKey(request, url), [this.keys.masterKey])) return send(response, 401);
     const path = url.pathname.replace(/\/+$/, '').toLowerCase();
-    if (path === '/admin/host/status' && request.method === 'GET') return sendJson(response, 200, { state: 'Running', version: 'kvguard-dev-host' });
+    if (path === '/admin/host/status' && request.method === 'GET')
+      return sendJson(response, 200, { state: 'Running', version: 'kvguard-dev-host' });
     const invoke = /^\/admin\/functions\/([^/]+)$/.exec(path);
     if (!invoke || request.method !== 'POST') return send(response, 404);
     const definition = this.functions.get(decodeURIComponent(invoke[1]!));
     if (!definition) return send(response, 404);
-    if (definition.trigger === 'http') return send(response, 400, `'${definition.name}' is HTTP-triggered: call /api/${definition.route}`);
+    if (definition.trigger === 'http')
+      return send(response, 400, `'${definition.name}' is HTTP-triggered: call /api/${definition.route}`);
     let input: string | undefined;
     try {
       const body = JSON.parse((await readBody(request)).toString('utf8')) as { input?: unknown } | null;
       if (body === null || typeof body !== 'object') return send(response, 400);
-      input = typeof body.input === 'string' ? body.input : body.input === undefined ? undefined : JSON.stringify(body.input);
+      input =
+        typeof body.input === 'string' ? body.input : body.input === undefined ? undefined : JSON.stringify(body.input);
     } catch (error) {
       return send(response, error instanceof BodyTooLargeError ? 413 : 400);
     }

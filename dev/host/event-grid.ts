@@ -41,19 +41,26 @@ export class EventGridWebhook {
   /** Answers a request to {@link EVENT_GRID_WEBHOOK_PATH}. */
   async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     const code = presentedKey(request, url);
-    if (code !== undefined && !keyMatches(code, [this.keys.functionKey, this.keys.masterKey])) return send(response, 401);
+    if (code !== undefined && !keyMatches(code, [this.keys.functionKey, this.keys.masterKey]))
+      return send(response, 401);
     const functionName = url.searchParams.get('functionName') ?? '';
     const definition = this.functions.get(functionName.toLowerCase());
-    if (!definition) return send(response, 404, `cannot find function: '${functionName}'`, { 'content-type': 'text/plain; charset=utf-8' });
+    if (!definition)
+      return send(response, 404, `cannot find function: '${functionName}'`, {
+        'content-type': 'text/plain; charset=utf-8',
+      });
 
     if (request.method === 'OPTIONS') {
       const origin = header(request, 'webhook-request-origin') ?? 'eventgrid.azure.net';
       return send(response, 200, '', { 'webhook-allowed-origin': origin });
     }
     const eventType = header(request, 'aeg-event-type')?.toLowerCase();
-    const isCloudEvent = CLOUD_EVENT_TYPES.some((type) => header(request, 'content-type')?.toLowerCase().startsWith(type));
+    const isCloudEvent = CLOUD_EVENT_TYPES.some((type) =>
+      header(request, 'content-type')?.toLowerCase().startsWith(type),
+    );
     if (eventType === 'unsubscribe') return send(response, 202);
-    if (eventType !== 'subscriptionvalidation' && eventType !== 'notification' && !isCloudEvent) return send(response, 400);
+    if (eventType !== 'subscriptionvalidation' && eventType !== 'notification' && !isCloudEvent)
+      return send(response, 400);
 
     let payload: unknown;
     try {
@@ -78,8 +85,11 @@ export class EventGridWebhook {
 
   private validate(response: ServerResponse, payload: unknown, definition: EventGridFunctionDefinition): void {
     const validationCode = validationCodeOf(payload);
-    if (validationCode === undefined) return send(response, 400, 'The subscription validation event has no data.validationCode.');
-    this.logger.host('information', `perform handshake with eventGrid for function: ${definition.name}`, { function: definition.name });
+    if (validationCode === undefined)
+      return send(response, 400, 'The subscription validation event has no data.validationCode.');
+    this.logger.host('information', `perform handshake with eventGrid for function: ${definition.name}`, {
+      function: definition.name,
+    });
     sendJson(response, 200, { validationResponse: validationCode });
   }
 }

@@ -23,7 +23,10 @@ export class HttpFunctions {
     private readonly keys: HostKeys,
     private readonly runner: InvocationRunner,
   ) {
-    this.routes = definitions.map((definition) => ({ definition, template: parseRouteTemplate(definition.route || definition.name) }));
+    this.routes = definitions.map((definition) => ({
+      definition,
+      template: parseRouteTemplate(definition.route || definition.name),
+    }));
   }
 
   /**
@@ -37,7 +40,10 @@ export class HttpFunctions {
     const found = this.findRoute(path, method);
     if (!found) return send(response, 404);
     const { definition, params } = found;
-    if (definition.authLevel === 'function' && !keyMatches(presentedKey(request, url), [this.keys.functionKey, this.keys.masterKey])) {
+    if (
+      definition.authLevel === 'function' &&
+      !keyMatches(presentedKey(request, url), [this.keys.functionKey, this.keys.masterKey])
+    ) {
       return send(response, 401);
     }
     let body: Buffer;
@@ -54,12 +60,17 @@ export class HttpFunctions {
       params,
       body: body.length > 0 ? { bytes: body } : undefined,
     });
-    const outcome = await this.runner.run(definition, HOST_API_REASON, (context) => definition.handler(httpRequest, context));
+    const outcome = await this.runner.run(definition, HOST_API_REASON, (context) =>
+      definition.handler(httpRequest, context),
+    );
     if (!outcome.ok) return send(response, 500);
     await sendFunctionResponse(response, outcome.value);
   }
 
-  private findRoute(path: string, method: string): { definition: HttpFunctionDefinition; params: Record<string, string> } | undefined {
+  private findRoute(
+    path: string,
+    method: string,
+  ): { definition: HttpFunctionDefinition; params: Record<string, string> } | undefined {
     for (const route of this.routes) {
       if (!route.definition.methods.some((m) => m === method)) continue;
       const params = route.template.match(path);
@@ -69,7 +80,10 @@ export class HttpFunctions {
   }
 }
 
-async function sendFunctionResponse(response: ServerResponse, result: HttpResponseInit | HttpResponse | undefined): Promise<void> {
+async function sendFunctionResponse(
+  response: ServerResponse,
+  result: HttpResponseInit | HttpResponse | undefined,
+): Promise<void> {
   const answer = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
   const headers: Record<string, string> = {};
   answer.headers.forEach((value, name) => {

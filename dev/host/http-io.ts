@@ -23,7 +23,12 @@ export async function readBody(request: IncomingMessage): Promise<Buffer> {
 }
 
 /** Sends a complete answer. */
-export function send(response: ServerResponse, status: number, body: string | Buffer = '', headers: Record<string, string> = {}): void {
+export function send(
+  response: ServerResponse,
+  status: number,
+  body: string | Buffer = '',
+  headers: Record<string, string> = {},
+): void {
   const payload = typeof body === 'string' ? Buffer.from(body) : body;
   response.writeHead(status, { ...headers, 'content-length': String(payload.length) });
   response.end(payload);

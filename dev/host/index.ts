@@ -72,7 +72,10 @@ const STOP_GRACE_MS = 5_000;
  */
 export async function startDevHost(options: DevHostOptions): Promise<RunningDevHost> {
   const logger = new HostLogger(options.logSink ?? stdoutJsonSink);
-  const keys: HostKeys = { functionKey: options.functionKey ?? generateKey(), masterKey: options.masterKey ?? generateKey() };
+  const keys: HostKeys = {
+    functionKey: options.functionKey ?? generateKey(),
+    masterKey: options.masterKey ?? generateKey(),
+  };
   const restoreEnv = applySettings(options.settings);
   const runner = new InvocationRunner(logger);
   const byKind = splitByTrigger(options.definitions);
@@ -87,7 +90,11 @@ export async function startDevHost(options: DevHostOptions): Promise<RunningDevH
     }
     const http = new HttpFunctions(byKind.http, keys, runner);
     const eventGrid = new EventGridWebhook(byKind.eventGrid, keys, runner, logger);
-    const admin = new AdminApi(options.definitions, keys, (definition, input) => void invokeFromAdmin(definition, input));
+    const admin = new AdminApi(
+      options.definitions,
+      keys,
+      (definition, input) => void invokeFromAdmin(definition, input),
+    );
     server = createServer((request, response) => {
       dispatch(request, response, { http, eventGrid, admin }).catch((error: unknown) => {
         logger.host('error', `Request failed: ${describeError(error)}`, { path: request.url?.split('?')[0] });
@@ -157,8 +164,10 @@ async function dispatch(
 ): Promise<void> {
   const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
   const path = url.pathname.toLowerCase();
-  if (path === `/${ROUTE_PREFIX}` || path.startsWith(`/${ROUTE_PREFIX}/`)) return routes.http.handle(request, response, url);
-  if (path === EVENT_GRID_WEBHOOK_PATH || path === `${EVENT_GRID_WEBHOOK_PATH}/`) return routes.eventGrid.handle(request, response, url);
+  if (path === `/${ROUTE_PREFIX}` || path.startsWith(`/${ROUTE_PREFIX}/`))
+    return routes.http.handle(request, response, url);
+  if (path === EVENT_GRID_WEBHOOK_PATH || path === `${EVENT_GRID_WEBHOOK_PATH}/`)
+    return routes.eventGrid.handle(request, response, url);
   if (path.startsWith('/admin/')) return routes.admin.handle(request, response, url);
   if (path === '/' && (request.method === 'GET' || request.method === 'HEAD')) {
     return send(response, 200, 'kvguard dev host is running', { 'content-type': 'text/plain; charset=utf-8' });

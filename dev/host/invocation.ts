@@ -54,16 +54,28 @@ export class InvocationRunner {
     const started = Date.now();
     const ids = { function: definition.name, invocationId };
     this.running += 1;
-    this.logger.host('information', `Executing 'Functions.${definition.name}' (Reason='${reason}', Id=${invocationId})`, ids);
+    this.logger.host(
+      'information',
+      `Executing 'Functions.${definition.name}' (Reason='${reason}', Id=${invocationId})`,
+      ids,
+    );
     try {
       const value = await call(context);
-      this.logger.host('information', `Executed 'Functions.${definition.name}' (Succeeded, Id=${invocationId}, Duration=${Date.now() - started}ms)`, ids);
+      this.logger.host(
+        'information',
+        `Executed 'Functions.${definition.name}' (Succeeded, Id=${invocationId}, Duration=${Date.now() - started}ms)`,
+        ids,
+      );
       return { ok: true, value };
     } catch (error) {
-      this.logger.host('error', `Executed 'Functions.${definition.name}' (Failed, Id=${invocationId}, Duration=${Date.now() - started}ms)`, {
-        ...ids,
-        error: describeError(error),
-      });
+      this.logger.host(
+        'error',
+        `Executed 'Functions.${definition.name}' (Failed, Id=${invocationId}, Duration=${Date.now() - started}ms)`,
+        {
+          ...ids,
+          error: describeError(error),
+        },
+      );
       return { ok: false, error };
     } finally {
       this.running -= 1;

@@ -36,7 +36,14 @@ export class HostLogger {
   /** A `LogHandler` for one invocation, tagging every record with the function and invocation id. */
   invocation(functionName: string, invocationId: string): LogHandler {
     return (level, ...args) =>
-      this.write({ time: new Date().toISOString(), level, category: 'function', function: functionName, invocationId, message: format(...args) });
+      this.write({
+        time: new Date().toISOString(),
+        level,
+        category: 'function',
+        function: functionName,
+        invocationId,
+        message: format(...args),
+      });
   }
 
   private write(record: LogRecord): void {

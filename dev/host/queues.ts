@@ -44,7 +44,9 @@ export class QueueListener {
     private readonly runner: InvocationRunner,
     private readonly logger: HostLogger,
   ) {
-    this.stopped = new Promise((resolve) => this.abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+    this.stopped = new Promise((resolve) =>
+      this.abort.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
   }
 
   /** Builds the listener, resolving the queue name and connection from the settings and creating the queue. */
@@ -57,11 +59,14 @@ export class QueueListener {
   ): Promise<QueueListener> {
     const where = `queue function ${definition.name}`;
     const queueName = resolveSettingReferences(definition.queueName, settings).toLowerCase();
-    if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(queueName)) throw new Error(`${where}: ${JSON.stringify(queueName)} is not a valid queue name`);
+    if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(queueName))
+      throw new Error(`${where}: ${JSON.stringify(queueName)} is not a valid queue name`);
     const settingName = definition.connection || 'AzureWebJobsStorage';
     const connectionString = settings[settingName];
     if (!connectionString) {
-      throw new Error(`${where}: setting ${settingName} must hold a storage connection string (identity-based connections are not supported locally)`);
+      throw new Error(
+        `${where}: setting ${settingName} must hold a storage connection string (identity-based connections are not supported locally)`,
+      );
     }
     const service = QueueServiceClient.fromConnectionString(connectionString);
     const queue = service.getQueueClient(queueName);
@@ -109,7 +114,9 @@ export class QueueListener {
         messages = answer.receivedMessageItems;
       } catch (error) {
         if (this.abort.signal.aborted) return;
-        this.logger.host('warning', `Polling queue '${this.queue.name}' failed: ${describeError(error)}`, { function: this.definition.name });
+        this.logger.host('warning', `Polling queue '${this.queue.name}' failed: ${describeError(error)}`, {
+          function: this.definition.name,
+        });
         messages = [];
         idleDelay = this.options.maxPollingIntervalMs;
       }
@@ -125,7 +132,9 @@ export class QueueListener {
 
   private track(work: Promise<void>): void {
     const tracked = work.catch((error: unknown) =>
-      this.logger.host('error', `Queue message handling failed: ${describeError(error)}`, { function: this.definition.name }),
+      this.logger.host('error', `Queue message handling failed: ${describeError(error)}`, {
+        function: this.definition.name,
+      }),
     );
     this.inFlight.add(tracked);
     void tracked.finally(() => this.inFlight.delete(tracked));
@@ -133,7 +142,8 @@ export class QueueListener {
 
   private async process(message: DequeuedMessageItem): Promise<void> {
     // A message past its attempts (e.g. the host died mid-invocation) goes to poison without another try.
-    if (message.dequeueCount > this.options.maxDequeueCount) return this.moveToPoison(message, 'it exceeded the dequeue count');
+    if (message.dequeueCount > this.options.maxDequeueCount)
+      return this.moveToPoison(message, 'it exceeded the dequeue count');
     const payload = decodeMessage(message.messageText);
     if (payload === undefined) return this.moveToPoison(message, 'it is not valid base64');
     const outcome = await this.runner.run(
@@ -155,7 +165,12 @@ export class QueueListener {
     } else if (message.dequeueCount >= this.options.maxDequeueCount) {
       await this.moveToPoison(message, `it failed ${message.dequeueCount} times`);
     } else {
-      await this.queue.updateMessage(message.messageId, message.popReceipt, undefined, this.options.visibilityTimeoutSeconds);
+      await this.queue.updateMessage(
+        message.messageId,
+        message.popReceipt,
+        undefined,
+        this.options.visibilityTimeoutSeconds,
+      );
     }
   }
 
@@ -164,9 +179,13 @@ export class QueueListener {
     await this.poisonReady;
     await this.poison.sendMessage(message.messageText);
     await this.queue.deleteMessage(message.messageId, message.popReceipt);
-    this.logger.host('warning', `Message ${message.messageId} moved to poison queue '${this.poison.name}' because ${why}`, {
-      function: this.definition.name,
-    });
+    this.logger.host(
+      'warning',
+      `Message ${message.messageId} moved to poison queue '${this.poison.name}' because ${why}`,
+      {
+        function: this.definition.name,
+      },
+    );
   }
 
   private async pause(ms: number): Promise<void> {

@@ -29,7 +29,13 @@ export function parseRouteTemplate(template: string): RouteTemplate {
 function parseSegment(text: string): Segment {
   const param = /^\{(\*{1,2})?([A-Za-z_][\w]*)(?::([a-z]+)[^}]*)?(\?)?\}$/.exec(text);
   if (!param) return { kind: 'literal', text: text.toLowerCase() };
-  return { kind: 'param', name: param[2]!, catchAll: Boolean(param[1]), constraint: param[3], optional: Boolean(param[4]) };
+  return {
+    kind: 'param',
+    name: param[2]!,
+    catchAll: Boolean(param[1]),
+    constraint: param[3],
+    optional: Boolean(param[4]),
+  };
 }
 
 function matchSegments(segments: Segment[], parts: string[]): Record<string, string> | undefined {

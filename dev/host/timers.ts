@@ -35,11 +35,17 @@ export class TimerFunctions {
       let cron: Cron;
       try {
         // NCRONTAB matches a day only when both day-of-month and day-of-week match (unlike Vixie cron's OR).
-        cron = new Cron(schedule, { mode: '6-part', timezone, paused: true, protect: true, domAndDow: true }, async () => {
-          await this.fire(definition.name, `Timer fired at ${new Date().toISOString()}`);
-        });
+        cron = new Cron(
+          schedule,
+          { mode: '6-part', timezone, paused: true, protect: true, domAndDow: true },
+          async () => {
+            await this.fire(definition.name, `Timer fired at ${new Date().toISOString()}`);
+          },
+        );
       } catch (error) {
-        throw new Error(`${where}: schedule ${JSON.stringify(schedule)} is not a valid NCRONTAB expression (${(error as Error).message})`);
+        throw new Error(
+          `${where}: schedule ${JSON.stringify(schedule)} is not a valid NCRONTAB expression (${(error as Error).message})`,
+        );
       }
       this.timers.set(definition.name.toLowerCase(), { definition, cron });
     }
@@ -49,9 +55,13 @@ export class TimerFunctions {
   start(): void {
     for (const timer of this.timers.values()) {
       timer.cron.resume();
-      this.logger.host('information', `Timer '${timer.definition.name}' next occurrence ${timer.cron.nextRun()?.toISOString()}`, {
-        function: timer.definition.name,
-      });
+      this.logger.host(
+        'information',
+        `Timer '${timer.definition.name}' next occurrence ${timer.cron.nextRun()?.toISOString()}`,
+        {
+          function: timer.definition.name,
+        },
+      );
       if (timer.definition.runOnStartup) void this.fire(timer.definition.name, 'Timer fired at startup (runOnStartup)');
     }
   }

@@ -20,7 +20,16 @@ import { createHash } from 'node:crypto';
 import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
 import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
 import { KvGuardError } from '../core/errors';
-import { silentLogger, systemClock, type AuditEntry, type BackupQuery, type BackupStore, type Clock, type Logger, type StateStore } from '../core/ports';
+import {
+  silentLogger,
+  systemClock,
+  type AuditEntry,
+  type BackupQuery,
+  type BackupStore,
+  type Clock,
+  type Logger,
+  type StateStore,
+} from '../core/ports';
 import {
   auditBlobName,
   backupBlobName,
@@ -70,7 +79,10 @@ export class BlobBackupStore implements BackupStore {
   async putBackup(record: Omit<BackupRecord, 'blobName'>, bytes: Uint8Array): Promise<BackupRecord> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (sha256 !== record.sha256.toLowerCase() || bytes.byteLength !== record.size) {
-      throw new KvGuardError('IntegrityError', `backup of ${record.type} ${record.name} does not match its record (sha256 or size differ)`);
+      throw new KvGuardError(
+        'IntegrityError',
+        `backup of ${record.type} ${record.name} does not match its record (sha256 or size differ)`,
+      );
     }
     const blobName = backupBlobName(record);
     await this.createBlob(blobName, bytes, 'application/octet-stream', backupMetadata(record));
@@ -136,11 +148,21 @@ export class BlobBackupStore implements BackupStore {
   }
 
   private async createJson(blobName: string, value: unknown, metadata: Record<string, string>): Promise<void> {
-    await this.createBlob(blobName, Buffer.from(JSON.stringify(value), 'utf8'), 'application/json', encodeMetadata(metadata));
+    await this.createBlob(
+      blobName,
+      Buffer.from(JSON.stringify(value), 'utf8'),
+      'application/json',
+      encodeMetadata(metadata),
+    );
   }
 
   /** One Put Blob, create-only, with the immutability policy the configuration asks for. */
-  private async createBlob(blobName: string, bytes: Uint8Array, contentType: string, metadata: Record<string, string>): Promise<void> {
+  private async createBlob(
+    blobName: string,
+    bytes: Uint8Array,
+    contentType: string,
+    metadata: Record<string, string>,
+  ): Promise<void> {
     await this.ensureContainer();
     try {
       await this.container.getBlockBlobClient(blobName).upload(bytes, bytes.byteLength, {
@@ -153,11 +175,15 @@ export class BlobBackupStore implements BackupStore {
       const status = storageStatus(error);
       // Azure answers 409 BlobAlreadyExists to `If-None-Match: *` on an existing name; 412 is the generic form.
       if (status === 409 || status === 412) {
-        throw new KvGuardError('AlreadyExists', `blob ${JSON.stringify(blobName)} already exists; kvguard never overwrites`, {
-          serviceCode: storageCode(error),
-          statusCode: status,
-          cause: error,
-        });
+        throw new KvGuardError(
+          'AlreadyExists',
+          `blob ${JSON.stringify(blobName)} already exists; kvguard never overwrites`,
+          {
+            serviceCode: storageCode(error),
+            statusCode: status,
+            cause: error,
+          },
+        );
       }
       throw storageError(error, `write ${blobName}`);
     }
@@ -165,7 +191,10 @@ export class BlobBackupStore implements BackupStore {
 
   private immutabilityPolicy(): BlobImmutabilityPolicy | undefined {
     if (this.options.immutability !== 'version') return undefined;
-    return { expiriesOn: new Date(this.clock.now().getTime() + this.options.retentionDays * DAY_MS), policyMode: 'Unlocked' };
+    return {
+      expiriesOn: new Date(this.clock.now().getTime() + this.options.retentionDays * DAY_MS),
+      policyMode: 'Unlocked',
+    };
   }
 
   private readRecord(blobName: string, metadata: Record<string, string> | undefined): BackupRecord | undefined {
@@ -173,19 +202,28 @@ export class BlobBackupStore implements BackupStore {
       return recordFromMetadata(blobName, metadata);
     } catch (error) {
       // One damaged entry must not hide the rest of the catalog; it is reported and skipped.
-      this.logger.warn('Backup blob without a readable catalog entry skipped', { blobName, reason: (error as Error).message });
+      this.logger.warn('Backup blob without a readable catalog entry skipped', {
+        blobName,
+        reason: (error as Error).message,
+      });
       return undefined;
     }
   }
 
-  private async download(blobName: string): Promise<{ bytes: Uint8Array; metadata: Record<string, string> | undefined }> {
+  private async download(
+    blobName: string,
+  ): Promise<{ bytes: Uint8Array; metadata: Record<string, string> | undefined }> {
     try {
       const response = await this.container.getBlobClient(blobName).download();
       return { bytes: new Uint8Array(await readAll(response.readableStreamBody)), metadata: response.metadata };
     } catch (error) {
       const classified = storageError(error, `read ${blobName}`);
       if (classified.code === 'NotFound') {
-        throw new KvGuardError('NotFound', `blob ${JSON.stringify(blobName)} does not exist`, { serviceCode: classified.serviceCode, statusCode: 404, cause: error });
+        throw new KvGuardError('NotFound', `blob ${JSON.stringify(blobName)} does not exist`, {
+          serviceCode: classified.serviceCode,
+          statusCode: 404,
+          cause: error,
+        });
       }
       throw classified;
     }
@@ -214,7 +252,11 @@ export class BlobBackupStore implements BackupStore {
     for (;;) {
       let best = -1;
       heads.forEach((head, i) => {
-        if (!head.done && (best < 0 || compareManifestBlobNames(head.value, (heads[best] as IteratorYieldResult<string>).value) < 0)) best = i;
+        if (
+          !head.done &&
+          (best < 0 || compareManifestBlobNames(head.value, (heads[best] as IteratorYieldResult<string>).value) < 0)
+        )
+          best = i;
       });
       if (best < 0) return;
       yield (heads[best] as IteratorYieldResult<string>).value;
@@ -243,7 +285,10 @@ export class BlobStateStore implements StateStore {
     await this.ensureContainer();
     try {
       const response = await this.blob(key).download();
-      return { value: JSON.parse((await readAll(response.readableStreamBody)).toString('utf8')) as T, etag: response.etag! };
+      return {
+        value: JSON.parse((await readAll(response.readableStreamBody)).toString('utf8')) as T,
+        etag: response.etag!,
+      };
     } catch (error) {
       if (storageStatus(error) === 404) return undefined;
       throw storageError(error, `read state ${key}`);
@@ -253,15 +298,24 @@ export class BlobStateStore implements StateStore {
   /** Writes a document; with `etag` only if unchanged, with `etag: null` only if absent; `Conflict` otherwise. */
   async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
     await this.ensureContainer();
-    const conditions = options.etag === null ? { ifNoneMatch: '*' } : options.etag !== undefined ? { ifMatch: options.etag } : undefined;
+    const conditions =
+      options.etag === null ? { ifNoneMatch: '*' } : options.etag !== undefined ? { ifMatch: options.etag } : undefined;
     const body = Buffer.from(JSON.stringify(value), 'utf8');
     try {
-      await this.blob(key).upload(body, body.byteLength, { conditions, blobHTTPHeaders: { blobContentType: 'application/json' } });
+      await this.blob(key).upload(body, body.byteLength, {
+        conditions,
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+      });
     } catch (error) {
       const status = storageStatus(error);
-      const lostRace = status === 409 || status === 412 || (status === 404 && options.etag !== undefined && options.etag !== null);
+      const lostRace =
+        status === 409 || status === 412 || (status === 404 && options.etag !== undefined && options.etag !== null);
       if (lostRace) {
-        throw new KvGuardError('Conflict', `state ${JSON.stringify(key)} changed since it was read`, { serviceCode: storageCode(error), statusCode: status, cause: error });
+        throw new KvGuardError('Conflict', `state ${JSON.stringify(key)} changed since it was read`, {
+          serviceCode: storageCode(error),
+          statusCode: status,
+          cause: error,
+        });
       }
       throw storageError(error, `write state ${key}`);
     }
@@ -269,12 +323,18 @@ export class BlobStateStore implements StateStore {
 
   private blob(key: string) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
-      throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`, { field: 'key' });
+      throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`, {
+        field: 'key',
+      });
     }
     // State blobs are overwritten; should the state and backup containers be one, a key under the catalog's folders
     // could replace a run manifest or an audit entry.
     if (Object.values(LAYOUT_ROOTS).some((root) => key.startsWith(root))) {
-      throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} lies under the backup catalog's folders`, { field: 'key' });
+      throw new KvGuardError(
+        'ValidationError',
+        `state key ${JSON.stringify(key)} lies under the backup catalog's folders`,
+        { field: 'key' },
+      );
     }
     return this.options.container.getBlockBlobClient(`${key}.json`);
   }

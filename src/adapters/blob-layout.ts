@@ -27,14 +27,17 @@ export const LAYOUT_ROOTS = { backups: 'backups/', runs: 'runs/', audit: 'audit/
 export function invertedTimestamp(at: Date): string {
   const ms = at.getTime();
   if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) {
-    throw new KvGuardError('ValidationError', `timestamp ${JSON.stringify(at)} is outside the catalog's range`, { field: 'takenAt' });
+    throw new KvGuardError('ValidationError', `timestamp ${JSON.stringify(at)} is outside the catalog's range`, {
+      field: 'takenAt',
+    });
   }
   return String(MAX_TIME_MS - ms).padStart(TIME_DIGITS, '0');
 }
 
 /** The instant an inverted timestamp stands for. */
 export function fromInvertedTimestamp(text: string): Date {
-  if (!/^\d{13}$/.test(text)) throw new KvGuardError('ValidationError', `${JSON.stringify(text)} is not an inverted timestamp`);
+  if (!/^\d{13}$/.test(text))
+    throw new KvGuardError('ValidationError', `${JSON.stringify(text)} is not an inverted timestamp`);
   return new Date(MAX_TIME_MS - Number(text));
 }
 
@@ -42,7 +45,9 @@ export function fromInvertedTimestamp(text: string): Date {
 function segment(text: string, field: string): string {
   const safe = text.toLowerCase();
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(safe)) {
-    throw new KvGuardError('ValidationError', `${field} ${JSON.stringify(text)} cannot be used in a blob name`, { field });
+    throw new KvGuardError('ValidationError', `${field} ${JSON.stringify(text)} cannot be used in a blob name`, {
+      field,
+    });
   }
   return safe;
 }
@@ -74,8 +79,14 @@ export function backupPrefix(query: BackupPrefixQuery = {}): string {
 }
 
 /** The blob name of one backup. */
-export function backupBlobName(record: Pick<BackupRecord, 'vault' | 'type' | 'name' | 'takenAt' | 'fingerprint'>): string {
-  const fingerprint = record.fingerprint.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12) || 'none';
+export function backupBlobName(
+  record: Pick<BackupRecord, 'vault' | 'type' | 'name' | 'takenAt' | 'fingerprint'>,
+): string {
+  const fingerprint =
+    record.fingerprint
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')
+      .slice(0, 12) || 'none';
   return `${backupPrefix(record)}${invertedTimestamp(record.takenAt)}-${fingerprint}.kvbak`;
 }
 
@@ -110,7 +121,9 @@ export function manifestPrefix(vault?: string): string {
  * The blob name of a run manifest. A chunk adds its type and sequence, other manifests their scope, so the chunks,
  * event snapshots and summary of one run never collide.
  */
-export function manifestBlobName(manifest: Pick<RunManifest, 'vault' | 'runId' | 'startedAt' | 'chunk' | 'scope'>): string {
+export function manifestBlobName(
+  manifest: Pick<RunManifest, 'vault' | 'runId' | 'startedAt' | 'chunk' | 'scope'>,
+): string {
   const suffix = manifest.chunk ? `-${manifest.chunk.type}-${manifest.chunk.sequence}` : `-${manifest.scope}`;
   return `${manifestPrefix(manifest.vault)}${invertedTimestamp(new Date(manifest.startedAt))}-${idSegment(manifest.runId)}${suffix}.json`;
 }
@@ -156,11 +169,18 @@ export function backupMetadata(record: Omit<BackupRecord, 'blobName'>): Record<s
 
 /** Reads a catalog entry back from a backup blob's name and metadata; throws `IntegrityError` when incomplete. */
 export function recordFromMetadata(blobName: string, metadata: Record<string, string> | undefined): BackupRecord {
-  const lower = Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [k.toLowerCase(), decodeURIComponent(v)]));
+  const lower = Object.fromEntries(
+    Object.entries(metadata ?? {}).map(([k, v]) => [k.toLowerCase(), decodeURIComponent(v)]),
+  );
   const parsed = parseBackupBlobName(blobName);
-  const missing = ['vault', 'type', 'name', 'fingerprint', 'sha256', 'size', 'takenat'].filter((k) => lower[k] === undefined);
+  const missing = ['vault', 'type', 'name', 'fingerprint', 'sha256', 'size', 'takenat'].filter(
+    (k) => lower[k] === undefined,
+  );
   if (!parsed || missing.length > 0) {
-    throw new KvGuardError('IntegrityError', `backup blob ${JSON.stringify(blobName)} lacks catalog metadata (${missing.join(', ') || 'layout'})`);
+    throw new KvGuardError(
+      'IntegrityError',
+      `backup blob ${JSON.stringify(blobName)} lacks catalog metadata (${missing.join(', ') || 'layout'})`,
+    );
   }
   return {
     blobName,

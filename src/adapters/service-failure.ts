@@ -7,7 +7,15 @@
  * @param serviceCode - the service's error code (`x-ms-error-code`, Key Vault's `innererror.code` …)
  * @param message - the SDK error's message
  */
-export function describeServiceFailure(status: number | undefined, serviceCode: string | undefined, message: string | undefined): string {
-  const parts = [status === undefined ? undefined : `HTTP ${status}`, serviceCode, message?.split('\n')[0]?.slice(0, 300)];
+export function describeServiceFailure(
+  status: number | undefined,
+  serviceCode: string | undefined,
+  message: string | undefined,
+): string {
+  const parts = [
+    status === undefined ? undefined : `HTTP ${status}`,
+    serviceCode,
+    message?.split('\n')[0]?.slice(0, 300),
+  ];
   return parts.filter(Boolean).join(' ');
 }

@@ -24,7 +24,10 @@ export interface StorageSettings {
 /** The Blob service client for the settings. */
 export function createBlobServiceClient(settings: StorageSettings): BlobServiceClient {
   if (settings.connectionString) return BlobServiceClient.fromConnectionString(settings.connectionString);
-  return new BlobServiceClient(requireUri(settings.blobServiceUri, 'KVGUARD_STORAGE__blobServiceUri'), requireCredential(settings));
+  return new BlobServiceClient(
+    requireUri(settings.blobServiceUri, 'KVGUARD_STORAGE__blobServiceUri'),
+    requireCredential(settings),
+  );
 }
 
 /** The Queue service client for the settings. */
@@ -44,13 +47,18 @@ export function queueUriFromBlobUri(blobServiceUri: string | undefined): string 
 }
 
 function requireUri(uri: string | undefined, setting: string): string {
-  if (!uri) throw new KvGuardError('InvalidConfiguration', `${setting} (or KVGUARD_STORAGE) is required to reach storage`, { field: setting });
+  if (!uri)
+    throw new KvGuardError('InvalidConfiguration', `${setting} (or KVGUARD_STORAGE) is required to reach storage`, {
+      field: setting,
+    });
   return uri;
 }
 
 function requireCredential(settings: StorageSettings): TokenCredential {
   if (!settings.credential) {
-    throw new KvGuardError('InvalidConfiguration', 'identity-based storage endpoints need a credential', { field: 'KVGUARD_CREDENTIAL' });
+    throw new KvGuardError('InvalidConfiguration', 'identity-based storage endpoints need a credential', {
+      field: 'KVGUARD_CREDENTIAL',
+    });
   }
   return settings.credential;
 }

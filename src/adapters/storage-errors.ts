@@ -24,7 +24,11 @@ export function storageError(error: unknown, operation: string): KvGuardError {
   const serviceCode = e.details?.errorCode ?? e.code;
   const status = e.statusCode;
   const message = `${operation} failed: ${describeServiceFailure(status, serviceCode, e.message)}`;
-  return new KvGuardError(storageErrorCode(status, serviceCode), message, { serviceCode, statusCode: status, cause: error });
+  return new KvGuardError(storageErrorCode(status, serviceCode), message, {
+    serviceCode,
+    statusCode: status,
+    cause: error,
+  });
 }
 
 /** The error status of a failed storage call, when it has one. */
@@ -40,7 +44,8 @@ export function storageCode(error: unknown): string | undefined {
 }
 
 function storageErrorCode(status: number | undefined, serviceCode: string | undefined): ErrorCode {
-  if (status === undefined) return serviceCode && /^E[A-Z]+$|REQUEST_SEND_ERROR/.test(serviceCode) ? 'Transient' : 'Internal';
+  if (status === undefined)
+    return serviceCode && /^E[A-Z]+$|REQUEST_SEND_ERROR/.test(serviceCode) ? 'Transient' : 'Internal';
   if (status === 429 || serviceCode === 'ServerBusy') return 'Throttled';
   if (status >= 500 || status === 408) return 'Transient';
   if (status === 404) return 'NotFound';

@@ -33,9 +33,16 @@ export class StorageJobQueue<T> implements JobQueue<T> {
   async send(job: T, options: { delaySeconds?: number } = {}): Promise<void> {
     const text = encodeQueueMessage(job);
     if (text.length > MAX_MESSAGE_BYTES) {
-      throw new KvGuardError('ValidationError', `job is ${text.length} bytes encoded; a queue message holds at most ${MAX_MESSAGE_BYTES}`, { field: 'job' });
+      throw new KvGuardError(
+        'ValidationError',
+        `job is ${text.length} bytes encoded; a queue message holds at most ${MAX_MESSAGE_BYTES}`,
+        { field: 'job' },
+      );
     }
-    const delay = options.delaySeconds === undefined ? undefined : Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(options.delaySeconds)));
+    const delay =
+      options.delaySeconds === undefined
+        ? undefined
+        : Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(options.delaySeconds)));
     await this.ensureQueue();
     try {
       await this.queue.sendMessage(text, delay ? { visibilityTimeout: delay } : {});

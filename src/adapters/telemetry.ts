@@ -7,7 +7,8 @@ import type * as AppInsights from 'applicationinsights';
 import type { Logger, Telemetry } from '../core/ports';
 
 /** Property names whose values are never emitted (secret values, passwords, key material, tokens, connection strings). */
-const SECRET_NAME = /secret|passw|pwd|token|credential|connectionstring|privatekey|keymaterial|apikey|accountkey|signature|^key$|^value$|value$|^bytes$|backup(bytes|blob)$/i;
+const SECRET_NAME =
+  /secret|passw|pwd|token|credential|connectionstring|privatekey|keymaterial|apikey|accountkey|signature|^key$|^value$|value$|^bytes$|backup(bytes|blob)$/i;
 const REDACTED = '[redacted]';
 const MAX_DEPTH = 5;
 
@@ -16,7 +17,8 @@ export function scrub<T>(properties: T, depth = 0): T {
   if (properties === null || typeof properties !== 'object') return properties;
   if (properties instanceof Date) return properties;
   if (properties instanceof Uint8Array) return `<${properties.byteLength} bytes>` as unknown as T;
-  if (properties instanceof Error) return { name: properties.name, message: properties.message, code: (properties as { code?: unknown }).code } as T;
+  if (properties instanceof Error)
+    return { name: properties.name, message: properties.message, code: (properties as { code?: unknown }).code } as T;
   if (depth >= MAX_DEPTH) return '[nested]' as unknown as T;
   if (Array.isArray(properties)) return properties.map((item) => scrub(item, depth + 1)) as T;
   const copy: Record<string, unknown> = {};
@@ -63,13 +65,17 @@ export interface FlushableTelemetry extends Telemetry {
 
 /** Creates the telemetry for the configuration. */
 export function createTelemetry(options: TelemetryOptions): FlushableTelemetry {
-  return options.connectionString ? appInsightsTelemetry(options.connectionString, options.logger) : logTelemetry(options.logger);
+  return options.connectionString
+    ? appInsightsTelemetry(options.connectionString, options.logger)
+    : logTelemetry(options.logger);
 }
 
 function logTelemetry(logger: Logger): FlushableTelemetry {
   return {
-    event: (name, properties = {}, measurements = {}) => logger.info(`telemetry event ${name}`, { event: name, properties: scrub(properties), measurements }),
-    metric: (name, value, properties = {}) => logger.info(`telemetry metric ${name}`, { metric: name, metricValue: value, properties: scrub(properties) }),
+    event: (name, properties = {}, measurements = {}) =>
+      logger.info(`telemetry event ${name}`, { event: name, properties: scrub(properties), measurements }),
+    metric: (name, value, properties = {}) =>
+      logger.info(`telemetry metric ${name}`, { metric: name, metricValue: value, properties: scrub(properties) }),
     flush: async () => {},
   };
 }
@@ -89,7 +95,8 @@ function appInsightsTelemetry(connectionString: string, logger: Logger): Flushab
   return {
     event: (name, properties = {}, measurements = {}) =>
       guarded(name, () => client.trackEvent({ name, properties: scrub(properties), measurements })),
-    metric: (name, value, properties = {}) => guarded(name, () => client.trackMetric({ name, value, properties: scrub(properties) })),
+    metric: (name, value, properties = {}) =>
+      guarded(name, () => client.trackMetric({ name, value, properties: scrub(properties) })),
     flush: () => client.flush(),
   };
 }

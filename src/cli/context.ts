@@ -21,7 +21,10 @@ export const DEV_STACK_FILE = join('.kvguard', 'dev.json');
  * The settings the CLI runs with: the environment when it names vaults (Azure), else the local stack's
  * `.kvguard/dev.json` in the current directory (the environment still overrides single settings).
  */
-export function cliSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Record<string, string | undefined> {
+export function cliSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): Record<string, string | undefined> {
   if (env.KVGUARD_VAULTS) return env;
   const file = join(cwd, DEV_STACK_FILE);
   if (!existsSync(file)) {
@@ -33,7 +36,10 @@ export function cliSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.
   }
   const parsed = devStackSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
   if (!parsed.success) {
-    throw new KvGuardError('InvalidConfiguration', `${DEV_STACK_FILE} is not what npm start writes: ${parsed.error.issues[0]?.message}`);
+    throw new KvGuardError(
+      'InvalidConfiguration',
+      `${DEV_STACK_FILE} is not what npm start writes: ${parsed.error.issues[0]?.message}`,
+    );
   }
   const dev = parsed.data;
   return {
@@ -49,7 +55,9 @@ export function cliSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[0].startsWith('KVGUARD_')));
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[0].startsWith('KVGUARD_')),
+  );
 }
 
 /**
@@ -58,6 +66,9 @@ function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
  */
 export function cliServices(): Services {
   const toStderr = (line: string) => void process.stderr.write(`${line}\n`);
-  const logger = createConsoleLogger('kvguard-cli', { out: process.env.KVGUARD_VERBOSE === '1' ? toStderr : () => {}, err: toStderr });
+  const logger = createConsoleLogger('kvguard-cli', {
+    out: process.env.KVGUARD_VERBOSE === '1' ? toStderr : () => {},
+    err: toStderr,
+  });
   return createServices(loadConfig(cliSettings()), logger);
 }

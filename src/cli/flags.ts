@@ -11,7 +11,10 @@ import { KvGuardError } from '../core/errors';
 export function vaultFlag(config: Pick<KvGuardConfig, 'vaults'>, text: string | undefined): VaultTarget | undefined {
   if (text === undefined) return undefined;
   const vault = findVault(config, text);
-  if (!vault) throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(text)} is not a configured vault`, { field: 'vault' });
+  if (!vault)
+    throw new KvGuardError('ValidationError', `--vault ${JSON.stringify(text)} is not a configured vault`, {
+      field: 'vault',
+    });
   return vault;
 }
 
@@ -22,7 +25,10 @@ export function vaultFlag(config: Pick<KvGuardConfig, 'vaults'>, text: string | 
  */
 export function typeFlag(text: string, field = 'type'): ObjectType {
   const parsed = objectTypeText.safeParse(text);
-  if (!parsed.success) throw new KvGuardError('ValidationError', `--type ${JSON.stringify(text)} must be key, secret or certificate`, { field });
+  if (!parsed.success)
+    throw new KvGuardError('ValidationError', `--type ${JSON.stringify(text)} must be key, secret or certificate`, {
+      field,
+    });
   return parsed.data;
 }
 

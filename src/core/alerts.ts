@@ -27,7 +27,11 @@ export type AlertType = (typeof ALERT_TYPES)[keyof typeof ALERT_TYPES];
  * @param id - the free-form identity to de-duplicate on
  */
 export function dedupeStateKey(namespace: string, id: string): string {
-  const readable = id.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  const readable = id
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
   const hash = createHash('sha256').update(id).digest('hex').slice(0, 16);
   return `${namespace}/${readable ? `${readable}-` : ''}${hash}`;
 }
@@ -64,7 +68,11 @@ export function createAlerts(deps: AlertsDependencies): Alerts {
       try {
         await raiseOnce(deps, retry, alert);
       } catch (error) {
-        deps.logger.error('alert could not be raised', { type: alert.type, subject: alert.subject, ...describeError(error) });
+        deps.logger.error('alert could not be raised', {
+          type: alert.type,
+          subject: alert.subject,
+          ...describeError(error),
+        });
       }
     },
   };
@@ -78,7 +86,10 @@ async function raiseOnce(deps: AlertsDependencies, retry: AlertRetryOptions, ale
     claim = await claimOnce(deps.state, deps.clock, key, details);
   } catch (error) {
     // Better a duplicate alert than a lost one.
-    deps.logger.warn('alert de-duplication unavailable; sending anyway', { dedupeKey: alert.dedupeKey, ...describeError(error) });
+    deps.logger.warn('alert de-duplication unavailable; sending anyway', {
+      dedupeKey: alert.dedupeKey,
+      ...describeError(error),
+    });
     claim = 'unrecorded';
   }
   if (claim === 'duplicate') {
@@ -167,7 +178,12 @@ export async function settleClaim(
 }
 
 /** Sends to one sink with bounded retries; answers whether it was delivered. Never throws. */
-async function sendWithRetry(deps: AlertsDependencies, retry: AlertRetryOptions, sink: AlertSink, alert: Alert): Promise<boolean> {
+async function sendWithRetry(
+  deps: AlertsDependencies,
+  retry: AlertRetryOptions,
+  sink: AlertSink,
+  alert: Alert,
+): Promise<boolean> {
   let delay = retry.initialDelayMs;
   for (let attempt = 1; attempt <= retry.attempts; attempt++) {
     try {

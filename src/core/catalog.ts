@@ -39,7 +39,9 @@ interface CatalogCursor {
 export async function catalogPage(store: BackupStore, query: CatalogQuery): Promise<CatalogPage> {
   const limit = query.limit ?? DEFAULT_CATALOG_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CATALOG_PAGE_SIZE) {
-    throw new KvGuardError('ValidationError', `limit ${limit} must be an integer from 1 to ${MAX_CATALOG_PAGE_SIZE}`, { field: 'limit' });
+    throw new KvGuardError('ValidationError', `limit ${limit} must be an integer from 1 to ${MAX_CATALOG_PAGE_SIZE}`, {
+      field: 'limit',
+    });
   }
   const cursor = query.continuationToken === undefined ? undefined : decodeCursor(query.continuationToken);
   const { limit: _limit, continuationToken: _token, ...filter } = query;
@@ -91,9 +93,13 @@ function decodeCursor(token: string): CatalogCursor {
   } catch {
     // reported below
   }
-  throw new KvGuardError('ValidationError', `continuationToken ${JSON.stringify(token.slice(0, 40))} is not one this API issued`, {
-    field: 'continuationToken',
-  });
+  throw new KvGuardError(
+    'ValidationError',
+    `continuationToken ${JSON.stringify(token.slice(0, 40))} is not one this API issued`,
+    {
+      field: 'continuationToken',
+    },
+  );
 }
 
 /** An object the catalog knows that had no backup at the instant asked for. */
@@ -118,7 +124,10 @@ export interface LatestBackups {
  * @param store - the backup store
  * @param query - the vault, optionally one object type, and the instant (default: now, i.e. the newest backups)
  */
-export async function latestBackupsAsOf(store: BackupStore, query: { vault: string; type?: ObjectType; asOf?: Date }): Promise<LatestBackups> {
+export async function latestBackupsAsOf(
+  store: BackupStore,
+  query: { vault: string; type?: ObjectType; asOf?: Date },
+): Promise<LatestBackups> {
   const asOfMs = query.asOf?.getTime() ?? Number.POSITIVE_INFINITY;
   const latest = new Map<string, BackupRecord>();
   const oldestLater = new Map<string, BackupRecord>();

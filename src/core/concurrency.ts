@@ -2,7 +2,11 @@
  * Maps `items` through `work` with at most `limit` calls in flight, keeping the input order in the result.
  * Every fan-out in the core goes through here so none is unbounded.
  */
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapWithConcurrency<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

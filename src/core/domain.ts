@@ -24,9 +24,7 @@ export interface VaultTarget {
 
 /** Chooses the critical objects of a vault. */
 export type CriticalSelector =
-  | { kind: 'all' }
-  | { kind: 'tag'; tag: string; value: string }
-  | { kind: 'names'; patterns: string[] };
+  { kind: 'all' } | { kind: 'tag'; tag: string; value: string } | { kind: 'names'; patterns: string[] };
 
 /** One object as seen in a vault listing (no secret material). */
 export interface ObjectSummary {

@@ -36,7 +36,9 @@ export type BackupJob = z.infer<typeof backupJobSchema>;
  * Schema of a restore job message. The request itself and its progress live in the state store under
  * `restore/<requestId>`, so the message stays small and a retried message resumes the same request.
  */
-export const restoreJobSchema = z.object({ kind: z.literal('restore'), requestId: z.string().min(1).max(100) }).strict();
+export const restoreJobSchema = z
+  .object({ kind: z.literal('restore'), requestId: z.string().min(1).max(100) })
+  .strict();
 
 /** A restore job message, as it travels on the queue. */
 export type RestoreJob = z.infer<typeof restoreJobSchema>;

@@ -20,7 +20,10 @@ export interface VaultPort {
   /** Vault name (lower case). */
   readonly name: string;
   /** One page of the live objects of a type; pass the previous page's token to continue. */
-  listObjects(type: ObjectType, options?: { continuationToken?: string; pageSize?: number }): Promise<Page<ObjectSummary>>;
+  listObjects(
+    type: ObjectType,
+    options?: { continuationToken?: string; pageSize?: number },
+  ): Promise<Page<ObjectSummary>>;
   /** Every version of one object. */
   listVersions(type: ObjectType, name: string): Promise<ObjectVersion[]>;
   /** The opaque backup blob of an object (all its versions). */

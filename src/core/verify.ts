@@ -61,7 +61,13 @@ export async function verifyBackups(
         report.bytes += bytes.byteLength;
         report.passed += 1;
       } catch (error) {
-        report.failed.push({ blobName: record.blobName, vault: record.vault, type: record.type, name: record.name, ...describeError(error) });
+        report.failed.push({
+          blobName: record.blobName,
+          vault: record.vault,
+          type: record.type,
+          name: record.name,
+          ...describeError(error),
+        });
       }
     });
     batch = [];
@@ -147,11 +153,16 @@ const DRILL_CONCURRENCY = 2;
 export async function runRestoreDrill(deps: DrillDependencies, options: DrillOptions): Promise<DrillReport> {
   const started = deps.clock.now();
   const drillId = randomUUID();
-  const scratch = deps.vaults.open(options.scratchVaultUrl, { deadline: new Date(started.getTime() + options.deadlineSeconds * 1000) });
+  const scratch = deps.vaults.open(options.scratchVaultUrl, {
+    deadline: new Date(started.getTime() + options.deadlineSeconds * 1000),
+  });
   const candidates: BackupRecord[] = [];
-  for (const source of options.sources) candidates.push(...(await latestBackupsAsOf(deps.store, { vault: source.name })).latest);
+  for (const source of options.sources)
+    candidates.push(...(await latestBackupsAsOf(deps.store, { vault: source.name })).latest);
   const sample = pickSample(candidates, options.sample, options.random ?? Math.random);
-  const objects = await mapWithConcurrency(sample, DRILL_CONCURRENCY, (record) => drillOne(deps, scratch, record, options.purgeSettleSeconds));
+  const objects = await mapWithConcurrency(sample, DRILL_CONCURRENCY, (record) =>
+    drillOne(deps, scratch, record, options.purgeSettleSeconds),
+  );
   const failed = objects.filter((o) => o.outcome === 'failed').length;
   const report: DrillReport = {
     drillId,
@@ -171,13 +182,23 @@ export async function runRestoreDrill(deps: DrillDependencies, options: DrillOpt
     dryRun: false,
     source: { vault: options.sources.map((s) => s.name).join(',') },
     target: { vault: scratch.name },
-    objects: objects.map((o) => ({ type: o.type, name: o.name, outcome: o.outcome, ...(o.reason ? { reason: o.reason } : {}) })),
+    objects: objects.map((o) => ({
+      type: o.type,
+      name: o.name,
+      outcome: o.outcome,
+      ...(o.reason ? { reason: o.reason } : {}),
+    })),
     outcome: report.status,
   });
   deps.telemetry.event(
     'kvguard.drill',
     { drillId, status: report.status, scratchVault: scratch.name },
-    { sampled: report.sampled, passed: report.passed, failed: report.failed, durationMs: Date.parse(report.finishedAt) - started.getTime() },
+    {
+      sampled: report.sampled,
+      passed: report.passed,
+      failed: report.failed,
+      durationMs: Date.parse(report.finishedAt) - started.getTime(),
+    },
   );
   if (failed > 0) await raiseDrillAlert(deps, report);
   return report;
@@ -194,7 +215,12 @@ function pickSample<T>(items: readonly T[], size: number, random: () => number):
   return copy.slice(0, count);
 }
 
-async function drillOne(deps: DrillDependencies, scratch: VaultPort, record: BackupRecord, purgeSettleSeconds: number): Promise<DrillObjectResult> {
+async function drillOne(
+  deps: DrillDependencies,
+  scratch: VaultPort,
+  record: BackupRecord,
+  purgeSettleSeconds: number,
+): Promise<DrillObjectResult> {
   const result: DrillObjectResult = {
     vault: record.vault,
     type: record.type,
@@ -209,11 +235,21 @@ async function drillOne(deps: DrillDependencies, scratch: VaultPort, record: Bac
     const bytes = await readVerifiedBackup(deps.store, record);
     const state = await scratch.nameState(record.type, record.name);
     if (state === 'live') {
-      throw new KvGuardError('Conflict', `scratch vault ${scratch.name} holds a live ${record.type} ${record.name}; drills never delete objects they did not restore`);
+      throw new KvGuardError(
+        'Conflict',
+        `scratch vault ${scratch.name} holds a live ${record.type} ${record.name}; drills never delete objects they did not restore`,
+      );
     }
     // A soft-deleted leftover in the scratch vault (an earlier drill that could not purge) holds the name.
     if (state === 'deleted') await scratch.purge(record.type, record.name);
-    await restoreBlob(deps.clock, scratch, record.type, record.name, bytes, state === 'deleted' ? purgeSettleSeconds * 1000 : 0);
+    await restoreBlob(
+      deps.clock,
+      scratch,
+      record.type,
+      record.name,
+      bytes,
+      state === 'deleted' ? purgeSettleSeconds * 1000 : 0,
+    );
     restored = true;
     const versions = await scratch.listVersions(record.type, record.name);
     result.restoredVersions = versions.length;
@@ -237,7 +273,12 @@ async function drillOne(deps: DrillDependencies, scratch: VaultPort, record: Bac
 }
 
 /** Deletes and purges a scratch copy; a copy left behind fails the object (the scratch vault must stay clean). */
-async function cleanUp(deps: DrillDependencies, scratch: VaultPort, record: BackupRecord, result: DrillObjectResult): Promise<void> {
+async function cleanUp(
+  deps: DrillDependencies,
+  scratch: VaultPort,
+  record: BackupRecord,
+  result: DrillObjectResult,
+): Promise<void> {
   try {
     await scratch.delete(record.type, record.name);
     await scratch.purge(record.type, record.name);

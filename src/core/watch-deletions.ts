@@ -91,7 +91,9 @@ const HOUR_MS = 3_600_000;
 export async function watchDeletions(deps: WatchDependencies, options: WatchOptions = {}): Promise<WatchSummary> {
   const settings = { ...DEFAULTS, ...options };
   const checkedAt = deps.clock.now();
-  const vaults = await mapWithConcurrency(deps.vaults, settings.concurrency, (vault) => watchVault(vault, deps, settings, checkedAt));
+  const vaults = await mapWithConcurrency(deps.vaults, settings.concurrency, (vault) =>
+    watchVault(vault, deps, settings, checkedAt),
+  );
   return { checkedAt: checkedAt.toISOString(), vaults };
 }
 
@@ -121,7 +123,9 @@ async function watchVault(
     const previous = await deps.state.read<WatchState>(key);
     const now = await listVault(port, vault.types, deadline, deps.clock);
     result.baseline = !previous;
-    const lookbackStart = previous ? undefined : new Date(checkedAt.getTime() - settings.firstRunLookbackHours * HOUR_MS);
+    const lookbackStart = previous
+      ? undefined
+      : new Date(checkedAt.getTime() - settings.firstRunLookbackHours * HOUR_MS);
     const changes = compare(previous?.value, now, lookbackStart);
     for (const [, { live, deleted }] of now) {
       result.live += live.size;
@@ -145,7 +149,8 @@ async function listVault(port: VaultPort, types: ObjectType[], deadline: Date, c
     const live = new Map<string, string>();
     let continuationToken: string | undefined;
     do {
-      if (clock.now() > deadline) throw new KvGuardError('DeadlineExceeded', `listing ${type}s did not finish before the deadline`);
+      if (clock.now() > deadline)
+        throw new KvGuardError('DeadlineExceeded', `listing ${type}s did not finish before the deadline`);
       const page = await port.listObjects(type, { continuationToken });
       // Managed keys/secrets belong to a certificate and disappear with it; the certificate is what is watched.
       for (const item of page.items) if (!item.managed) live.set(item.name.toLowerCase(), item.name);
@@ -159,7 +164,11 @@ async function listVault(port: VaultPort, types: ObjectType[], deadline: Date, c
 }
 
 function deletedEntry(item: DeletedObject): DeletedEntry {
-  return { name: item.name, deletedOn: item.deletedOn?.toISOString(), scheduledPurgeDate: item.scheduledPurgeDate?.toISOString() };
+  return {
+    name: item.name,
+    deletedOn: item.deletedOn?.toISOString(),
+    scheduledPurgeDate: item.scheduledPurgeDate?.toISOString(),
+  };
 }
 
 interface Change {
@@ -220,7 +229,12 @@ async function alertChanges(
     result[kind].push(...findings);
     for (const finding of findings) {
       const alert = alertFor(kind, vault, finding, deps.clock.now(), previousCheckAt);
-      result.alerts.push({ type: alert.type, severity: alert.severity, subject: alert.subject, summary: alert.summary });
+      result.alerts.push({
+        type: alert.type,
+        severity: alert.severity,
+        subject: alert.subject,
+        summary: alert.summary,
+      });
       await deps.alerts.raise(alert);
     }
   }
@@ -229,17 +243,28 @@ async function alertChanges(
 async function withNewestBackup(vault: VaultTarget, change: Change, deps: WatchDependencies): Promise<WatchFinding> {
   const finding: WatchFinding = { type: change.type, ...change.entry };
   const backup = await deps.store.latestBackup(vault.name, change.type, change.entry.name).catch((error: unknown) => {
-    deps.logger.warn('catalog unavailable while reporting a deletion', { vault: vault.name, name: change.entry.name, ...describeError(error) });
+    deps.logger.warn('catalog unavailable while reporting a deletion', {
+      vault: vault.name,
+      name: change.entry.name,
+      ...describeError(error),
+    });
     return undefined;
   });
   if (backup) {
     finding.newestBackupAt = backup.takenAt.toISOString();
-    finding.newestBackupAgeHours = Math.round(((deps.clock.now().getTime() - backup.takenAt.getTime()) / HOUR_MS) * 10) / 10;
+    finding.newestBackupAgeHours =
+      Math.round(((deps.clock.now().getTime() - backup.takenAt.getTime()) / HOUR_MS) * 10) / 10;
   }
   return finding;
 }
 
-function alertFor(kind: 'deleted' | 'purged' | 'vanished', vault: VaultTarget, finding: WatchFinding, now: Date, previousCheckAt: string): Alert {
+function alertFor(
+  kind: 'deleted' | 'purged' | 'vanished',
+  vault: VaultTarget,
+  finding: WatchFinding,
+  now: Date,
+  previousCheckAt: string,
+): Alert {
   const subject = `${vault.name}/${finding.type}/${finding.name}`;
   const what = `The ${finding.type} ${finding.name} in vault ${vault.name}`;
   const backup = finding.newestBackupAt
@@ -283,16 +308,23 @@ function describeAge(hours: number): string {
 
 function toState(now: Listing, checkedAt: Date): WatchState {
   const types: WatchState['types'] = {};
-  for (const [type, { live, deleted }] of now) types[type] = { live: [...live.values()], deleted: [...deleted.values()] };
+  for (const [type, { live, deleted }] of now)
+    types[type] = { live: [...live.values()], deleted: [...deleted.values()] };
   return { version: 1, checkedAt: checkedAt.toISOString(), types };
 }
 
-async function saveState(state: StateStore, key: string, value: WatchState, etag: string | null, logger: Logger): Promise<void> {
+async function saveState(
+  state: StateStore,
+  key: string,
+  value: WatchState,
+  etag: string | null,
+  logger: Logger,
+): Promise<void> {
   try {
     await state.write(key, value, { etag });
   } catch (error) {
     // Another watcher run saved its view meanwhile; the alerts' dedupe keys keep the next comparison quiet.
     if (!isKvGuardError(error, 'Conflict', 'AlreadyExists')) throw error;
-    logger.warn('watch state changed during the run; keeping the other run\'s state', { key });
+    logger.warn("watch state changed during the run; keeping the other run's state", { key });
   }
 }

@@ -16,7 +16,10 @@ async function handler(message: unknown, context: InvocationContext): Promise<vo
   const deps = { ...services(), logger: invocationLogger(context) };
   const target = findVault(deps.config, job.vaultUrl);
   if (!target) {
-    deps.logger.warn('backup job for a vault that is no longer configured; dropped', { vaultUrl: job.vaultUrl, runId: job.runId });
+    deps.logger.warn('backup job for a vault that is no longer configured; dropped', {
+      vaultUrl: job.vaultUrl,
+      runId: job.runId,
+    });
     return;
   }
   await runQueuedBackupJob(job, target, deps, backupSettings(deps.config), (next) => deps.backupQueue.send(next));

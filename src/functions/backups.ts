@@ -37,10 +37,13 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
       asOf: query.asOf === undefined ? undefined : new Date(query.asOf),
       limit: query.limit,
       continuationToken: query.continuationToken,
-  });
-  const items: CatalogItem[] = page.items.map((r) => ({ ...r, takenAt: r.takenAt.toISOString() }));
-  const nextLink = page.continuationToken === undefined ? undefined : nextPageLink(query, page.continuationToken);
-  return jsonResponse(200, { items, ...(page.continuationToken ? { continuationToken: page.continuationToken, nextLink } : {}) });
+    });
+    const items: CatalogItem[] = page.items.map((r) => ({ ...r, takenAt: r.takenAt.toISOString() }));
+    const nextLink = page.continuationToken === undefined ? undefined : nextPageLink(query, page.continuationToken);
+    return jsonResponse(200, {
+      items,
+      ...(page.continuationToken ? { continuationToken: page.continuationToken, nextLink } : {}),
+    });
   });
 }
 
@@ -54,7 +57,11 @@ function catalogVaultName(config: KvGuardConfig, text: string): string {
   if (text.includes('://') && URL.canParse(text)) return vaultNameFromUrl(text);
   const name = text.toLowerCase();
   if (!VAULT_NAME_PATTERN.test(name)) {
-    throw new KvGuardError('ValidationError', `vault ${JSON.stringify(text)} is neither a configured vault, a vault URL, nor a vault name`, { field: 'vault' });
+    throw new KvGuardError(
+      'ValidationError',
+      `vault ${JSON.stringify(text)} is neither a configured vault, a vault URL, nor a vault name`,
+      { field: 'vault' },
+    );
   }
   return name;
 }
@@ -62,7 +69,8 @@ function catalogVaultName(config: KvGuardConfig, text: string): string {
 /** The next page's path; the function key (`code`) is deliberately not echoed. */
 function nextPageLink(query: z.infer<typeof querySchema>, continuationToken: string): string {
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries({ ...query, continuationToken })) if (value !== undefined) params.set(key, String(value));
+  for (const [key, value] of Object.entries({ ...query, continuationToken }))
+    if (value !== undefined) params.set(key, String(value));
   return `/api/backups?${params.toString()}`;
 }
 

@@ -47,7 +47,4 @@ export interface EventGridFunctionDefinition {
 
 /** Any function kvguard defines; `src/index.ts` and the dev host register the same list of these. */
 export type FunctionDefinition =
-  | HttpFunctionDefinition
-  | TimerFunctionDefinition
-  | QueueFunctionDefinition
-  | EventGridFunctionDefinition;
+  HttpFunctionDefinition | TimerFunctionDefinition | QueueFunctionDefinition | EventGridFunctionDefinition;

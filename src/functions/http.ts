@@ -36,7 +36,9 @@ export function errorResponse(error: unknown): HttpResponseInit {
     const body: Record<string, unknown> = { code: error.code, message: error.message };
     if (error.field) body.field = error.field;
     if (error.serviceCode) body.serviceCode = error.serviceCode;
-    const headers: Record<string, string> = error.retryAfterSeconds ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+    const headers: Record<string, string> = error.retryAfterSeconds
+      ? { 'retry-after': String(error.retryAfterSeconds) }
+      : {};
     return jsonResponse(status, { error: body }, headers);
   }
   return jsonResponse(500, { error: { code: 'Internal', message: 'kvguard failed unexpectedly; see the logs' } });
@@ -49,7 +51,11 @@ export function errorResponse(error: unknown): HttpResponseInit {
  * @param what - what failed, for the log line (e.g. `status`)
  * @param work - the handler's body
  */
-export async function answeringErrors(context: InvocationContext, what: string, work: () => Promise<HttpResponseInit>): Promise<HttpResponseInit> {
+export async function answeringErrors(
+  context: InvocationContext,
+  what: string,
+  work: () => Promise<HttpResponseInit>,
+): Promise<HttpResponseInit> {
   try {
     return await work();
   } catch (error) {
@@ -113,13 +119,23 @@ export function clientPrincipal(request: HttpRequest): ClientPrincipal | undefin
       role_typ?: string;
     };
     const claims = decoded.claims ?? [];
-    const roleTypes = new Set(['roles', decoded.role_typ ?? 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role']);
-    const nameTypes = [decoded.name_typ, 'preferred_username', 'name', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name'];
+    const roleTypes = new Set([
+      'roles',
+      decoded.role_typ ?? 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role',
+    ]);
+    const nameTypes = [
+      decoded.name_typ,
+      'preferred_username',
+      'name',
+      'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
+    ];
     const name = nameTypes.map((t) => claims.find((c) => c.typ === t)?.val).find(Boolean) ?? 'unknown';
     const roles = claims.filter((c) => c.typ && roleTypes.has(c.typ) && c.val).map((c) => c.val!);
     return { name, roles };
   } catch {
-    throw new KvGuardError('Unauthorized', 'x-ms-client-principal is not valid base64 JSON', { field: 'x-ms-client-principal' });
+    throw new KvGuardError('Unauthorized', 'x-ms-client-principal is not valid base64 JSON', {
+      field: 'x-ms-client-principal',
+    });
   }
 }
 
@@ -130,9 +146,13 @@ export function clientPrincipal(request: HttpRequest): ClientPrincipal | undefin
 export function authorise(request: HttpRequest, options: { requirePrincipal: boolean; role: string }): string {
   const principal = clientPrincipal(request);
   if (!options.requirePrincipal) return principal?.name ?? 'function-key';
-  if (!principal) throw new KvGuardError('Unauthorized', 'An Entra ID principal is required (App Service authentication)');
+  if (!principal)
+    throw new KvGuardError('Unauthorized', 'An Entra ID principal is required (App Service authentication)');
   if (!principal.roles.includes(options.role)) {
-    throw new KvGuardError('Forbidden', `Principal ${JSON.stringify(principal.name)} lacks the app role ${JSON.stringify(options.role)}`);
+    throw new KvGuardError(
+      'Forbidden',
+      `Principal ${JSON.stringify(principal.name)} lacks the app role ${JSON.stringify(options.role)}`,
+    );
   }
   return principal.name;
 }

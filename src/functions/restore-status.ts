@@ -6,7 +6,9 @@ import type { HttpFunctionDefinition } from './definition';
 import { authorise, answeringErrors, jsonResponse, validationError } from './http';
 import { restoreStatusPath } from './restore';
 
-const routeSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be a restore request id as POST /api/restore answered it') });
+const routeSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be a restore request id as POST /api/restore answered it'),
+});
 
 /** GET /api/restore/{id}: the progress and outcome of a restore request (same principal and role as the restore). */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

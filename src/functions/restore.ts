@@ -52,7 +52,12 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
       const schema = restoreRequestSchema({ resolveVault: (v) => findVault(deps.config, v), now: deps.clock.now() });
       const body = await parseJsonBody(request, schema);
       inUseCase = true;
-      const report = await requestRestore(deps, body, { principal, requestId, allowJob: true }, restoreSettingsFor('http', deps.config.runDeadlineSeconds));
+      const report = await requestRestore(
+        deps,
+        body,
+        { principal, requestId, allowJob: true },
+        restoreSettingsFor('http', deps.config.runDeadlineSeconds),
+      );
       return restoreResponse(report);
     } catch (error) {
       // Refusals before the use case (no principal, bad body) are audited here; the use case audits the rest.

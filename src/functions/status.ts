@@ -16,7 +16,9 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
     const query = parseQuery(request, querySchema);
     const vault = query.vault === undefined ? undefined : findVault(config, query.vault);
     if (query.vault !== undefined && !vault) {
-      throw new KvGuardError('ValidationError', `vault ${JSON.stringify(query.vault)} is not configured`, { field: 'vault' });
+      throw new KvGuardError('ValidationError', `vault ${JSON.stringify(query.vault)} is not configured`, {
+        field: 'vault',
+      });
     }
     return jsonResponse(200, await vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours));
   });

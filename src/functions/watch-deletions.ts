@@ -11,9 +11,21 @@ async function handler(timer: Timer, context: InvocationContext): Promise<void> 
   if (timer.isPastDue) logger.warn('deletion watcher is running late');
   const summary = await watchDeletions({ vaults: config.vaults, open: vaults, store, state, alerts, logger, clock });
   for (const vault of summary.vaults) {
-    const counts = { deleted: vault.deleted.length, purged: vault.purged.length, vanished: vault.vanished.length, recovered: vault.recovered.length };
+    const counts = {
+      deleted: vault.deleted.length,
+      purged: vault.purged.length,
+      vanished: vault.vanished.length,
+      recovered: vault.recovered.length,
+    };
     if (vault.status === 'failed') logger.error('deletion watch failed', { vault: vault.vault, error: vault.error });
-    else logger.info('deletion watch done', { vault: vault.vault, baseline: vault.baseline, live: vault.live, softDeleted: vault.softDeleted, ...counts });
+    else
+      logger.info('deletion watch done', {
+        vault: vault.vault,
+        baseline: vault.baseline,
+        live: vault.live,
+        softDeleted: vault.softDeleted,
+        ...counts,
+      });
   }
 }
 

@@ -58,7 +58,11 @@ describe('InMemoryVault', () => {
     await vault.purge('key', 'db-key');
     expect(await vault.nameState('key', 'db-key')).toBe('free');
     expect(await vault.restore('key', a)).toEqual({ name: 'db-key' });
-    expect(vault.inspect('key', 'db-key')).toMatchObject({ versions: expect.any(Array), tags: { kvguard: 'critical' }, deleted: false });
+    expect(vault.inspect('key', 'db-key')).toMatchObject({
+      versions: expect.any(Array),
+      tags: { kvguard: 'critical' },
+      deleted: false,
+    });
     expect(vault.inspect('key', 'db-key')!.versions).toHaveLength(3);
   });
 
@@ -90,7 +94,9 @@ describe('InMemoryVaultFactory', () => {
     const factory = new InMemoryVaultFactory();
     const demo = factory.create('demo');
     expect(factory.open('https://DEMO.vault.azure.net')).toBe(demo);
-    await expect(factory.open('https://nope.vault.azure.net/').listObjects('key')).rejects.toMatchObject({ code: 'NotFound' });
+    await expect(factory.open('https://nope.vault.azure.net/').listObjects('key')).rejects.toMatchObject({
+      code: 'NotFound',
+    });
     factory.forbid(demo.url);
     await expect(factory.open(demo.url).listObjects('key')).rejects.toMatchObject({ code: 'Forbidden' });
   });
@@ -100,7 +106,9 @@ describe('InMemoryBackupStore', () => {
   it('refuses a second write to the same blob name and keeps the first content', async () => {
     const store = new InMemoryBackupStore();
     const stored = await store.putBackup(record('2025-01-01T00:00:00Z'), new Uint8Array([1, 2, 3]));
-    const error = await store.putBackup(record('2025-01-01T00:00:00Z'), new Uint8Array([9, 9, 9])).catch((e: unknown) => e);
+    const error = await store
+      .putBackup(record('2025-01-01T00:00:00Z'), new Uint8Array([9, 9, 9]))
+      .catch((e: unknown) => e);
     expect(isKvGuardError(error, 'AlreadyExists')).toBe(true);
     expect([...(await store.readBackup(stored.blobName)).bytes]).toEqual([1, 2, 3]);
   });
@@ -111,7 +119,9 @@ describe('InMemoryBackupStore', () => {
     await store.putBackup(record('2025-01-03T00:00:00Z', 'ccc'), new Uint8Array([3]));
     await store.putBackup(record('2025-01-02T00:00:00Z', 'bbb'), new Uint8Array([2]));
     expect((await store.latestBackup('demo', 'key', 'db-key'))?.fingerprint).toBe('ccc');
-    expect((await store.latestBackup('demo', 'key', 'DB-KEY', new Date('2025-01-02T12:00:00Z')))?.fingerprint).toBe('bbb');
+    expect((await store.latestBackup('demo', 'key', 'DB-KEY', new Date('2025-01-02T12:00:00Z')))?.fingerprint).toBe(
+      'bbb',
+    );
     expect(await store.latestBackup('demo', 'key', 'db-key', new Date('2024-12-31T00:00:00Z'))).toBeUndefined();
     const listed = await collect(store.listBackups({ vault: 'demo', name: 'db-key' }));
     expect(listed.map((r) => r.fingerprint)).toEqual(['ccc', 'bbb', 'aaa']);

@@ -31,7 +31,13 @@ describe('createConsoleLogger', () => {
     logger.info('stored', { name: 'db-key', secret: 'never-shown' });
     logger.error('failed', { code: 'Forbidden' });
     expect(out).toHaveLength(1);
-    expect(JSON.parse(out[0]!)).toMatchObject({ level: 'info', logger: 'kvguard', message: 'stored', name: 'db-key', secret: '[redacted]' });
+    expect(JSON.parse(out[0]!)).toMatchObject({
+      level: 'info',
+      logger: 'kvguard',
+      message: 'stored',
+      name: 'db-key',
+      secret: '[redacted]',
+    });
     expect(out[0]).not.toContain('never-shown');
     expect(JSON.parse(err[0]!)).toMatchObject({ level: 'error', message: 'failed', code: 'Forbidden' });
   });
@@ -43,7 +49,13 @@ describe('createTelemetry without Application Insights', () => {
     const telemetry = createTelemetry({ logger });
     telemetry.event('kvguard.run', { vault: 'demo', password: 'x' }, { stored: 3 });
     telemetry.metric('kvguard.bytes', 42, { vault: 'demo' });
-    expect(logger.records[0]).toMatchObject({ properties: { event: 'kvguard.run', properties: { vault: 'demo', password: '[redacted]' }, measurements: { stored: 3 } } });
+    expect(logger.records[0]).toMatchObject({
+      properties: {
+        event: 'kvguard.run',
+        properties: { vault: 'demo', password: '[redacted]' },
+        measurements: { stored: 3 },
+      },
+    });
     expect(logger.records[1]).toMatchObject({ properties: { metric: 'kvguard.bytes', metricValue: 42 } });
   });
 });

@@ -17,7 +17,11 @@ let env: NodeJS.ProcessEnv;
 /** Runs `kvguard` and answers its exit code, stdout and stderr (never throws on a non-zero exit). */
 async function kvguard(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: options.env ?? env, cwd: options.cwd, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
+      env: options.env ?? env,
+      cwd: options.cwd,
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -62,21 +66,31 @@ describe('the kvguard CLI', () => {
   it('lists the catalog and reports status as the HTTP API does', async () => {
     const listed = await kvguard(['list', '--vault', 'clivault', '--type', 'secrets', '--json']);
     expect(listed.code).toBe(0);
-    expect(JSON.parse(listed.stdout)).toMatchObject({ items: [expect.objectContaining({ vault: 'clivault', type: 'secret', name: 'cli-secret' })] });
+    expect(JSON.parse(listed.stdout)).toMatchObject({
+      items: [expect.objectContaining({ vault: 'clivault', type: 'secret', name: 'cli-secret' })],
+    });
 
     const status = await kvguard(['status', '--json']);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ rpoBreached: false, vaults: [{ vault: 'clivault', rpoBreached: false }] });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      rpoBreached: false,
+      vaults: [{ vault: 'clivault', rpoBreached: false }],
+    });
   });
 
   it('exits non-zero with a one-line reason naming the bad flag and value', async () => {
     const unknown = await kvguard(['backup', '--vault', 'https://nope.vault.azure.net/', '--json']);
     expect(unknown.code).toBe(1);
     expect(unknown.stdout).toBe('');
-    expect(unknown.stderr.trim().split('\n')).toEqual(['kvguard: ValidationError: --vault "https://nope.vault.azure.net/" is not a configured vault']);
+    expect(unknown.stderr.trim().split('\n')).toEqual([
+      'kvguard: ValidationError: --vault "https://nope.vault.azure.net/" is not a configured vault',
+    ]);
 
     const badType = await kvguard(['list', '--type', 'blob']);
-    expect(badType).toMatchObject({ code: 1, stderr: 'kvguard: ValidationError: --type "blob" must be key, secret or certificate\n' });
+    expect(badType).toMatchObject({
+      code: 1,
+      stderr: 'kvguard: ValidationError: --type "blob" must be key, secret or certificate\n',
+    });
   });
 
   it('uses .kvguard/dev.json of the local stack when no vault is configured, and says what is missing otherwise', async () => {

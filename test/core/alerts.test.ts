@@ -102,8 +102,14 @@ describe('createAlerts', () => {
     await expect(alerts.raise(alert())).resolves.toBeUndefined();
     expect(broken.attempts).toBe(3);
     expect(healthy.received).toHaveLength(1);
-    expect(logger.records.filter((r) => r.level === 'error').map((r) => r.message)).toContain('alert sink broken failed (attempt 3/3)');
-    expect(telemetry.metrics).toContainEqual({ name: 'kvguard.alert.sinkFailed', value: 1, properties: { sink: 'broken', type: ALERT_TYPES.objectDeleted } });
+    expect(logger.records.filter((r) => r.level === 'error').map((r) => r.message)).toContain(
+      'alert sink broken failed (attempt 3/3)',
+    );
+    expect(telemetry.metrics).toContainEqual({
+      name: 'kvguard.alert.sinkFailed',
+      value: 1,
+      properties: { sink: 'broken', type: ALERT_TYPES.objectDeleted },
+    });
   });
 
   it('tries again later when no sink could deliver, but not once one did', async () => {

@@ -9,7 +9,11 @@ async function catalog() {
   world.prod.seedKey('alpha').seedKey('beta').seedSecret('gamma');
   const stored: BackupRecord[] = [];
   for (const round of [0, 1, 2]) {
-    for (const [type, name] of [['key', 'alpha'], ['key', 'beta'], ['secret', 'gamma']] as const) {
+    for (const [type, name] of [
+      ['key', 'alpha'],
+      ['key', 'beta'],
+      ['secret', 'gamma'],
+    ] as const) {
       world.clock.advance(60_000);
       if (round > 0) world.prod.addVersion(type, name);
       stored.push(await world.backUp(world.prod, type, name));
@@ -55,15 +59,30 @@ describe('catalogPage', () => {
     world.prod.addVersion('key', 'beta');
     await world.backUp(world.prod, 'key', 'beta');
 
-    const second = await catalogPage(world.store, { vault: 'prod', limit: 3, continuationToken: first.continuationToken });
+    const second = await catalogPage(world.store, {
+      vault: 'prod',
+      limit: 3,
+      continuationToken: first.continuationToken,
+    });
 
-    expect(second.items.map((r) => r.blobName)).toEqual([...stored].reverse().slice(3, 6).map((r) => r.blobName));
+    expect(second.items.map((r) => r.blobName)).toEqual(
+      [...stored]
+        .reverse()
+        .slice(3, 6)
+        .map((r) => r.blobName),
+    );
   });
 
   it('refuses a token it did not issue and a limit out of range, naming the field', async () => {
     const { world } = await catalog();
-    await expect(catalogPage(world.store, { continuationToken: 'garbage' })).rejects.toMatchObject({ code: 'ValidationError', field: 'continuationToken' });
-    await expect(catalogPage(world.store, { limit: 0 })).rejects.toMatchObject({ code: 'ValidationError', field: 'limit' });
+    await expect(catalogPage(world.store, { continuationToken: 'garbage' })).rejects.toMatchObject({
+      code: 'ValidationError',
+      field: 'continuationToken',
+    });
+    await expect(catalogPage(world.store, { limit: 0 })).rejects.toMatchObject({
+      code: 'ValidationError',
+      field: 'limit',
+    });
   });
 });
 
@@ -76,7 +95,9 @@ describe('latestBackupsAsOf', () => {
 
     const { latest, absent } = await latestBackupsAsOf(world.store, { vault: 'prod', asOf: stored[5]!.takenAt });
 
-    expect(latest.map((r) => r.blobName).sort()).toEqual([stored[3], stored[4], stored[5]].map((r) => r!.blobName).sort());
+    expect(latest.map((r) => r.blobName).sort()).toEqual(
+      [stored[3], stored[4], stored[5]].map((r) => r!.blobName).sort(),
+    );
     expect(absent).toEqual([{ type: 'key', name: 'delta', firstBackupAt: expect.any(Date) }]);
   });
 });

@@ -34,7 +34,13 @@ describe('verifyBackups', () => {
 
     expect(report.status).toBe('failed');
     expect(report.failed).toEqual([
-      expect.objectContaining({ blobName: records[1]!.blobName, type: 'secret', name: 's1', code: 'IntegrityError', reason: expect.stringContaining(records[1]!.sha256) }),
+      expect.objectContaining({
+        blobName: records[1]!.blobName,
+        type: 'secret',
+        name: 's1',
+        code: 'IntegrityError',
+        reason: expect.stringContaining(records[1]!.sha256),
+      }),
     ]);
   });
 
@@ -65,11 +71,21 @@ describe('runRestoreDrill', () => {
     const report = await runRestoreDrill(world.deps, options(world));
 
     expect(report).toMatchObject({ status: 'passed', sampled: 3, passed: 3, failed: 0 });
-    expect(report.objects.find((o) => o.name === 'k1')).toMatchObject({ expectedVersions: 3, restoredVersions: 3, fingerprintMatches: true, cleanedUp: true });
-    for (const type of ['key', 'secret', 'certificate'] as const) expect(world.scratch.inspect(type, `${type[0]}1`)).toBeUndefined();
+    expect(report.objects.find((o) => o.name === 'k1')).toMatchObject({
+      expectedVersions: 3,
+      restoredVersions: 3,
+      fingerprintMatches: true,
+      cleanedUp: true,
+    });
+    for (const type of ['key', 'secret', 'certificate'] as const)
+      expect(world.scratch.inspect(type, `${type[0]}1`)).toBeUndefined();
     expect(world.prod.callCount('restore')).toBe(0);
     expect(world.alerts.raised).toEqual([]);
-    expect(world.store.auditEntries()[0]).toMatchObject({ action: 'drill', target: { vault: 'scratch' }, outcome: 'passed' });
+    expect(world.store.auditEntries()[0]).toMatchObject({
+      action: 'drill',
+      target: { vault: 'scratch' },
+      outcome: 'passed',
+    });
   });
 
   it('restores only the sample size', async () => {
@@ -84,14 +100,20 @@ describe('runRestoreDrill', () => {
   it('raises a critical alert when a backup does not restore completely', async () => {
     const { world, records } = await backedUpWorld();
     world.store.blobs.get(records[0]!.blobName)!.bytes = new Uint8Array([0]);
-    world.scratch.failNext('restore', () => kvError('BadRequest', 'backup blob is corrupt', { serviceCode: 'BadParameter' }));
+    world.scratch.failNext('restore', () =>
+      kvError('BadRequest', 'backup blob is corrupt', { serviceCode: 'BadParameter' }),
+    );
 
     const report = await runRestoreDrill(world.deps, options(world));
 
     expect(report.status).toBe('failed');
     expect(report.failed).toBe(2);
     expect(world.alerts.raised).toEqual([
-      expect.objectContaining({ type: ALERT_TYPES.restoreDrillFailed, severity: 'critical', summary: expect.stringMatching(/failed for 2 of 3/) }),
+      expect.objectContaining({
+        type: ALERT_TYPES.restoreDrillFailed,
+        severity: 'critical',
+        summary: expect.stringMatching(/failed for 2 of 3/),
+      }),
     ]);
   });
 
@@ -111,11 +133,19 @@ describe('runRestoreDrill', () => {
 
   it('fails an object whose scratch copy cannot be purged (the scratch vault must stay clean)', async () => {
     const { world } = await backedUpWorld();
-    world.scratch.failWhen('purge', () => true, () => kvError('Forbidden', 'purge protection is on', { statusCode: 403 }));
+    world.scratch.failWhen(
+      'purge',
+      () => true,
+      () => kvError('Forbidden', 'purge protection is on', { statusCode: 403 }),
+    );
 
     const report = await runRestoreDrill(world.deps, options(world, { sample: 1 }));
 
-    expect(report.objects[0]).toMatchObject({ outcome: 'failed', cleanedUp: false, reason: expect.stringMatching(/not cleaned up/) });
+    expect(report.objects[0]).toMatchObject({
+      outcome: 'failed',
+      cleanedUp: false,
+      reason: expect.stringMatching(/not cleaned up/),
+    });
     expect(world.alerts.raised).toHaveLength(1);
   });
 });

@@ -33,7 +33,18 @@ function setup() {
 
 async function storeBackup(store: InMemoryBackupStore, name: string, takenAt: string): Promise<void> {
   await store.putBackup(
-    { vault: 'contoso', type: 'key', name, fingerprint: 'f', sha256: 'a'.repeat(64), size: 1, versionCount: 1, takenAt: new Date(takenAt), runId: 'r', kvguardVersion: '0.1.0' },
+    {
+      vault: 'contoso',
+      type: 'key',
+      name,
+      fingerprint: 'f',
+      sha256: 'a'.repeat(64),
+      size: 1,
+      versionCount: 1,
+      takenAt: new Date(takenAt),
+      runId: 'r',
+      kvguardVersion: '0.1.0',
+    },
     new Uint8Array([1]),
   );
 }
@@ -52,7 +63,7 @@ describe('watchDeletions', () => {
     expect(received.map((a) => a.subject)).toEqual(['contoso/key/fresh-key']);
   });
 
-  it('alerts once on a newly deleted object with its dates and kvguard\'s newest backup of it', async () => {
+  it("alerts once on a newly deleted object with its dates and kvguard's newest backup of it", async () => {
     const { vault, clock, store, watch, received } = setup();
     vault.seedKey('db-key').seedKey('other');
     await storeBackup(store, 'db-key', '2025-03-01T06:00:00.000Z');
@@ -72,7 +83,11 @@ describe('watchDeletions', () => {
       },
     ]);
     expect(received).toHaveLength(1);
-    expect(received[0]).toMatchObject({ type: ALERT_TYPES.objectDeleted, severity: 'warning', subject: 'contoso/key/db-key' });
+    expect(received[0]).toMatchObject({
+      type: ALERT_TYPES.objectDeleted,
+      severity: 'warning',
+      subject: 'contoso/key/db-key',
+    });
     expect(received[0]!.summary).toContain('deleted on 2025-03-01T13:00:00.000Z');
     expect(received[0]!.summary).toContain('recovered until 2025-05-30T13:00:00.000Z');
     expect(received[0]!.summary).toContain('newest backup of it is from 2025-03-01T06:00:00.000Z (7.1 h old)');
@@ -100,7 +115,12 @@ describe('watchDeletions', () => {
     expect(received[1]!.summary).toContain('holds no backup of it');
     // The pass reports the alerts it raised, so `kvguard watch --once --json` shows them without a sink.
     expect(summary.vaults[0]!.alerts).toEqual([
-      { type: ALERT_TYPES.objectPurged, severity: 'critical', subject: 'contoso/secret/api-token', summary: received[1]!.summary },
+      {
+        type: ALERT_TYPES.objectPurged,
+        severity: 'critical',
+        subject: 'contoso/secret/api-token',
+        summary: received[1]!.summary,
+      },
     ]);
   });
 
@@ -113,7 +133,9 @@ describe('watchDeletions', () => {
     clock.advance(5 * 60_000);
     const summary = await watch();
     expect(summary.vaults[0]!.vanished.map((f) => [f.type, f.name])).toEqual([['certificate', 'web-tls']]);
-    expect(received.map((a) => [a.type, a.severity, a.subject])).toEqual([[ALERT_TYPES.objectVanished, 'critical', 'contoso/certificate/web-tls']]);
+    expect(received.map((a) => [a.type, a.severity, a.subject])).toEqual([
+      [ALERT_TYPES.objectVanished, 'critical', 'contoso/certificate/web-tls'],
+    ]);
   });
 
   it('notes a recovered object without alerting, and alerts again when it is deleted anew', async () => {
@@ -150,7 +172,8 @@ describe('watchDeletions', () => {
     factory.forbid(forbidden.url);
     vault.seedKey('k1');
     const { alerts, received } = recordingAlerts({ state, logger, clock });
-    const watch = () => watchDeletions({ vaults: [target(forbidden), ...targets], open: factory, store, state, alerts, logger, clock });
+    const watch = () =>
+      watchDeletions({ vaults: [target(forbidden), ...targets], open: factory, store, state, alerts, logger, clock });
     await watch();
     await vault.delete('key', 'k1');
     const summary = await watch();

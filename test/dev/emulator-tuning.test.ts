@@ -8,7 +8,11 @@ import { emulatorSdkClients } from '../../dev/emulator/clients';
 describe('KVGUARD_EMULATOR: tuning the emulator of npm start', () => {
   it('accepts throttling, faults, timing and persistence', () => {
     expect(parseEmulatorTuning(undefined)).toEqual({});
-    expect(parseEmulatorTuning('{"throttle":{"operations":100,"windowSeconds":10,"retryAfter":"never"},"faults":{"seed":3,"rate503":0.1},"persist":true}')).toEqual({
+    expect(
+      parseEmulatorTuning(
+        '{"throttle":{"operations":100,"windowSeconds":10,"retryAfter":"never"},"faults":{"seed":3,"rate503":0.1},"persist":true}',
+      ),
+    ).toEqual({
       throttle: { operations: 100, windowSeconds: 10, retryAfter: 'never' },
       faults: { seed: 3, rate503: 0.1 },
       persist: true,
@@ -26,7 +30,8 @@ describe('KVGUARD_EMULATOR: tuning the emulator of npm start', () => {
   it('keeps the demo vault across restarts when persisted, without seeding it twice', async () => {
     const root = join(__dirname, '..', '..');
     const devDir = mkdtempSync(join(tmpdir(), 'kvguard-persist-'));
-    const start = () => startLocalStack({ root, devDir, ephemeralPorts: true, hostLogs: false, emulator: { persist: true }, env: {} });
+    const start = () =>
+      startLocalStack({ root, devDir, ephemeralPorts: true, hostLogs: false, emulator: { persist: true }, env: {} });
     const versionsOfDemoEc = async (stack: Awaited<ReturnType<typeof start>>) => {
       const { keys } = emulatorSdkClients(stack.file.vaults[0]!.url, readFileSync(stack.file.caCertPath, 'utf8'));
       const versions: string[] = [];

@@ -47,14 +47,23 @@ describe('npm start (dev/start.ts)', () => {
     expect(stack.vaults).toEqual([{ name: 'demo', url: expect.stringMatching(/^https:\/\/localhost:\d+\/$/) }]);
     expect(existsSync(stack.caCertPath)).toBe(true);
     expect(stack.caCertPath.startsWith(devDir)).toBe(true);
-    expect(stack.storage).toMatchObject({ connectionString: expect.stringContaining('AccountName=devstoreaccount1'), container: 'kvguard-backups' });
-    expect(stack.host).toMatchObject({ url: expect.stringMatching(/^http:\/\/localhost:\d+$/), functionKey: expect.any(String) });
+    expect(stack.storage).toMatchObject({
+      connectionString: expect.stringContaining('AccountName=devstoreaccount1'),
+      container: 'kvguard-backups',
+    });
+    expect(stack.host).toMatchObject({
+      url: expect.stringMatching(/^http:\/\/localhost:\d+$/),
+      functionKey: expect.any(String),
+    });
     expect(stack.settings).toMatchObject({ KVGUARD_CREDENTIAL: 'emulator', KVGUARD_REQUIRE_PRINCIPAL: 'false' });
     expect(output).toContain('kvguard local stack ready');
   });
 
   it('serves the demo vault over TLS with the emulator CA, answering an anonymous call with the 401 challenge', async () => {
-    const answer = await httpsGet(`${stack.vaults[0]!.url}keys?api-version=7.5`, readFileSync(stack.caCertPath, 'utf8'));
+    const answer = await httpsGet(
+      `${stack.vaults[0]!.url}keys?api-version=7.5`,
+      readFileSync(stack.caCertPath, 'utf8'),
+    );
     expect(answer.status).toBe(401);
     expect(answer.wwwAuthenticate).toMatch(/^Bearer authorization="?https:\/\//);
   });
@@ -62,12 +71,15 @@ describe('npm start (dev/start.ts)', () => {
   it('runs the dev host with function keys and the trigger queues created in Azurite', async () => {
     expect((await fetch(`${stack.host.url}/api/status`)).status).toBe(401);
     const queues: string[] = [];
-    for await (const queue of QueueServiceClient.fromConnectionString(stack.storage.connectionString).listQueues()) queues.push(queue.name);
+    for await (const queue of QueueServiceClient.fromConnectionString(stack.storage.connectionString).listQueues())
+      queues.push(queue.name);
     expect(queues).toContain(stack.settings.KVGUARD_BACKUP_QUEUE);
   });
 
   it('stops every part when its launcher gets SIGTERM: no process left, ports free, dev.json gone', async () => {
-    const ports = [stack.vaults[0]!.url, stack.storage.blobUrl, stack.storage.queueUrl, stack.host.url].map((url) => Number(new URL(url).port));
+    const ports = [stack.vaults[0]!.url, stack.storage.blobUrl, stack.storage.queueUrl, stack.host.url].map((url) =>
+      Number(new URL(url).port),
+    );
     launcher.kill('SIGTERM');
     await outputClosed;
     expect(output).toContain('kvguard local stack stopped');

@@ -7,7 +7,10 @@ import { httpRequest, installRestoreWorld, invocationContext } from '../core/res
 afterEach(() => useServices(undefined));
 
 async function list(query: Record<string, string>) {
-  const response = await backupsFunction.handler(httpRequest({ path: '/api/backups', query }), invocationContext('backups'));
+  const response = await backupsFunction.handler(
+    httpRequest({ path: '/api/backups', query }),
+    invocationContext('backups'),
+  );
   return { status: response.status, body: response.jsonBody as Record<string, any> };
 }
 
@@ -35,12 +38,28 @@ describe('GET /api/backups', () => {
 
     const first = await list({ vault: 'https://prod.vault.azure.net/', limit: '4', code: 'the-function-key' });
     expect(first.status).toBe(200);
-    expect(first.body.items.map((i: any) => i.blobName)).toEqual([...stored].reverse().slice(0, 4).map((r) => r.blobName));
-    expect(first.body.items[0]).toMatchObject({ vault: 'prod', type: 'secret', name: 's1', takenAt: stored[5]!.takenAt.toISOString(), sha256: stored[5]!.sha256 });
+    expect(first.body.items.map((i: any) => i.blobName)).toEqual(
+      [...stored]
+        .reverse()
+        .slice(0, 4)
+        .map((r) => r.blobName),
+    );
+    expect(first.body.items[0]).toMatchObject({
+      vault: 'prod',
+      type: 'secret',
+      name: 's1',
+      takenAt: stored[5]!.takenAt.toISOString(),
+      sha256: stored[5]!.sha256,
+    });
     expect(first.body.nextLink).not.toContain('the-function-key');
 
     const second = await list({ vault: 'prod', limit: '4', continuationToken: first.body.continuationToken });
-    expect(second.body.items.map((i: any) => i.blobName)).toEqual([...stored].reverse().slice(4).map((r) => r.blobName));
+    expect(second.body.items.map((i: any) => i.blobName)).toEqual(
+      [...stored]
+        .reverse()
+        .slice(4)
+        .map((r) => r.blobName),
+    );
     expect(second.body.continuationToken).toBeUndefined();
   });
 

@@ -8,7 +8,11 @@ import { installRestoreWorld, invocationContext } from '../core/restore/function
 
 afterEach(() => useServices(undefined));
 
-const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+const timer: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: false },
+  scheduleStatus: { last: '', next: '', lastUpdated: '' },
+};
 
 describe('restoreDrill timer', () => {
   it('runs on the configured drill schedule', () => {
@@ -28,7 +32,10 @@ describe('restoreDrill timer', () => {
   });
 
   it('drills into the scratch vault and alerts when a backup does not come back', async () => {
-    const world = installRestoreWorld({ KVGUARD_SCRATCH_VAULT: 'https://scratch.vault.azure.net/', KVGUARD_DRILL_SAMPLE: '2' });
+    const world = installRestoreWorld({
+      KVGUARD_SCRATCH_VAULT: 'https://scratch.vault.azure.net/',
+      KVGUARD_DRILL_SAMPLE: '2',
+    });
     world.prod.seedKey('k1').seedKey('k2').seedKey('k3');
     const records = [];
     for (const name of ['k1', 'k2', 'k3']) records.push(await world.backUp(world.prod, 'key', name));
@@ -36,7 +43,9 @@ describe('restoreDrill timer', () => {
 
     await restoreDrillFunction.handler(timer, invocationContext('restoreDrill'));
 
-    expect(world.store.auditEntries()).toEqual([expect.objectContaining({ action: 'drill', principal: 'timer:restoreDrill', outcome: 'failed' })]);
+    expect(world.store.auditEntries()).toEqual([
+      expect.objectContaining({ action: 'drill', principal: 'timer:restoreDrill', outcome: 'failed' }),
+    ]);
     expect(world.store.auditEntries()[0]!.objects).toHaveLength(2);
     expect(world.alerts.raised.map((a) => a.type)).toEqual([ALERT_TYPES.restoreDrillFailed]);
   });

@@ -13,19 +13,34 @@ afterEach(() => useServices(undefined));
 const operator = { 'x-ms-client-principal': principalHeader('alice@contoso.com', ['kvguard.Restore']) };
 
 async function post(body: unknown, headers: Record<string, string> = operator) {
-  const response = await restoreFunction.handler(httpRequest({ method: 'POST', path: '/api/restore', body, headers }), invocationContext('restore'));
-  return { status: response.status, body: response.jsonBody as Record<string, any>, headers: response.headers as Record<string, string> };
+  const response = await restoreFunction.handler(
+    httpRequest({ method: 'POST', path: '/api/restore', body, headers }),
+    invocationContext('restore'),
+  );
+  return {
+    status: response.status,
+    body: response.jsonBody as Record<string, any>,
+    headers: response.headers as Record<string, string>,
+  };
 }
 
 async function getStatus(id: string) {
-  const response = await restoreStatusFunction.handler(httpRequest({ path: `/api/restore/${id}`, params: { id }, headers: operator }), invocationContext('restoreStatus'));
+  const response = await restoreStatusFunction.handler(
+    httpRequest({ path: `/api/restore/${id}`, params: { id }, headers: operator }),
+    invocationContext('restoreStatus'),
+  );
   return { status: response.status, body: response.jsonBody as Record<string, any> };
 }
 
 describe('POST /api/restore', () => {
   it('is registered as an HTTP function guarded by the function key', () => {
     expect(functionDefinitions).toContain(restoreFunction);
-    expect(restoreFunction).toMatchObject({ trigger: 'http', route: 'restore', methods: ['POST'], authLevel: 'function' });
+    expect(restoreFunction).toMatchObject({
+      trigger: 'http',
+      route: 'restore',
+      methods: ['POST'],
+      authLevel: 'function',
+    });
   });
 
   it('answers 401 without a principal and 403 without the role, changes nothing, and audits the attempt', async () => {
@@ -36,7 +51,10 @@ describe('POST /api/restore', () => {
 
     const anonymous = await post({ vault: 'prod', name: 'db-key' }, {});
     world.clock.advance(1_000);
-    const reader = await post({ vault: 'prod', name: 'db-key' }, { 'x-ms-client-principal': principalHeader('bob', ['kvguard.Read']) });
+    const reader = await post(
+      { vault: 'prod', name: 'db-key' },
+      { 'x-ms-client-principal': principalHeader('bob', ['kvguard.Read']) },
+    );
 
     expect(anonymous.status).toBe(401);
     expect(reader.status).toBe(403);
@@ -107,12 +125,17 @@ describe('POST /api/restore', () => {
   it('answers 409 listing the conflicts under fail, 404 when no backup matches, 207 for mixed outcomes', async () => {
     const world = installRestoreWorld();
     world.prod.seedKey('live-key').seedKey('gone-key');
-    const records = [await world.backUp(world.prod, 'key', 'live-key'), await world.backUp(world.prod, 'key', 'gone-key')];
+    const records = [
+      await world.backUp(world.prod, 'key', 'live-key'),
+      await world.backUp(world.prod, 'key', 'gone-key'),
+    ];
     await destroy(world.prod, 'key', 'gone-key');
 
     const conflict = await post({ vault: 'prod' });
     expect(conflict.status).toBe(409);
-    expect(conflict.body.objects.filter((o: any) => o.outcome === 'conflict').map((o: any) => o.name)).toEqual(['live-key']);
+    expect(conflict.body.objects.filter((o: any) => o.outcome === 'conflict').map((o: any) => o.name)).toEqual([
+      'live-key',
+    ]);
     expect(world.prod.inspect('key', 'gone-key')).toBeUndefined();
 
     expect((await post({ vault: 'prod', name: 'never-was' })).status).toBe(404);
@@ -121,7 +144,10 @@ describe('POST /api/restore', () => {
     world.dr.seedKey('live-key');
     const mixed = await post({ vault: 'prod', targetVault: 'dr', onConflict: 'skip' });
     expect(mixed.status).toBe(207);
-    expect(Object.fromEntries(mixed.body.objects.map((o: any) => [o.name, o.outcome]))).toEqual({ 'live-key': 'skipped', 'gone-key': 'failed' });
+    expect(Object.fromEntries(mixed.body.objects.map((o: any) => [o.name, o.outcome]))).toEqual({
+      'live-key': 'skipped',
+      'gone-key': 'failed',
+    });
   });
 
   it('dry run answers 200 with the plan and changes nothing', async () => {
@@ -134,7 +160,11 @@ describe('POST /api/restore', () => {
     const response = await post({ vault: 'prod', name: 'db-key', dryRun: true });
 
     expect(response.status).toBe(200);
-    expect(response.body).toMatchObject({ status: 'planned', dryRun: true, objects: [{ action: 'restore', outcome: 'planned' }] });
+    expect(response.body).toMatchObject({
+      status: 'planned',
+      dryRun: true,
+      objects: [{ action: 'restore', outcome: 'planned' }],
+    });
     expect(world.prod.calls.slice(callsBefore).map((c) => c.method)).toEqual(['nameState']);
   });
 
@@ -149,9 +179,13 @@ describe('POST /api/restore', () => {
     const accepted = await post({ vault: 'prod' });
     expect(accepted.status).toBe(202);
     expect(accepted.headers.location).toBe(`/api/restore/${accepted.body.requestId}`);
-    expect((await getStatus(accepted.body.requestId)).body).toMatchObject({ status: 'queued', progress: { total: ASYNC_RESTORE_THRESHOLD + 1, done: 0 } });
+    expect((await getStatus(accepted.body.requestId)).body).toMatchObject({
+      status: 'queued',
+      progress: { total: ASYNC_RESTORE_THRESHOLD + 1, done: 0 },
+    });
 
-    for (const job of world.restoreQueue.drain()) await restoreJobFunction.handler(job, invocationContext('restoreJob'));
+    for (const job of world.restoreQueue.drain())
+      await restoreJobFunction.handler(job, invocationContext('restoreJob'));
 
     const done = await getStatus(accepted.body.requestId);
     expect(done.status).toBe(200);
@@ -173,7 +207,9 @@ describe('GET /api/restore/{id}', () => {
 describe('restoreJob queue function', () => {
   it('refuses a malformed message so the host retries and finally parks it', async () => {
     installRestoreWorld();
-    await expect(restoreJobFunction.handler({ kind: 'restore' }, invocationContext('restoreJob'))).rejects.toMatchObject({ code: 'ValidationError' });
+    await expect(
+      restoreJobFunction.handler({ kind: 'restore' }, invocationContext('restoreJob')),
+    ).rejects.toMatchObject({ code: 'ValidationError' });
     expect(restoreJobFunction).toMatchObject({ trigger: 'queue', queueName: '%KVGUARD_RESTORE_QUEUE%' });
   });
 });

@@ -32,7 +32,10 @@ function context(): InvocationContext {
 }
 
 beforeEach(() => {
-  const config = loadConfig({ KVGUARD_VAULTS: 'https://contoso.vault.azure.net/', KVGUARD_STORAGE: 'UseDevelopmentStorage=true' });
+  const config = loadConfig({
+    KVGUARD_VAULTS: 'https://contoso.vault.azure.net/',
+    KVGUARD_STORAGE: 'UseDevelopmentStorage=true',
+  });
   const clock = new ManualClock();
   const state = new InMemoryStateStore();
   const logger = new RecordingLogger();
@@ -75,9 +78,17 @@ describe('vaultEvents function', () => {
   });
 
   it('enqueues a snapshot for a new key version and logs what it did', async () => {
-    await vaultEventsFunction.handler(keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', { id: 'e1', name: 'db-key' }), context());
+    await vaultEventsFunction.handler(
+      keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', { id: 'e1', name: 'db-key' }),
+      context(),
+    );
     expect(backupQueue.jobs.map((j) => [j.trigger, j.objects])).toEqual([['event', [{ type: 'key', name: 'db-key' }]]]);
-    expect(lines.some((l) => l.level === 'information' && l.text.includes('vault event handled') && l.text.includes('snapshot key/db-key'))).toBe(true);
+    expect(
+      lines.some(
+        (l) =>
+          l.level === 'information' && l.text.includes('vault event handled') && l.text.includes('snapshot key/db-key'),
+      ),
+    ).toBe(true);
   });
 
   it('handles a batch split by the host one event at a time: a malformed one is logged with its reason, the rest proceed', async () => {

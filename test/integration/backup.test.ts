@@ -49,12 +49,22 @@ beforeAll(async () => {
   };
   services = createServices(loadConfig(settings), silentLogger);
   clients = sdkClients(main!.url, emulator.caCertPem);
-  await inBatches(KEYS, (i) => clients.keys.createRsaKey(`key-${i}`, { keySize: 2048, tags: i % 10 === 0 ? { kvguard: 'critical' } : {} }));
+  await inBatches(KEYS, (i) =>
+    clients.keys.createRsaKey(`key-${i}`, { keySize: 2048, tags: i % 10 === 0 ? { kvguard: 'critical' } : {} }),
+  );
   await inBatches(SECRETS, (i) => clients.secrets.setSecret(`secret-${i}`, `value-${i}`));
-  await inBatches(CERTIFICATES, async (i) => {
-    const poller = await clients.certificates.beginCreateCertificate(`cert-${i}`, { issuerName: 'Self', subject: `CN=cert-${i}` }, { intervalInMs: 50 });
-    await poller.pollUntilDone();
-  }, 3);
+  await inBatches(
+    CERTIFICATES,
+    async (i) => {
+      const poller = await clients.certificates.beginCreateCertificate(
+        `cert-${i}`,
+        { issuerName: 'Self', subject: `CN=cert-${i}` },
+        { intervalInMs: 50 },
+      );
+      await poller.pollUntilDone();
+    },
+    3,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -73,7 +83,9 @@ describe('scheduled backups against the Key Vault emulator and Azurite', () => {
     for await (const record of services.store.listBackups({ vault: 'main' })) records.push(record);
     expect(records).toHaveLength(TOTAL);
     // Certificates carry their managed key and secret: neither is stored on its own.
-    expect(records.filter((r) => r.name.startsWith('cert-')).map((r) => r.type)).toEqual(Array(CERTIFICATES).fill('certificate'));
+    expect(records.filter((r) => r.name.startsWith('cert-')).map((r) => r.type)).toEqual(
+      Array(CERTIFICATES).fill('certificate'),
+    );
   });
 
   it('stores the exact bytes Key Vault returned, with the SHA-256 the catalog records', async () => {
@@ -84,7 +96,14 @@ describe('scheduled backups against the Key Vault emulator and Azurite', () => {
     await clients.secrets.beginDeleteSecret('secret-7').then((p) => p.pollUntilDone());
     await clients.secrets.purgeDeletedSecret('secret-7');
     await expect
-      .poll(async () => clients.secrets.restoreSecretBackup(bytes).then(() => 'restored', (e: { statusCode?: number }) => e.statusCode), { timeout: 5000, interval: 100 })
+      .poll(
+        async () =>
+          clients.secrets.restoreSecretBackup(bytes).then(
+            () => 'restored',
+            (e: { statusCode?: number }) => e.statusCode,
+          ),
+        { timeout: 5000, interval: 100 },
+      )
       .toBe('restored');
   });
 
@@ -100,19 +119,32 @@ describe('scheduled backups against the Key Vault emulator and Azurite', () => {
 
   it('finds the backup as of a time between two runs', async () => {
     const history = [];
-    for await (const record of services.store.listBackups({ vault: 'main', type: 'key', name: 'key-42' })) history.push(record);
+    for await (const record of services.store.listBackups({ vault: 'main', type: 'key', name: 'key-42' }))
+      history.push(record);
     expect(history.map((r) => r.versionCount)).toEqual([2, 1]);
     const [newer, older] = history;
     const between = new Date((older!.takenAt.getTime() + newer!.takenAt.getTime()) / 2);
     expect((await services.store.latestBackup('main', 'key', 'KEY-42', between))?.blobName).toBe(older!.blobName);
-    expect((await services.store.latestBackup('main', 'key', 'key-42', newer!.takenAt))?.blobName).toBe(newer!.blobName);
-    expect(await services.store.latestBackup('main', 'key', 'key-42', new Date(older!.takenAt.getTime() - 1))).toBeUndefined();
+    expect((await services.store.latestBackup('main', 'key', 'key-42', newer!.takenAt))?.blobName).toBe(
+      newer!.blobName,
+    );
+    expect(
+      await services.store.latestBackup('main', 'key', 'key-42', new Date(older!.takenAt.getTime() - 1)),
+    ).toBeUndefined();
   });
 
   it('completes a full run through injected 429s (with and without Retry-After), 503s and connection resets', async () => {
-    emulator.configure({ throttle: { retryAfter: 0.5 }, faults: { seed: 7, rate429: 0.04, rate503: 0.04, rateReset: 0.03 } }, 'main');
+    emulator.configure(
+      { throttle: { retryAfter: 0.5 }, faults: { seed: 7, rate429: 0.04, rate503: 0.04, rateReset: 0.03 } },
+      'main',
+    );
     try {
-      const run = await backupVaultNow({ ...target('main'), types: ['secret'] }, services, backupSettings(services.config), { full: true });
+      const run = await backupVaultNow(
+        { ...target('main'), types: ['secret'] },
+        services,
+        backupSettings(services.config),
+        { full: true },
+      );
       expect(run).toMatchObject({ succeeded: true, stats: { stored: SECRETS, failed: 0 } });
       expect(run.stats.throttled).toBeGreaterThan(0);
     } finally {
@@ -123,9 +155,13 @@ describe('scheduled backups against the Key Vault emulator and Azurite', () => {
   it('refuses a second write to an existing blob name and keeps the first content', async () => {
     const existing = await services.store.latestBackup('main', 'key', 'key-1');
     const { blobName: _ignored, ...record } = existing!;
-    await expect(services.store.putBackup(record, new Uint8Array([1, 2, 3]))).rejects.toMatchObject({ code: expect.stringMatching(/AlreadyExists|IntegrityError/) });
+    await expect(services.store.putBackup(record, new Uint8Array([1, 2, 3]))).rejects.toMatchObject({
+      code: expect.stringMatching(/AlreadyExists|IntegrityError/),
+    });
     const sameSize = { ...record, sha256: createHash('sha256').update(Buffer.alloc(record.size)).digest('hex') };
-    await expect(services.store.putBackup(sameSize, new Uint8Array(record.size))).rejects.toMatchObject({ code: 'AlreadyExists' });
+    await expect(services.store.putBackup(sameSize, new Uint8Array(record.size))).rejects.toMatchObject({
+      code: 'AlreadyExists',
+    });
     const { record: after } = await services.store.readBackup(existing!.blobName);
     expect(after.sha256).toBe(existing!.sha256);
   });
@@ -134,7 +170,11 @@ describe('scheduled backups against the Key Vault emulator and Azurite', () => {
     emulator.configure({ faults: { forbidden: true } }, 'locked');
     const locked = await backupVaultNow(target('locked'), services, backupSettings(services.config));
     expect(locked).toMatchObject({ succeeded: false, errors: [expect.objectContaining({ code: 'Forbidden' })] });
-    const main = await backupVaultNow({ ...target('main'), types: ['certificate'] }, services, backupSettings(services.config));
+    const main = await backupVaultNow(
+      { ...target('main'), types: ['certificate'] },
+      services,
+      backupSettings(services.config),
+    );
     expect(main).toMatchObject({ succeeded: true, stats: { unchanged: CERTIFICATES } });
   });
 });
@@ -158,7 +198,9 @@ describe('the functions: timer fan-out, queue chunks, status', () => {
   });
 
   it('backs a vault up through the timer, one queue job per page, and status reports the run', async () => {
-    const before = await fetch(`${host.url}/api/status?vault=queued`, { headers: { 'x-functions-key': host.functionKey } });
+    const before = await fetch(`${host.url}/api/status?vault=queued`, {
+      headers: { 'x-functions-key': host.functionKey },
+    });
     expect((await before.json()) as unknown).toMatchObject({ vaults: [{ vault: 'queued', rpoBreached: true }] });
 
     await host.runTimer('scheduleBackups');
@@ -166,9 +208,16 @@ describe('the functions: timer fan-out, queue chunks, status', () => {
 
     const response = await fetch(`${host.url}/api/status`, { headers: { 'x-functions-key': host.functionKey } });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { vaults: { vault: string; rpoBreached: boolean; counts: unknown; lastRun: { complete: boolean } }[] };
+    const body = (await response.json()) as {
+      vaults: { vault: string; rpoBreached: boolean; counts: unknown; lastRun: { complete: boolean } }[];
+    };
     expect(body.vaults).toEqual([
-      expect.objectContaining({ vault: 'queued', rpoBreached: false, counts: { stored: 35, unchanged: 0, failed: 0 }, lastRun: expect.objectContaining({ complete: true }) }),
+      expect.objectContaining({
+        vault: 'queued',
+        rpoBreached: false,
+        counts: { stored: 35, unchanged: 0, failed: 0 },
+        lastRun: expect.objectContaining({ complete: true }),
+      }),
     ]);
   });
 
@@ -176,7 +225,9 @@ describe('the functions: timer fan-out, queue chunks, status', () => {
     const bad = await fetch(`${host.url}/api/status?vault=nope`, { headers: { 'x-functions-key': host.functionKey } });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: 'ValidationError', field: 'vault' } });
-    const unknown = await fetch(`${host.url}/api/status?vualt=main`, { headers: { 'x-functions-key': host.functionKey } });
+    const unknown = await fetch(`${host.url}/api/status?vualt=main`, {
+      headers: { 'x-functions-key': host.functionKey },
+    });
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ error: { code: 'ValidationError', field: 'vualt' } });
     expect((await fetch(`${host.url}/api/status`)).status).toBe(401);

@@ -51,7 +51,11 @@ beforeAll(async () => {
   const demo = stack.file.vaults[0]!;
   keys = sdkClients(demo.url, readFileSync(stack.file.caCertPath, 'utf8')).keys;
   const blobs = BlobServiceClient.fromConnectionString(stack.file.storage.connectionString);
-  store = new BlobBackupStore({ container: blobs.getContainerClient(stack.file.storage.container), immutability: 'container', retentionDays: 1 });
+  store = new BlobBackupStore({
+    container: blobs.getContainerClient(stack.file.storage.container),
+    immutability: 'container',
+    retentionDays: 1,
+  });
 });
 
 afterAll(async () => {
@@ -71,11 +75,17 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 /** `kvguard watch --once --json` in the stack's project folder, as a user would run it. */
-async function watchOnce(): Promise<{ vaults: { vault: string; status: string; deleted: { name: string }[]; purged: { name: string }[] }[] }> {
-  const { stdout } = await run(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'kvguard.js'), 'watch', '--once', '--json'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? root, ...alertSettings() },
-  });
+async function watchOnce(): Promise<{
+  vaults: { vault: string; status: string; deleted: { name: string }[]; purged: { name: string }[] }[];
+}> {
+  const { stdout } = await run(
+    process.execPath,
+    [path.join(PROJECT_ROOT, 'bin', 'kvguard.js'), 'watch', '--once', '--json'],
+    {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? root, ...alertSettings() },
+    },
+  );
   try {
     return JSON.parse(stdout);
   } catch {

@@ -26,7 +26,10 @@ let prodUrl: string;
 let drUrl: string;
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startTestEmulator({ vaults: [{ name: 'prod' }, { name: 'dr-vault' }] }), startTestAzurite()]);
+  [emulator, azurite] = await Promise.all([
+    startTestEmulator({ vaults: [{ name: 'prod' }, { name: 'dr-vault' }] }),
+    startTestAzurite(),
+  ]);
   prodUrl = emulator.vaults[0]!.url;
   drUrl = emulator.vaults[1]!.url;
   const config = loadConfig({
@@ -59,13 +62,17 @@ function backUp(vaultUrl: string, vaultName: string, type: ObjectType, name: str
 
 async function postRestore(body: unknown) {
   useServices(services);
-  const response = await restoreFunction.handler(httpRequest({ method: 'POST', path: '/api/restore', body }), invocationContext('restore'));
+  const response = await restoreFunction.handler(
+    httpRequest({ method: 'POST', path: '/api/restore', body }),
+    invocationContext('restore'),
+  );
   return { status: response.status, body: response.jsonBody as Record<string, any> };
 }
 
 async function keyVersionIds(vaultUrl: string, name: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const v of sdkClients(vaultUrl, emulator.caCertPem).keys.listPropertiesOfKeyVersions(name)) ids.push(v.version!);
+  for await (const v of sdkClients(vaultUrl, emulator.caCertPem).keys.listPropertiesOfKeyVersions(name))
+    ids.push(v.version!);
   return ids.sort();
 }
 
@@ -81,7 +88,9 @@ describe('restore against the emulator and Azurite', () => {
     const response = await postRestore({ vault: prodUrl, objectType: 'key', name: 'db-key' });
 
     expect(response.status).toBe(200);
-    expect(response.body.objects).toEqual([expect.objectContaining({ name: 'db-key', outcome: 'restored', versions: 3 })]);
+    expect(response.body.objects).toEqual([
+      expect.objectContaining({ name: 'db-key', outcome: 'restored', versions: 3 }),
+    ]);
     expect(await keyVersionIds(prodUrl, 'db-key')).toEqual(before);
     expect(before).toHaveLength(3);
   });
@@ -110,7 +119,11 @@ describe('restore against the emulator and Azurite', () => {
 
     const dry = await postRestore({ vault: 'prod', name: 'signing-key', onConflict: 'purge', dryRun: true });
     expect(dry.status).toBe(200);
-    expect(dry.body.objects[0]).toMatchObject({ targetState: 'deleted', action: 'purge-and-restore', outcome: 'planned' });
+    expect(dry.body.objects[0]).toMatchObject({
+      targetState: 'deleted',
+      action: 'purge-and-restore',
+      outcome: 'planned',
+    });
     expect((await keys.getDeletedKey('signing-key')).name).toBe('signing-key');
 
     const refused = await postRestore({ vault: 'prod', name: 'signing-key' });
@@ -127,10 +140,12 @@ describe('restore against the emulator and Azurite', () => {
     const names = Array.from({ length: ASYNC_RESTORE_THRESHOLD + 1 }, (_, i) => `bulk-${i}`);
     await Promise.all(names.map((name) => secrets.setSecret(name, `value-${name}`)));
     await Promise.all(names.map((name) => backUp(prodUrl, 'prod', 'secret', name)));
-    await Promise.all(names.map(async (name) => {
-      await (await secrets.beginDeleteSecret(name, { intervalInMs: 50 })).pollUntilDone();
-      await secrets.purgeDeletedSecret(name);
-    }));
+    await Promise.all(
+      names.map(async (name) => {
+        await (await secrets.beginDeleteSecret(name, { intervalInMs: 50 })).pollUntilDone();
+        await secrets.purgeDeletedSecret(name);
+      }),
+    );
 
     const accepted = await postRestore({ vault: 'prod', objectType: 'secret', onConflict: 'skip' });
     expect(accepted.status).toBe(202);
@@ -138,25 +153,38 @@ describe('restore against the emulator and Azurite', () => {
     const queue = azurite.queueService().getQueueClient(services.config.restoreQueue);
     const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 5 });
     expect(receivedMessageItems).toHaveLength(1);
-    await restoreJobFunction.handler(decodeQueueMessage(receivedMessageItems[0]!.messageText), invocationContext('restoreJob'));
+    await restoreJobFunction.handler(
+      decodeQueueMessage(receivedMessageItems[0]!.messageText),
+      invocationContext('restoreJob'),
+    );
 
     const status = await restoreStatusFunction.handler(
       httpRequest({ path: `/api/restore/${accepted.body.requestId}`, params: { id: accepted.body.requestId } }),
       invocationContext('restoreStatus'),
     );
-    expect(status.jsonBody).toMatchObject({ status: 'succeeded', progress: { total: names.length + 1, done: names.length + 1 } });
+    expect(status.jsonBody).toMatchObject({
+      status: 'succeeded',
+      progress: { total: names.length + 1, done: names.length + 1 },
+    });
     expect((status.jsonBody as { counts: object }).counts).toMatchObject({ restored: names.length, skipped: 1 });
     expect((await secrets.getSecret('bulk-0')).value).toBe('value-bulk-0');
   });
 
   it('lists the catalog newest first, verifies every blob, and drills into a scratch vault leaving it clean', async () => {
     useServices(services);
-    const listing = await backupsFunction.handler(httpRequest({ path: '/api/backups', query: { vault: 'prod' } }), invocationContext('backups'));
+    const listing = await backupsFunction.handler(
+      httpRequest({ path: '/api/backups', query: { vault: 'prod' } }),
+      invocationContext('backups'),
+    );
     const items = (listing.jsonBody as { items: { name: string; takenAt: string }[] }).items;
     expect(items.slice(-3).map((i) => i.name)).toEqual(['signing-key', 'api-token', 'db-key']);
     expect(items.map((i) => i.takenAt)).toEqual([...items.map((i) => i.takenAt)].sort().reverse());
 
-    expect(await verifyBackups(services, { vault: 'prod' })).toMatchObject({ status: 'passed', checked: items.length, failed: [] });
+    expect(await verifyBackups(services, { vault: 'prod' })).toMatchObject({
+      status: 'passed',
+      checked: items.length,
+      failed: [],
+    });
 
     const scratch = emulator.vaults[1]!;
     const drill = await runRestoreDrill(services, {
@@ -171,7 +199,8 @@ describe('restore against the emulator and Azurite', () => {
     expect(drill).toMatchObject({ status: 'passed', sampled: 2 });
     expect(drill.objects.every((o) => o.cleanedUp && o.restoredVersions === o.expectedVersions)).toBe(true);
     const scratchKeys: string[] = [];
-    for await (const k of sdkClients(scratch.url, emulator.caCertPem).keys.listPropertiesOfKeys()) scratchKeys.push(k.name);
+    for await (const k of sdkClients(scratch.url, emulator.caCertPem).keys.listPropertiesOfKeys())
+      scratchKeys.push(k.name);
     expect(scratchKeys).toEqual([]);
   });
 });

@@ -8,12 +8,18 @@ import type { BackupRecord, ObjectType, VaultTarget } from '../../src/core/domai
  * @param deps - the backup dependencies (in-memory or real adapters)
  * @param vault - the vault's URL and catalog name
  */
-export async function backUpNow(deps: BackupDependencies, vault: { url: string; name: string }, type: ObjectType, name: string): Promise<BackupRecord> {
+export async function backUpNow(
+  deps: BackupDependencies,
+  vault: { url: string; name: string },
+  type: ObjectType,
+  name: string,
+): Promise<BackupRecord> {
   const target: VaultTarget = { url: vault.url, name: vault.name, types: [type], critical: { kind: 'all' } };
   const job = { ...firstBackupJob(target, deps.clock, { full: true }), objects: [{ type, name }] };
   const settings = { pageSize: 25, deadlineSeconds: 60, objectConcurrency: 1, kvguardVersion: 'test' };
   const { manifest } = await runBackupJob(job, target, deps, settings, async () => {});
   const outcome = manifest.entries[0]?.outcome;
-  if (outcome?.status !== 'stored') throw new Error(`backup of ${type} ${name} was not stored: ${JSON.stringify(outcome ?? manifest.error)}`);
+  if (outcome?.status !== 'stored')
+    throw new Error(`backup of ${type} ${name} was not stored: ${JSON.stringify(outcome ?? manifest.error)}`);
   return (await deps.store.readBackup(outcome.blobName)).record;
 }

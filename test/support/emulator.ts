@@ -71,7 +71,9 @@ export async function rawRequest(
         agent: false,
         headers: {
           ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? 'kvguard-local-token'}` }),
-          ...(init.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(init.body) } : {}),
+          ...(init.body !== undefined
+            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(init.body) }
+            : {}),
           ...init.headers,
         },
       },

@@ -149,7 +149,11 @@ export class RecordingLogger implements Logger {
 type ErrorFactory = Error | (() => Error);
 
 /** A KvGuardError as the real adapter would throw it. */
-export function kvError(code: ErrorCode, message: string = code, options: { serviceCode?: string; statusCode?: number; retryAfterSeconds?: number } = {}): KvGuardError {
+export function kvError(
+  code: ErrorCode,
+  message: string = code,
+  options: { serviceCode?: string; statusCode?: number; retryAfterSeconds?: number } = {},
+): KvGuardError {
   return new KvGuardError(code, message, options);
 }
 
@@ -219,7 +223,8 @@ export interface SeedOptions {
 }
 
 /** Methods of {@link VaultPort} that can be made to fail. */
-export type VaultMethod = 'listObjects' | 'listVersions' | 'backup' | 'restore' | 'nameState' | 'listDeleted' | 'recover' | 'purge' | 'delete';
+export type VaultMethod =
+  'listObjects' | 'listVersions' | 'backup' | 'restore' | 'nameState' | 'listDeleted' | 'recover' | 'purge' | 'delete';
 
 /** Options of an {@link InMemoryVault}. */
 export interface InMemoryVaultOptions {
@@ -286,7 +291,12 @@ export class InMemoryVault implements VaultPort {
   }
 
   /** Makes calls of `method` whose arguments match throw `error` (`times` defaults to always). */
-  failWhen(method: VaultMethod, predicate: (args: unknown[]) => boolean, error: ErrorFactory, times = Number.POSITIVE_INFINITY): this {
+  failWhen(
+    method: VaultMethod,
+    predicate: (args: unknown[]) => boolean,
+    error: ErrorFactory,
+    times = Number.POSITIVE_INFINITY,
+  ): this {
     this.failures.when(method, predicate, error, times);
     return this;
   }
@@ -350,10 +360,17 @@ export class InMemoryVault implements VaultPort {
   }
 
   /** A snapshot of one object (live or deleted), or undefined. */
-  inspect(type: ObjectType, name: string): (ObjectSummary & { versions: ObjectVersion[]; deleted: boolean }) | undefined {
+  inspect(
+    type: ObjectType,
+    name: string,
+  ): (ObjectSummary & { versions: ObjectVersion[]; deleted: boolean }) | undefined {
     const object = this.objects.get(key(type, name));
     if (!object) return undefined;
-    return { ...summarise(object), versions: object.versions.map((v) => toObjectVersion(v, object.managed)), deleted: object.deletedOn !== undefined };
+    return {
+      ...summarise(object),
+      versions: object.versions.map((v) => toObjectVersion(v, object.managed)),
+      deleted: object.deletedOn !== undefined,
+    };
   }
 
   /** Names of the live, unmanaged objects of a type, in listing order. */
@@ -364,7 +381,10 @@ export class InMemoryVault implements VaultPort {
   // -- VaultPort ---------------------------------------------------------------------------------------------------
 
   /** One page of the live objects of a type (managed ones included, flagged, as Key Vault lists them). */
-  async listObjects(type: ObjectType, options: { continuationToken?: string; pageSize?: number } = {}): Promise<Page<ObjectSummary>> {
+  async listObjects(
+    type: ObjectType,
+    options: { continuationToken?: string; pageSize?: number } = {},
+  ): Promise<Page<ObjectSummary>> {
     return this.call('listObjects', [type, options], () => {
       const all = this.sorted(type, false);
       const start = options.continuationToken === undefined ? 0 : parseToken(options.continuationToken);
@@ -391,12 +411,19 @@ export class InMemoryVault implements VaultPort {
     return this.call('backup', [type, name], () => {
       const object = this.liveObject(type, name);
       if (object.versions.length > 500) {
-        throw kvError('TooManyVersions', `${type} ${name} has ${object.versions.length} versions; Key Vault backs up at most 500`, {
-          serviceCode: 'BadParameter',
-          statusCode: 400,
-        });
+        throw kvError(
+          'TooManyVersions',
+          `${type} ${name} has ${object.versions.length} versions; Key Vault backs up at most 500`,
+          {
+            serviceCode: 'BadParameter',
+            statusCode: 400,
+          },
+        );
       }
-      const managed = type === 'certificate' ? (['key', 'secret'] as const).map((t) => this.objects.get(key(t, name))).filter(isDefined) : [];
+      const managed =
+        type === 'certificate'
+          ? (['key', 'secret'] as const).map((t) => this.objects.get(key(t, name))).filter(isDefined)
+          : [];
       const payload: FakeBackupPayload = {
         format: 'kvguard-fake-backup',
         salt: randomBytes(16).toString('hex'),
@@ -413,17 +440,25 @@ export class InMemoryVault implements VaultPort {
     return this.call('restore', [type, `<${backup.byteLength} bytes>`], () => {
       const payload = decodeBackup(backup);
       if (!payload || payload.object.type !== type) {
-        throw kvError('BadRequest', `backup blob is not a valid ${type} backup`, { serviceCode: 'BadParameter', statusCode: 400 });
+        throw kvError('BadRequest', `backup blob is not a valid ${type} backup`, {
+          serviceCode: 'BadParameter',
+          statusCode: 400,
+        });
       }
       const existing = this.objects.get(key(type, payload.object.name));
       if (existing) {
         const state = existing.deletedOn ? 'soft-deleted' : 'live';
-        throw kvError('Conflict', `${type} ${payload.object.name} already exists (${state}); recover or purge it first`, {
-          serviceCode: 'Conflict',
-          statusCode: 409,
-        });
+        throw kvError(
+          'Conflict',
+          `${type} ${payload.object.name} already exists (${state}); recover or purge it first`,
+          {
+            serviceCode: 'Conflict',
+            statusCode: 409,
+          },
+        );
       }
-      for (const o of [payload.object, ...(payload.managed ?? [])]) this.objects.set(key(o.type, o.name), reviveObject(o));
+      for (const o of [payload.object, ...(payload.managed ?? [])])
+        this.objects.set(key(o.type, o.name), reviveObject(o));
       return { name: payload.object.name };
     });
   }
@@ -467,7 +502,10 @@ export class InMemoryVault implements VaultPort {
     return this.call('purge', [type, name], () => {
       const object = this.deletedObject(type, name);
       if (this.purgeProtection) {
-        throw kvError('Forbidden', `${type} ${name} cannot be purged: the vault has purge protection`, { serviceCode: 'Forbidden', statusCode: 403 });
+        throw kvError('Forbidden', `${type} ${name} cannot be purged: the vault has purge protection`, {
+          serviceCode: 'Forbidden',
+          statusCode: 403,
+        });
       }
       for (const o of this.withManaged(object)) this.objects.delete(key(o.type, o.name));
     });
@@ -516,7 +554,10 @@ export class InMemoryVault implements VaultPort {
   private liveObject(type: ObjectType, name: string): FakeObject {
     const object = this.objects.get(key(type, name));
     if (!object || object.deletedOn) {
-      throw kvError('NotFound', `${type} ${name} was not found in vault ${this.name}`, { serviceCode: notFoundCode(type), statusCode: 404 });
+      throw kvError('NotFound', `${type} ${name} was not found in vault ${this.name}`, {
+        serviceCode: notFoundCode(type),
+        statusCode: 404,
+      });
     }
     return object;
   }
@@ -524,7 +565,10 @@ export class InMemoryVault implements VaultPort {
   private deletedObject(type: ObjectType, name: string): FakeObject {
     const object = this.objects.get(key(type, name));
     if (!object || !object.deletedOn) {
-      throw kvError('NotFound', `deleted ${type} ${name} was not found in vault ${this.name}`, { serviceCode: notFoundCode(type), statusCode: 404 });
+      throw kvError('NotFound', `deleted ${type} ${name} was not found in vault ${this.name}`, {
+        serviceCode: notFoundCode(type),
+        statusCode: 404,
+      });
     }
     return object;
   }
@@ -575,7 +619,13 @@ function summarise(object: FakeObject): ObjectSummary {
 }
 
 function toObjectVersion(version: FakeVersion, managed: boolean): ObjectVersion {
-  return { version: version.version, createdOn: new Date(version.createdOn), updatedOn: new Date(version.updatedOn), enabled: version.enabled, managed };
+  return {
+    version: version.version,
+    createdOn: new Date(version.createdOn),
+    updatedOn: new Date(version.updatedOn),
+    enabled: version.enabled,
+    managed,
+  };
 }
 
 function cloneObject(object: FakeObject): FakeObject {
@@ -591,7 +641,11 @@ function reviveObject(object: FakeBackupPayload['object']): FakeObject {
   return {
     ...object,
     tags: { ...object.tags },
-    versions: object.versions.map((v) => ({ ...v, createdOn: new Date(v.createdOn), updatedOn: new Date(v.updatedOn) })),
+    versions: object.versions.map((v) => ({
+      ...v,
+      createdOn: new Date(v.createdOn),
+      updatedOn: new Date(v.updatedOn),
+    })),
   };
 }
 
@@ -599,7 +653,9 @@ function decodeBackup(bytes: Uint8Array): FakeBackupPayload | undefined {
   const text = Buffer.from(bytes).toString('utf8');
   if (!text.startsWith(FAKE_BACKUP_MAGIC)) return undefined;
   try {
-    const payload = JSON.parse(Buffer.from(text.slice(FAKE_BACKUP_MAGIC.length), 'base64').toString('utf8')) as FakeBackupPayload;
+    const payload = JSON.parse(
+      Buffer.from(text.slice(FAKE_BACKUP_MAGIC.length), 'base64').toString('utf8'),
+    ) as FakeBackupPayload;
     return payload.format === 'kvguard-fake-backup' ? payload : undefined;
   } catch {
     return undefined;
@@ -617,12 +673,23 @@ function parseToken(token: string): number {
   } catch {
     // fall through
   }
-  throw kvError('BadRequest', `continuation token ${JSON.stringify(token.slice(0, 40))} is not valid`, { serviceCode: 'BadParameter', statusCode: 400 });
+  throw kvError('BadRequest', `continuation token ${JSON.stringify(token.slice(0, 40))} is not valid`, {
+    serviceCode: 'BadParameter',
+    statusCode: 400,
+  });
 }
 
 /** Seeds several objects at once, e.g. `seedObjects(vault, 'key', ['a', 'b'])` or a count (`key-000` …). */
-export function seedObjects(vault: InMemoryVault, type: ObjectType, names: string[] | number, options: SeedOptions = {}): string[] {
-  const list = typeof names === 'number' ? Array.from({ length: names }, (_, i) => `${type}-${String(i).padStart(3, '0')}`) : names;
+export function seedObjects(
+  vault: InMemoryVault,
+  type: ObjectType,
+  names: string[] | number,
+  options: SeedOptions = {},
+): string[] {
+  const list =
+    typeof names === 'number'
+      ? Array.from({ length: names }, (_, i) => `${type}-${String(i).padStart(3, '0')}`)
+      : names;
   for (const name of list) vault.seed(type, name, options);
   return list;
 }
@@ -674,11 +741,18 @@ export class InMemoryVaultFactory implements VaultPortFactory {
     this.opened.push({ url, options });
     const normalised = normalise(url);
     if (this.forbidden.has(normalised)) {
-      return failingPort(normalised, () => kvError('Forbidden', `access to vault ${normalised} is forbidden`, { serviceCode: 'Forbidden', statusCode: 403 }));
+      return failingPort(normalised, () =>
+        kvError('Forbidden', `access to vault ${normalised} is forbidden`, {
+          serviceCode: 'Forbidden',
+          statusCode: 403,
+        }),
+      );
     }
     const vault = this.vaults.get(normalised);
     if (vault) return vault;
-    return failingPort(normalised, () => kvError('NotFound', `vault ${normalised} does not exist or cannot be reached`, { serviceCode: 'ENOTFOUND' }));
+    return failingPort(normalised, () =>
+      kvError('NotFound', `vault ${normalised} does not exist or cannot be reached`, { serviceCode: 'ENOTFOUND' }),
+    );
   }
 }
 
@@ -712,7 +786,8 @@ function failingPort(url: string, error: () => KvGuardError): VaultPort {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Methods of {@link BackupStore} that can be made to fail. */
-export type BackupStoreMethod = 'putBackup' | 'latestBackup' | 'listBackups' | 'readBackup' | 'putManifest' | 'listManifests' | 'appendAudit';
+export type BackupStoreMethod =
+  'putBackup' | 'latestBackup' | 'listBackups' | 'readBackup' | 'putManifest' | 'listManifests' | 'appendAudit';
 
 /**
  * The catalog in memory, with the blob store's naming (shared from `src/adapters/blob-layout`) and its create-only
@@ -760,7 +835,11 @@ export class InMemoryBackupStore implements BackupStore {
   async readBackup(blobName: string): Promise<{ record: BackupRecord; bytes: Uint8Array }> {
     this.failures.check('readBackup', [blobName]);
     const blob = this.blobs.get(blobName);
-    if (!blob?.record) throw kvError('NotFound', `backup blob ${JSON.stringify(blobName)} does not exist`, { serviceCode: 'BlobNotFound', statusCode: 404 });
+    if (!blob?.record)
+      throw kvError('NotFound', `backup blob ${JSON.stringify(blobName)} does not exist`, {
+        serviceCode: 'BlobNotFound',
+        statusCode: 404,
+      });
     return { record: { ...blob.record, takenAt: new Date(blob.record.takenAt) }, bytes: new Uint8Array(blob.bytes) };
   }
 
@@ -776,7 +855,8 @@ export class InMemoryBackupStore implements BackupStore {
   async *listManifests(vault?: string): AsyncIterable<RunManifest & { blobName: string }> {
     this.failures.check('listManifests', [vault]);
     const names = this.namesUnder(manifestPrefix(vault)).sort(compareManifestBlobNames);
-    for (const blobName of names) yield { ...(JSON.parse(JSON.stringify(this.blobs.get(blobName)!.json)) as RunManifest), blobName };
+    for (const blobName of names)
+      yield { ...(JSON.parse(JSON.stringify(this.blobs.get(blobName)!.json)) as RunManifest), blobName };
   }
 
   /** Appends an audit entry (create-only). */
@@ -834,10 +914,16 @@ export class InMemoryStateStore implements StateStore {
   async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
     const existing = this.documents.get(key);
     if (options.etag === null && existing) {
-      throw kvError('Conflict', `state ${JSON.stringify(key)} already exists`, { serviceCode: 'BlobAlreadyExists', statusCode: 409 });
+      throw kvError('Conflict', `state ${JSON.stringify(key)} already exists`, {
+        serviceCode: 'BlobAlreadyExists',
+        statusCode: 409,
+      });
     }
     if (typeof options.etag === 'string' && existing?.etag !== options.etag) {
-      throw kvError('Conflict', `state ${JSON.stringify(key)} changed since it was read`, { serviceCode: 'ConditionNotMet', statusCode: 412 });
+      throw kvError('Conflict', `state ${JSON.stringify(key)} changed since it was read`, {
+        serviceCode: 'ConditionNotMet',
+        statusCode: 412,
+      });
     }
     this.counter += 1;
     this.documents.set(key, { json: JSON.stringify(value), etag: `"0x${this.counter.toString(16).padStart(8, '0')}"` });
@@ -882,7 +968,10 @@ export class InMemoryQueue<T> implements JobQueue<T> {
  * The real alerts port (de-duplication included) over a sink that records what it receives, for use-case tests.
  * @param deps - the state store for de-duplication, a logger and a clock
  */
-export function recordingAlerts(deps: { state: StateStore; logger: Logger; clock: Clock }): { alerts: Alerts; received: Alert[] } {
+export function recordingAlerts(deps: { state: StateStore; logger: Logger; clock: Clock }): {
+  alerts: Alerts;
+  received: Alert[];
+} {
   const received: Alert[] = [];
   const alerts = createAlerts({
     sinks: [{ name: 'recording', send: async (alert) => void received.push(alert) }],

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import { AzureKeyCredential, type TokenCredential } from '@azure/core-auth';
-import { EventGridPublisherClient, type EventGridPublisherClientOptions, type SendEventGridEventInput } from '@azure/eventgrid';
+import {
+  EventGridPublisherClient,
+  type EventGridPublisherClientOptions,
+  type SendEventGridEventInput,
+} from '@azure/eventgrid';
 import type { Alert, AlertSink } from '../../core/ports';
 import { sinkError } from './errors';
 
@@ -36,11 +40,16 @@ export function eventGridTopicSink(options: EventGridTopicSinkOptions): AlertSin
     name,
     async send(alert) {
       try {
-        await client.send([toEvent(alert)], { abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS) });
+        await client.send([toEvent(alert)], {
+          abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+        });
       } catch (error) {
         const status = (error as { statusCode?: number }).statusCode;
         // The endpoint is not secret (the key travels in a header), so the SDK's own message may be quoted.
-        const detail = status === undefined ? `the topic could not be reached: ${(error as Error).message}` : `the topic answered HTTP ${status}`;
+        const detail =
+          status === undefined
+            ? `the topic could not be reached: ${(error as Error).message}`
+            : `the topic answered HTTP ${status}`;
         throw sinkError(name, status, detail, error);
       }
     },

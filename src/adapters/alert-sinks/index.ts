@@ -28,11 +28,18 @@ export function createAlertSinks(
   const sinks: AlertSink[] = [];
   if (config.appInsights) sinks.push(appInsightsSink(deps.telemetry));
   if (config.alertWebhookUrl) {
-    if (new URL(config.alertWebhookUrl).protocol === 'http:') deps.logger?.warn('KVGUARD_ALERT_WEBHOOK_URL uses plain http: alerts travel unencrypted');
+    if (new URL(config.alertWebhookUrl).protocol === 'http:')
+      deps.logger?.warn('KVGUARD_ALERT_WEBHOOK_URL uses plain http: alerts travel unencrypted');
     sinks.push(webhookSink({ url: config.alertWebhookUrl, format: config.alertWebhookFormat }));
   }
   if (config.alertTopicEndpoint) {
-    sinks.push(eventGridTopicSink({ endpoint: config.alertTopicEndpoint, key: config.alertTopicKey, credential: deps.credential }));
+    sinks.push(
+      eventGridTopicSink({
+        endpoint: config.alertTopicEndpoint,
+        key: config.alertTopicKey,
+        credential: deps.credential,
+      }),
+    );
   }
   return sinks;
 }

@@ -83,7 +83,14 @@ function teamsMessage(alert: Alert): unknown {
               text: `${SEVERITY_LABEL[alert.severity]}: ${alert.type}`,
             },
             { type: 'TextBlock', wrap: true, text: alert.summary },
-            { type: 'FactSet', facts: [{ title: 'subject', value: alert.subject }, { title: 'at', value: alert.occurredAt }, ...facts(alert)] },
+            {
+              type: 'FactSet',
+              facts: [
+                { title: 'subject', value: alert.subject },
+                { title: 'at', value: alert.occurredAt },
+                ...facts(alert),
+              ],
+            },
           ],
         },
       },
@@ -94,7 +101,11 @@ function teamsMessage(alert: Alert): unknown {
 /** A Slack incoming-webhook message: `text` for notifications, blocks for the layout. */
 function slackMessage(alert: Alert): unknown {
   const headline = `${SEVERITY_LABEL[alert.severity]}: ${alert.type} ${alert.subject}`;
-  const lines = [`*subject*: ${alert.subject}`, `*at*: ${alert.occurredAt}`, ...facts(alert).map((f) => `*${f.title}*: ${f.value}`)];
+  const lines = [
+    `*subject*: ${alert.subject}`,
+    `*at*: ${alert.occurredAt}`,
+    ...facts(alert).map((f) => `*${f.title}*: ${f.value}`),
+  ];
   return {
     text: `${headline} — ${alert.summary}`,
     blocks: [

@@ -75,7 +75,8 @@ export class AdaptiveLimiter {
 
   /** @param options - bounds, starting limit, decrease hook */
   constructor(options: AdaptiveLimiterOptions) {
-    if (!Number.isInteger(options.max) || options.max < 1) throw new RangeError(`max must be a positive integer, got ${options.max}`);
+    if (!Number.isInteger(options.max) || options.max < 1)
+      throw new RangeError(`max must be a positive integer, got ${options.max}`);
     this.max = options.max;
     this.window = Math.min(this.max, Math.max(1, options.initial ?? Math.ceil(this.max / 2)));
     this.onDecrease = options.onDecrease;
@@ -134,7 +135,8 @@ export class AdaptiveLimiter {
     if (this.ratePerSecond !== undefined && now - this.lastThrottledAt > PACE_MEMORY_MS) this.ratePerSecond = undefined;
     this.recentStarts.push(now);
     while (this.recentStarts.length > 0 && this.recentStarts[0]! <= now - 1000) this.recentStarts.shift();
-    if (this.ratePerSecond !== undefined) this.nextStartAt = Math.max(now, this.nextStartAt) + 1000 / this.ratePerSecond;
+    if (this.ratePerSecond !== undefined)
+      this.nextStartAt = Math.max(now, this.nextStartAt) + 1000 / this.ratePerSecond;
   }
 
   /** Calls started in the last second. */

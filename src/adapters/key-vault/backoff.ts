@@ -22,7 +22,11 @@ export const DEFAULT_BACKOFF: BackoffSettings = { baseDelayMs: 200, maxDelayMs: 
  * @param settings - base and maximum delay
  * @param random - uniform in [0, 1)
  */
-export function fullJitterDelayMs(attempt: number, settings: BackoffSettings, random: () => number = Math.random): number {
+export function fullJitterDelayMs(
+  attempt: number,
+  settings: BackoffSettings,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** Math.min(attempt, 30));
   return Math.floor(random() * ceiling);
 }
@@ -37,7 +41,12 @@ export function fullJitterDelayMs(attempt: number, settings: BackoffSettings, ra
  * @param settings - base and maximum delay
  * @param random - uniform in [0, 1)
  */
-export function retryDelayMs(error: KvGuardError, attempt: number, settings: BackoffSettings, random: () => number = Math.random): number {
+export function retryDelayMs(
+  error: KvGuardError,
+  attempt: number,
+  settings: BackoffSettings,
+  random: () => number = Math.random,
+): number {
   if (error.retryAfterSeconds !== undefined) {
     const asked = Math.ceil(error.retryAfterSeconds * 1000);
     return asked + Math.floor(random() * asked * 0.1);

@@ -104,7 +104,8 @@ function classifyStatus(status: number, serviceCode: string | undefined, message
 /** A 409 either says "still finishing, try again" or "the name is taken". */
 function conflictKind(serviceCode: string | undefined, message: string): ErrorCode {
   if (serviceCode !== undefined && IN_PROGRESS_CODES.has(serviceCode)) return 'InProgress';
-  if (/currently being (deleted|recovered|purged)|still being (deleted|recovered|purged)/i.test(message)) return 'InProgress';
+  if (/currently being (deleted|recovered|purged)|still being (deleted|recovered|purged)/i.test(message))
+    return 'InProgress';
   return 'Conflict';
 }
 
@@ -126,7 +127,8 @@ function innerCode(e: RestErrorLike): string | undefined {
 /** The innermost `innererror.code` of a Key Vault error body, if the text is one. */
 export function deepestInnerCode(bodyText: string): string | undefined {
   try {
-    let node = (JSON.parse(bodyText) as { error?: unknown }).error as { innererror?: unknown; code?: unknown } | undefined;
+    let node = (JSON.parse(bodyText) as { error?: unknown }).error as
+      { innererror?: unknown; code?: unknown } | undefined;
     let found: string | undefined;
     while (node && typeof node === 'object' && node.innererror && typeof node.innererror === 'object') {
       node = node.innererror as { innererror?: unknown; code?: unknown };
@@ -142,7 +144,10 @@ export function deepestInnerCode(bodyText: string): string | undefined {
  * Seconds the service asked to wait: `Retry-After` (seconds or HTTP date), or the millisecond variants some Azure
  * services send. Undefined when absent or unreadable.
  */
-export function parseRetryAfter(headers: { get(name: string): string | undefined } | undefined, now: Date): number | undefined {
+export function parseRetryAfter(
+  headers: { get(name: string): string | undefined } | undefined,
+  now: Date,
+): number | undefined {
   if (!headers) return undefined;
   for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
     const ms = Number(headers.get(name));

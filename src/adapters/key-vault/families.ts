@@ -24,8 +24,16 @@ export interface CallOptions {
 /** What the port needs from one object family. */
 export interface ObjectFamily {
   readonly type: ObjectType;
-  listPage(continuationToken: string | undefined, pageSize: number | undefined, options: CallOptions): Promise<RawPage<ObjectSummary>>;
-  listVersionsPage(name: string, continuationToken: string | undefined, options: CallOptions): Promise<RawPage<ObjectVersion>>;
+  listPage(
+    continuationToken: string | undefined,
+    pageSize: number | undefined,
+    options: CallOptions,
+  ): Promise<RawPage<ObjectSummary>>;
+  listVersionsPage(
+    name: string,
+    continuationToken: string | undefined,
+    options: CallOptions,
+  ): Promise<RawPage<ObjectVersion>>;
   listDeletedPage(continuationToken: string | undefined, options: CallOptions): Promise<RawPage<DeletedObject>>;
   backup(name: string, options: CallOptions): Promise<Uint8Array>;
   restore(bytes: Uint8Array, options: CallOptions): Promise<string>;
@@ -68,7 +76,12 @@ interface Pageable<T> {
 }
 
 /** Fetches exactly one page (the first, or the one `continuationToken` points at). */
-async function firstPage<T, U>(iterable: Pageable<T>, continuationToken: string | undefined, maxPageSize: number | undefined, map: (item: T) => U): Promise<RawPage<U>> {
+async function firstPage<T, U>(
+  iterable: Pageable<T>,
+  continuationToken: string | undefined,
+  maxPageSize: number | undefined,
+  map: (item: T) => U,
+): Promise<RawPage<U>> {
   const capture: { nextLink?: string } = {};
   return pageCapture.run(capture, async () => {
     const result = await iterable.byPage({ continuationToken, maxPageSize }).next();
@@ -94,14 +107,31 @@ interface CommonProperties {
 }
 
 function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
-  return { type, name: p.name, tags: { ...(p.tags ?? {}) }, enabled: p.enabled ?? true, managed: p.managed ?? false, updatedOn: p.updatedOn };
+  return {
+    type,
+    name: p.name,
+    tags: { ...(p.tags ?? {}) },
+    enabled: p.enabled ?? true,
+    managed: p.managed ?? false,
+    updatedOn: p.updatedOn,
+  };
 }
 
 function version(p: CommonProperties): ObjectVersion {
-  return { version: versionOf(p), updatedOn: p.updatedOn, createdOn: p.createdOn, enabled: p.enabled ?? true, managed: p.managed ?? false };
+  return {
+    version: versionOf(p),
+    updatedOn: p.updatedOn,
+    createdOn: p.createdOn,
+    enabled: p.enabled ?? true,
+    managed: p.managed ?? false,
+  };
 }
 
-function deleted(type: ObjectType, name: string, d: { deletedOn?: Date; scheduledPurgeDate?: Date; recoveryId?: string }): DeletedObject {
+function deleted(
+  type: ObjectType,
+  name: string,
+  d: { deletedOn?: Date; scheduledPurgeDate?: Date; recoveryId?: string },
+): DeletedObject {
   return { type, name, deletedOn: d.deletedOn, scheduledPurgeDate: d.scheduledPurgeDate, recoveryId: d.recoveryId };
 }
 
@@ -120,9 +150,12 @@ export function keyFamily(client: KeyClient): ObjectFamily {
   return {
     type: 'key',
     listPage: (token, size, o) => firstPage(client.listPropertiesOfKeys(o), token, size, (p) => summary('key', p)),
-    listVersionsPage: (name, token, o) => firstPage(client.listPropertiesOfKeyVersions(name, o), token, undefined, version),
+    listVersionsPage: (name, token, o) =>
+      firstPage(client.listPropertiesOfKeyVersions(name, o), token, undefined, version),
     listDeletedPage: (token, o) =>
-      firstPage(client.listDeletedKeys(o), token, undefined, (d) => deleted('key', d.name, { ...d.properties, recoveryId: d.properties.recoveryId })),
+      firstPage(client.listDeletedKeys(o), token, undefined, (d) =>
+        deleted('key', d.name, { ...d.properties, recoveryId: d.properties.recoveryId }),
+      ),
     backup: async (name, o) => requireBytes(await client.backupKey(name, o), 'key', name),
     restore: async (bytes, o) => (await client.restoreKeyBackup(bytes, o)).name,
     getLive: async (name, o) => void (await client.getKey(name, o)),
@@ -143,15 +176,22 @@ export function keyFamily(client: KeyClient): ObjectFamily {
 export function secretFamily(client: SecretClient): ObjectFamily {
   return {
     type: 'secret',
-    listPage: (token, size, o) => firstPage(client.listPropertiesOfSecrets(o), token, size, (p) => summary('secret', p)),
-    listVersionsPage: (name, token, o) => firstPage(client.listPropertiesOfSecretVersions(name, o), token, undefined, version),
-    listDeletedPage: (token, o) => firstPage(client.listDeletedSecrets(o), token, undefined, (d) => deleted('secret', d.properties.name, d)),
+    listPage: (token, size, o) =>
+      firstPage(client.listPropertiesOfSecrets(o), token, size, (p) => summary('secret', p)),
+    listVersionsPage: (name, token, o) =>
+      firstPage(client.listPropertiesOfSecretVersions(name, o), token, undefined, version),
+    listDeletedPage: (token, o) =>
+      firstPage(client.listDeletedSecrets(o), token, undefined, (d) => deleted('secret', d.properties.name, d)),
     backup: async (name, o) => requireBytes(await client.backupSecret(name, o), 'secret', name),
     restore: async (bytes, o) => (await client.restoreSecretBackup(bytes, o)).name,
     getLive: async (name, o) => {
       // getSecret would carry the value over the wire; an empty version listing also means "not live".
       const page = await firstPage(client.listPropertiesOfSecretVersions(name, o), undefined, 1, version);
-      if (page.items.length === 0) throw new KvGuardError('NotFound', `secret ${name} has no versions`, { statusCode: 404, serviceCode: 'SecretNotFound' });
+      if (page.items.length === 0)
+        throw new KvGuardError('NotFound', `secret ${name} has no versions`, {
+          statusCode: 404,
+          serviceCode: 'SecretNotFound',
+        });
     },
     getDeleted: async (name, o) => deleted('secret', name, await client.getDeletedSecret(name, o)),
     startDelete: async (name, o) => {
@@ -167,9 +207,16 @@ export function secretFamily(client: SecretClient): ObjectFamily {
 export function certificateFamily(client: CertificateClient): ObjectFamily {
   return {
     type: 'certificate',
-    listPage: (token, size, o) => firstPage(client.listPropertiesOfCertificates(o), token, size, (p) => summary('certificate', p as CommonProperties)),
-    listVersionsPage: (name, token, o) => firstPage(client.listPropertiesOfCertificateVersions(name, o), token, undefined, (p) => version(p as CommonProperties)),
-    listDeletedPage: (token, o) => firstPage(client.listDeletedCertificates(o), token, undefined, (d) => deleted('certificate', d.name, d)),
+    listPage: (token, size, o) =>
+      firstPage(client.listPropertiesOfCertificates(o), token, size, (p) =>
+        summary('certificate', p as CommonProperties),
+      ),
+    listVersionsPage: (name, token, o) =>
+      firstPage(client.listPropertiesOfCertificateVersions(name, o), token, undefined, (p) =>
+        version(p as CommonProperties),
+      ),
+    listDeletedPage: (token, o) =>
+      firstPage(client.listDeletedCertificates(o), token, undefined, (d) => deleted('certificate', d.name, d)),
     backup: async (name, o) => requireBytes(await client.backupCertificate(name, o), 'certificate', name),
     restore: async (bytes, o) => (await client.restoreCertificateBackup(bytes, o)).name,
     getLive: async (name, o) => void (await client.getCertificate(name, o)),

@@ -10,7 +10,15 @@ import { KeyClient } from '@azure/keyvault-keys';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { normaliseVaultUrl, vaultNameFromUrl } from '../../config';
 import type { ObjectType } from '../../core/domain';
-import { systemClock, type Clock, type Logger, type OpenVaultOptions, type Telemetry, type VaultPort, type VaultPortFactory } from '../../core/ports';
+import {
+  systemClock,
+  type Clock,
+  type Logger,
+  type OpenVaultOptions,
+  type Telemetry,
+  type VaultPort,
+  type VaultPortFactory,
+} from '../../core/ports';
 import { AdaptiveLimiter, type LimiterStats } from './adaptive-limiter';
 import { innerErrorPolicy } from './classify';
 import { certificateFamily, keyFamily, nextLinkPolicy, secretFamily, type ObjectFamily } from './families';
@@ -95,8 +103,16 @@ export function createKeyVaultPortFactory(options: KeyVaultPortFactoryOptions): 
       const url = normaliseVaultUrl(rawUrl);
       const name = vaultNameFromUrl(url);
       const entry = entryFor(url, name);
-      const deadline = openOptions.deadline ?? new Date(clock.now().getTime() + (options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS));
-      const caller = new RetryingCaller({ vault: name, limiter: entry.limiter, clock, deadline, retry, random: options.random });
+      const deadline =
+        openOptions.deadline ?? new Date(clock.now().getTime() + (options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS));
+      const caller = new RetryingCaller({
+        vault: name,
+        limiter: entry.limiter,
+        clock,
+        deadline,
+        retry,
+        random: options.random,
+      });
       return new KeyVaultPort({ url, name, families: entry.families, caller, clock, poll });
     },
     limiterStats(rawUrl: string): LimiterStats | undefined {

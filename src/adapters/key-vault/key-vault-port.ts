@@ -22,7 +22,12 @@ export interface PollSettings {
 }
 
 /** Defaults: 250 ms growing by half up to 2 s; 60 s post-purge window. */
-export const DEFAULT_POLL: PollSettings = { initialMs: 250, factor: 1.5, maxMs: 2_000, postPurgeConflictWindowMs: 60_000 };
+export const DEFAULT_POLL: PollSettings = {
+  initialMs: 250,
+  factor: 1.5,
+  maxMs: 2_000,
+  postPurgeConflictWindowMs: 60_000,
+};
 
 /** What one {@link KeyVaultPort} is made of. */
 export interface KeyVaultPortParts {
@@ -47,11 +52,16 @@ export class KeyVaultPort implements VaultPort {
   }
 
   /** One page of live objects (Key Vault's page size is at most 25). */
-  async listObjects(type: ObjectType, options: { continuationToken?: string; pageSize?: number } = {}): Promise<Page<ObjectSummary>> {
+  async listObjects(
+    type: ObjectType,
+    options: { continuationToken?: string; pageSize?: number } = {},
+  ): Promise<Page<ObjectSummary>> {
     const page = await this.caller.call(`list ${type}s`, (abortSignal) =>
       this.family(type).listPage(options.continuationToken, options.pageSize, { abortSignal }),
     );
-    return page.continuationToken ? { items: page.items, continuationToken: page.continuationToken } : { items: page.items };
+    return page.continuationToken
+      ? { items: page.items, continuationToken: page.continuationToken }
+      : { items: page.items };
   }
 
   /** Every version of an object, page by page, each page retried on its own. */
@@ -79,14 +89,18 @@ export class KeyVaultPort implements VaultPort {
   /** Live (get answers), soft-deleted (get-deleted answers) or free. */
   async nameState(type: ObjectType, name: string): Promise<NameState> {
     const family = this.family(type);
-    if (await this.answers(`get ${type} ${name}`, (abortSignal) => family.getLive(name, { abortSignal }))) return 'live';
-    if (await this.answers(`get deleted ${type} ${name}`, (abortSignal) => family.getDeleted(name, { abortSignal }))) return 'deleted';
+    if (await this.answers(`get ${type} ${name}`, (abortSignal) => family.getLive(name, { abortSignal })))
+      return 'live';
+    if (await this.answers(`get deleted ${type} ${name}`, (abortSignal) => family.getDeleted(name, { abortSignal })))
+      return 'deleted';
     return 'free';
   }
 
   /** Every soft-deleted object of a type. */
   async listDeleted(type: ObjectType): Promise<DeletedObject[]> {
-    return this.allPages(`list deleted ${type}s`, (token, abortSignal) => this.family(type).listDeletedPage(token, { abortSignal }));
+    return this.allPages(`list deleted ${type}s`, (token, abortSignal) =>
+      this.family(type).listDeletedPage(token, { abortSignal }),
+    );
   }
 
   /** Recovers and waits until the object answers as live. */
@@ -149,7 +163,10 @@ export class KeyVaultPort implements VaultPort {
   }
 
   /** Follows continuation tokens to the end; each page is retried on its own and the deadline bounds the loop. */
-  private async allPages<T>(operation: string, fetch: (token: string | undefined, abortSignal: AbortSignal) => Promise<RawPage<T>>): Promise<T[]> {
+  private async allPages<T>(
+    operation: string,
+    fetch: (token: string | undefined, abortSignal: AbortSignal) => Promise<RawPage<T>>,
+  ): Promise<T[]> {
     const all: T[] = [];
     let token: string | undefined;
     do {
@@ -165,7 +182,10 @@ export class KeyVaultPort implements VaultPort {
    * lost to a reset or a 5xx, or the service said the operation was already in progress) now answers 404: the
    * operation is under way, so wait for it instead of failing. After only 429s (never processed) a 404 is real.
    */
-  private async doneByEarlierAttempt(error: KvGuardError, previous: readonly ErrorCode[]): Promise<KvGuardError | { value: void }> {
+  private async doneByEarlierAttempt(
+    error: KvGuardError,
+    previous: readonly ErrorCode[],
+  ): Promise<KvGuardError | { value: void }> {
     const mayHaveStarted = previous.includes('Transient') || previous.includes('InProgress');
     return mayHaveStarted && error.code === 'NotFound' ? { value: undefined } : error;
   }
@@ -173,23 +193,36 @@ export class KeyVaultPort implements VaultPort {
   private async reinterpretRestoreConflict(type: ObjectType, error: KvGuardError): Promise<KvGuardError> {
     if (error.code !== 'Conflict' || error.serviceCode === 'ObjectIsDeletedButRecoverable') return error;
     const purgedAt = this.recentPurges.get(type);
-    const settling = purgedAt !== undefined && this.parts.clock.now().getTime() - purgedAt < this.parts.poll.postPurgeConflictWindowMs;
+    const settling =
+      purgedAt !== undefined && this.parts.clock.now().getTime() - purgedAt < this.parts.poll.postPurgeConflictWindowMs;
     if (!settling) return error;
-    return new KvGuardError('InProgress', `${error.message} (a purge of a ${type} in this vault may still be settling)`, {
-      serviceCode: error.serviceCode,
-      statusCode: error.statusCode,
-      cause: error,
-    });
+    return new KvGuardError(
+      'InProgress',
+      `${error.message} (a purge of a ${type} in this vault may still be settling)`,
+      {
+        serviceCode: error.serviceCode,
+        statusCode: error.statusCode,
+        cause: error,
+      },
+    );
   }
 
   /** Polls the name's state until `done`, with growing pauses, until the run's deadline. */
-  private async waitFor(type: ObjectType, name: string, what: string, done: (state: NameState) => boolean): Promise<void> {
+  private async waitFor(
+    type: ObjectType,
+    name: string,
+    what: string,
+    done: (state: NameState) => boolean,
+  ): Promise<void> {
     const { clock, poll } = this.parts;
     let interval = poll.initialMs;
     for (;;) {
       if (done(await this.nameState(type, name))) return;
       if (clock.now().getTime() + interval > this.caller.deadline.getTime()) {
-        throw new KvGuardError('DeadlineExceeded', `${what} of ${type} ${name} in vault ${this.name} did not complete before the run's deadline`);
+        throw new KvGuardError(
+          'DeadlineExceeded',
+          `${what} of ${type} ${name} in vault ${this.name} did not complete before the run's deadline`,
+        );
       }
       await clock.sleep(interval);
       interval = Math.min(poll.maxMs, interval * poll.factor);

@@ -17,13 +17,21 @@ export interface RetrySettings extends BackoffSettings {
 }
 
 /** Defaults: 6 transient retries, 200 ms doubling to 10 s, 60 s per request. */
-export const DEFAULT_RETRY: RetrySettings = { maxRetries: 6, baseDelayMs: 200, maxDelayMs: 10_000, requestTimeoutMs: 60_000 };
+export const DEFAULT_RETRY: RetrySettings = {
+  maxRetries: 6,
+  baseDelayMs: 200,
+  maxDelayMs: 10_000,
+  requestTimeoutMs: 60_000,
+};
 
 /**
  * A second look at a failure before it is retried or thrown (e.g. a 404 on a retried delete means it is done).
  * `previous` holds the codes of this call's earlier failed attempts, oldest first.
  */
-export type Reinterpret<T> = (error: KvGuardError, previous: readonly ErrorCode[]) => Promise<KvGuardError | { value: T }>;
+export type Reinterpret<T> = (
+  error: KvGuardError,
+  previous: readonly ErrorCode[],
+) => Promise<KvGuardError | { value: T }>;
 
 /** Everything one {@link RetryingCaller} needs. */
 export interface RetryingCallerOptions {
@@ -66,7 +74,11 @@ export class RetryingCaller {
    * @param attempt - one try; gets an abort signal for the per-request timeout
    * @param reinterpret - optional second look at a failure before it is retried or thrown
    */
-  async call<T>(operation: string, attempt: (abortSignal: AbortSignal) => Promise<T>, reinterpret?: Reinterpret<T>): Promise<T> {
+  async call<T>(
+    operation: string,
+    attempt: (abortSignal: AbortSignal) => Promise<T>,
+    reinterpret?: Reinterpret<T>,
+  ): Promise<T> {
     const { clock, retry, vault } = this.options;
     let transientRetries = 0;
     const previous: ErrorCode[] = [];
@@ -88,7 +100,8 @@ export class RetryingCaller {
       if (!this.isRetryable(error, transientRetries)) throw error;
       if (error.code === 'Transient') transientRetries += 1;
       const delay = retryDelayMs(error, attemptNo, retry, this.options.random);
-      if (clock.now().getTime() + delay > this.options.deadline.getTime()) throw this.deadlineExceeded(operation, error);
+      if (clock.now().getTime() + delay > this.options.deadline.getTime())
+        throw this.deadlineExceeded(operation, error);
       this.counters.retries += 1;
       // A 429 is about the vault, not this request: every caller of the vault waits it out (see AdaptiveLimiter).
       if (error.code === 'Throttled') this.options.limiter.pause(delay);
@@ -124,10 +137,14 @@ export class RetryingCaller {
 
   private deadlineExceeded(operation: string, last?: KvGuardError): KvGuardError {
     const reason = last ? `; last answer: ${last.message}` : '';
-    return new KvGuardError('DeadlineExceeded', `${operation} in vault ${this.options.vault} did not finish before the run's deadline ${this.options.deadline.toISOString()}${reason}`, {
-      serviceCode: last?.serviceCode,
-      statusCode: last?.statusCode,
-      cause: last,
-    });
+    return new KvGuardError(
+      'DeadlineExceeded',
+      `${operation} in vault ${this.options.vault} did not finish before the run's deadline ${this.options.deadline.toISOString()}${reason}`,
+      {
+        serviceCode: last?.serviceCode,
+        statusCode: last?.statusCode,
+        cause: last,
+      },
+    );
   }
 }

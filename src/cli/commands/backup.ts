@@ -73,6 +73,8 @@ function render(report: BackupReport): string {
 }
 
 function failure(report: BackupReport): string | undefined {
-  const bad = report.runs.filter((run) => 'error' in run || !run.succeeded || run.stats.failed > 0).map((run) => run.vault);
+  const bad = report.runs
+    .filter((run) => 'error' in run || !run.succeeded || run.stats.failed > 0)
+    .map((run) => run.vault);
   return bad.length > 0 ? `backup incomplete for ${bad.join(', ')}` : undefined;
 }

@@ -39,14 +39,24 @@ async function list(options: ListOptions): Promise<CatalogPage> {
   const type = options.type === undefined ? undefined : typeFlag(options.type);
   const asOf = options.asOf === undefined ? undefined : new Date(options.asOf);
   if (asOf && Number.isNaN(asOf.getTime())) {
-    throw new KvGuardError('ValidationError', `--as-of ${JSON.stringify(options.asOf)} is not an ISO time`, { field: 'asOf' });
+    throw new KvGuardError('ValidationError', `--as-of ${JSON.stringify(options.asOf)} is not an ISO time`, {
+      field: 'asOf',
+    });
   }
-  return catalogPage(store, { vault, type, name: options.name, asOf, limit: Number(options.limit), continuationToken: options.continuationToken });
+  return catalogPage(store, {
+    vault,
+    type,
+    name: options.name,
+    asOf,
+    limit: Number(options.limit),
+    continuationToken: options.continuationToken,
+  });
 }
 
 function render({ items, continuationToken }: CatalogPage): string {
   const lines = items.map(
-    (b) => `${b.takenAt.toISOString()}  ${b.vault}/${b.type}/${b.name}  ${b.versionCount} version(s)  ${b.size} B  sha256:${b.sha256.slice(0, 16)}…  ${b.blobName}`,
+    (b) =>
+      `${b.takenAt.toISOString()}  ${b.vault}/${b.type}/${b.name}  ${b.versionCount} version(s)  ${b.size} B  sha256:${b.sha256.slice(0, 16)}…  ${b.blobName}`,
   );
   if (continuationToken) lines.push(`… more: --continuation-token ${continuationToken}`);
   return lines.length > 0 ? lines.join('\n') : 'no backups match';

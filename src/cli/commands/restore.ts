@@ -55,7 +55,9 @@ export function registerRestore(program: Command): void {
 async function restore(options: RestoreOptions): Promise<RestoreReport> {
   const deps = cliServices();
   const request = parseFlags(options, deps.config, deps.clock.now());
-  const bar = isWholeVaultRequest(request) ? progressBar('restore [{bar}] {value}/{total} objects', options) : undefined;
+  const bar = isWholeVaultRequest(request)
+    ? progressBar('restore [{bar}] {value}/{total} objects', options)
+    : undefined;
   try {
     return await requestRestore(
       deps,
@@ -107,12 +109,21 @@ function render(report: RestoreReport): string {
     return `  ${o.outcome.padEnd(9)} ${o.type} ${o.name}  (${o.action}, backup ${o.backup.takenAt})${versions}${why}`;
   });
   const absent = report.absent.map((a) => `  absent    ${a.type} ${a.name}  ${a.reason}`);
-  const counts = Object.entries(report.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
-  return [head, ...lines, ...absent, `  ${counts || 'nothing to do'}${report.audit ? `  (audit ${report.audit})` : ''}`].join('\n');
+  const counts = Object.entries(report.counts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  return [
+    head,
+    ...lines,
+    ...absent,
+    `  ${counts || 'nothing to do'}${report.audit ? `  (audit ${report.audit})` : ''}`,
+  ].join('\n');
 }
 
 function failure(report: RestoreReport): string | undefined {
   if (report.status === 'succeeded' || report.status === 'planned') return undefined;
-  if (report.status === 'conflict') return `restore refused: ${report.counts.conflict} name(s) taken and --on-conflict is fail; nothing was changed`;
+  if (report.status === 'conflict')
+    return `restore refused: ${report.counts.conflict} name(s) taken and --on-conflict is fail; nothing was changed`;
   return `restore ${report.status}: ${report.counts.failed} failed, ${report.counts.conflict} conflict(s)`;
 }

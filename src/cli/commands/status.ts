@@ -16,7 +16,13 @@ export function registerStatus(program: Command): void {
         options,
         () => status(options.vault),
         render,
-        (result) => (result.rpoBreached ? `RPO breached for ${result.vaults.filter((v) => v.rpoBreached).map((v) => v.vault).join(', ')}` : undefined),
+        (result) =>
+          result.rpoBreached
+            ? `RPO breached for ${result.vaults
+                .filter((v) => v.rpoBreached)
+                .map((v) => v.vault)
+                .join(', ')}`
+            : undefined,
       ),
     );
 }

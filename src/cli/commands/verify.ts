@@ -26,7 +26,7 @@ type VerifyResult = { kind: 'hashes'; report: VerifyReport } | { kind: 'drill'; 
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description("Check stored backups: SHA-256 against the catalog, or (--drill) restorability into a scratch vault")
+    .description('Check stored backups: SHA-256 against the catalog, or (--drill) restorability into a scratch vault')
     .option('--vault <urlOrName>', 'only this configured vault')
     .option('--type <type>', 'only key, secret or certificate backups (hash check)')
     .option('--drill', 'restore a sample into a scratch vault, check it, delete and purge it')
@@ -47,13 +47,19 @@ async function verify(options: VerifyOptions): Promise<VerifyResult> {
   }
   const scratchVaultUrl = options.scratchVault ?? deps.config.scratchVault;
   if (!scratchVaultUrl || !URL.canParse(scratchVaultUrl)) {
-    throw new KvGuardError('ValidationError', `--drill needs --scratch-vault <url> (or KVGUARD_SCRATCH_VAULT); got ${JSON.stringify(scratchVaultUrl ?? '')}`, {
-      field: 'scratchVault',
-    });
+    throw new KvGuardError(
+      'ValidationError',
+      `--drill needs --scratch-vault <url> (or KVGUARD_SCRATCH_VAULT); got ${JSON.stringify(scratchVaultUrl ?? '')}`,
+      {
+        field: 'scratchVault',
+      },
+    );
   }
   const sample = options.sample === undefined ? deps.config.drillSample : Number(options.sample);
   if (!Number.isInteger(sample) || sample < 1) {
-    throw new KvGuardError('ValidationError', `--sample ${JSON.stringify(options.sample)} must be a positive integer`, { field: 'sample' });
+    throw new KvGuardError('ValidationError', `--sample ${JSON.stringify(options.sample)} must be a positive integer`, {
+      field: 'sample',
+    });
   }
   const report = await runRestoreDrill(deps, {
     sources: vault ? [vault] : deps.config.vaults,
@@ -70,7 +76,10 @@ function render(result: VerifyResult): string {
   if (result.kind === 'hashes') {
     const r = result.report;
     const lines = r.failed.map((f) => `  FAILED ${f.vault}/${f.type}/${f.name} ${f.blobName}: ${f.code}: ${f.reason}`);
-    return [`verify: ${r.status}: ${r.passed} of ${r.checked} backup blobs match the catalog (${r.bytes} bytes, ${r.durationMs} ms)`, ...lines].join('\n');
+    return [
+      `verify: ${r.status}: ${r.passed} of ${r.checked} backup blobs match the catalog (${r.bytes} bytes, ${r.durationMs} ms)`,
+      ...lines,
+    ].join('\n');
   }
   const r = result.report;
   const lines = r.objects.map(
@@ -78,11 +87,19 @@ function render(result: VerifyResult): string {
       `  ${o.outcome.padEnd(6)} ${o.vault}/${o.type}/${o.name}  ${o.restoredVersions ?? '?'}/${o.expectedVersions} version(s)` +
       `${o.cleanedUp ? '' : '  scratch copy NOT cleaned up'}${o.reason ? `  ${o.code}: ${o.reason}` : ''}`,
   );
-  return [`drill ${r.drillId} into ${r.scratchVault}: ${r.status}: ${r.passed} of ${r.sampled} objects restored completely`, ...lines].join('\n');
+  return [
+    `drill ${r.drillId} into ${r.scratchVault}: ${r.status}: ${r.passed} of ${r.sampled} objects restored completely`,
+    ...lines,
+  ].join('\n');
 }
 
 function failure(result: VerifyResult): string | undefined {
   const r = result.report;
-  if (result.kind === 'hashes') return r.status === 'passed' ? undefined : `verify ${r.status}: ${result.report.failed.length} blob(s) do not match the catalog`;
-  return result.report.status === 'failed' ? `drill failed for ${result.report.failed} of ${result.report.sampled} objects` : undefined;
+  if (result.kind === 'hashes')
+    return r.status === 'passed'
+      ? undefined
+      : `verify ${r.status}: ${result.report.failed.length} blob(s) do not match the catalog`;
+  return result.report.status === 'failed'
+    ? `drill failed for ${result.report.failed} of ${result.report.sampled} objects`
+    : undefined;
 }

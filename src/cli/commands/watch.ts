@@ -13,17 +13,32 @@ export function registerWatch(program: Command): void {
     .option('--vault <url>', 'vault URL or name (default: every configured vault)')
     .option('--json', 'one JSON document on stdout')
     .action((options: { vault?: string; json?: boolean }) =>
-      runCommand(options, () => watchOnce(options.vault), render, (summary) => {
-        const failed = summary.vaults.filter((v) => v.status === 'failed');
-        return failed.length > 0 ? `watch failed for ${failed.map((v) => `${v.vault} (${v.error?.reason})`).join(', ')}` : undefined;
-      }),
+      runCommand(
+        options,
+        () => watchOnce(options.vault),
+        render,
+        (summary) => {
+          const failed = summary.vaults.filter((v) => v.status === 'failed');
+          return failed.length > 0
+            ? `watch failed for ${failed.map((v) => `${v.vault} (${v.error?.reason})`).join(', ')}`
+            : undefined;
+        },
+      ),
     );
 }
 
 async function watchOnce(vaultOption?: string): Promise<WatchSummary> {
   const { config, vaults, store, state, alerts, logger, clock } = cliServices();
   const target = vaultFlag(config, vaultOption);
-  return watchDeletions({ vaults: target ? [target] : config.vaults, open: vaults, store, state, alerts, logger, clock });
+  return watchDeletions({
+    vaults: target ? [target] : config.vaults,
+    open: vaults,
+    store,
+    state,
+    alerts,
+    logger,
+    clock,
+  });
 }
 
 function render(summary: WatchSummary): string {
@@ -34,8 +49,11 @@ function render(summary: WatchSummary): string {
       continue;
     }
     const quiet = v.deleted.length + v.purged.length + v.vanished.length + v.recovered.length === 0;
-    lines.push(`${v.vault}: ${v.live} live, ${v.softDeleted} soft-deleted${v.baseline ? ' (first run: baseline recorded)' : ''}${quiet ? ', no changes' : ''}`);
-    for (const f of v.deleted) lines.push(`  deleted   ${describe(f)}; purge scheduled ${f.scheduledPurgeDate ?? 'unknown'}`);
+    lines.push(
+      `${v.vault}: ${v.live} live, ${v.softDeleted} soft-deleted${v.baseline ? ' (first run: baseline recorded)' : ''}${quiet ? ', no changes' : ''}`,
+    );
+    for (const f of v.deleted)
+      lines.push(`  deleted   ${describe(f)}; purge scheduled ${f.scheduledPurgeDate ?? 'unknown'}`);
     for (const f of v.purged) lines.push(`  PURGED    ${describe(f)}`);
     for (const f of v.vanished) lines.push(`  VANISHED  ${describe(f)}`);
     for (const f of v.recovered) lines.push(`  recovered ${f.type} ${f.name}`);
@@ -45,6 +63,8 @@ function render(summary: WatchSummary): string {
 }
 
 function describe(f: WatchFinding): string {
-  const backup = f.newestBackupAt ? `newest backup ${f.newestBackupAt} (${f.newestBackupAgeHours} h old)` : 'no backup held';
+  const backup = f.newestBackupAt
+    ? `newest backup ${f.newestBackupAt} (${f.newestBackupAgeHours} h old)`
+    : 'no backup held';
   return `${f.type} ${f.name}${f.deletedOn ? ` deleted ${f.deletedOn}` : ''}; ${backup}`;
 }

@@ -70,7 +70,9 @@ export async function runBackupJob(
   dispatch: DispatchJob,
 ): Promise<BackupJobResult> {
   const started = deps.clock.now();
-  const vault = deps.vaults.open(target.url, { deadline: new Date(started.getTime() + settings.deadlineSeconds * 1000) });
+  const vault = deps.vaults.open(target.url, {
+    deadline: new Date(started.getTime() + settings.deadlineSeconds * 1000),
+  });
   const manifest: RunManifest = {
     runId: job.runId,
     vault: target.name,
@@ -86,7 +88,9 @@ export async function runBackupJob(
   try {
     const work = job.objects ?? (await listChunk(job, target, vault, settings, manifest, dispatch));
     const context = { job, target, vault, deps, settings };
-    manifest.entries = await mapWithConcurrency(work, settings.objectConcurrency, (object) => backupObject(context, object.type, object.name));
+    manifest.entries = await mapWithConcurrency(work, settings.objectConcurrency, (object) =>
+      backupObject(context, object.type, object.name),
+    );
   } catch (error) {
     manifest.error = describeError(error);
     deps.logger.error('backup job failed', { vault: target.name, runId: job.runId, ...manifest.error });
@@ -105,7 +109,10 @@ async function listChunk(
   const type = job.chunk?.type ?? target.types[0]!;
   const sequence = job.chunk?.sequence ?? 0;
   manifest.chunk = { type, sequence, lastPage: false };
-  const page = await vault.listObjects(type, { continuationToken: job.chunk?.continuationToken, pageSize: settings.pageSize });
+  const page = await vault.listObjects(type, {
+    continuationToken: job.chunk?.continuationToken,
+    pageSize: settings.pageSize,
+  });
   const nextType = target.types[target.types.indexOf(type) + 1];
   const lastPage = page.continuationToken === undefined;
   if (!lastPage) {
@@ -147,11 +154,15 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
     versionCount = versions.length;
     const warning = versionWarning(versionCount);
     if (versionCount > MAX_BACKUP_VERSIONS) {
-      throw new KvGuardError('TooManyVersions', `${type} ${name} has ${versionCount} versions; Key Vault backs up at most ${MAX_BACKUP_VERSIONS}`);
+      throw new KvGuardError(
+        'TooManyVersions',
+        `${type} ${name} has ${versionCount} versions; Key Vault backs up at most ${MAX_BACKUP_VERSIONS}`,
+      );
     }
     const fingerprint = versionsFingerprint(versions);
     const latest = job.full ? undefined : await deps.store.latestBackup(target.name, type, name);
-    if (latest && latest.fingerprint === fingerprint) return entry(versionCount, { status: 'unchanged', blobName: latest.blobName }, warning);
+    if (latest && latest.fingerprint === fingerprint)
+      return entry(versionCount, { status: 'unchanged', blobName: latest.blobName }, warning);
     const bytes = await vault.backup(type, name);
     const record = await deps.store.putBackup(
       {
@@ -168,7 +179,11 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
       },
       bytes,
     );
-    return entry(versionCount, { status: 'stored', blobName: record.blobName, sha256: record.sha256, size: record.size }, warning);
+    return entry(
+      versionCount,
+      { status: 'stored', blobName: record.blobName, sha256: record.sha256, size: record.size },
+      warning,
+    );
   } catch (error) {
     const { code, reason } = describeError(error);
     const level = isKvGuardError(error, 'TooManyVersions', 'AlreadyExists', 'NotFound') ? 'warn' : 'error';
@@ -207,9 +222,14 @@ function report(manifest: RunManifest, deps: BackupDependencies): void {
   const { stored, unchanged, failed, bytes, durationMs, throttled, maxConcurrency } = manifest.stats;
   const measurements = { stored, unchanged, failed, bytes, durationMs, throttled, maxConcurrency };
   deps.telemetry.event('kvguard.BackupJob', properties, measurements);
-  for (const [name, value] of Object.entries(measurements)) deps.telemetry.metric(`kvguard.backup.${name}`, value, { vault: manifest.vault });
+  for (const [name, value] of Object.entries(measurements))
+    deps.telemetry.metric(`kvguard.backup.${name}`, value, { vault: manifest.vault });
   for (const entry of manifest.entries.filter((e) => e.warning)) {
-    deps.telemetry.event('kvguard.VersionLimitNear', { vault: manifest.vault, type: entry.type, name: entry.name }, { versions: entry.versionCount });
+    deps.telemetry.event(
+      'kvguard.VersionLimitNear',
+      { vault: manifest.vault, type: entry.type, name: entry.name },
+      { versions: entry.versionCount },
+    );
   }
   deps.logger.info('backup job finished', { ...properties, stored, unchanged, failed, bytes, durationMs, throttled });
 }

@@ -11,16 +11,19 @@ export function sha256Hex(bytes: Uint8Array | string): string {
  * `updated` time), changes it. Incremental runs skip an object whose fingerprint matches its newest backup.
  */
 export function versionsFingerprint(versions: readonly ObjectVersion[]): string {
-  const lines = versions
-    .map((v) => `${v.version}|${v.updatedOn?.toISOString() ?? ''}|${v.enabled ? 1 : 0}`)
-    .sort();
+  const lines = versions.map((v) => `${v.version}|${v.updatedOn?.toISOString() ?? ''}|${v.enabled ? 1 : 0}`).sort();
   return sha256Hex(lines.join('\n'));
 }
 
 /** A sortable, unique run id: UTC time to the second plus a random suffix. */
 export function newRunId(now: Date, random: () => number = Math.random): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${Math.floor(random() * 0xffffff).toString(16).padStart(6, '0')}`;
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${Math.floor(random() * 0xffffff)
+    .toString(16)
+    .padStart(6, '0')}`;
 }
 
 /** The start of a run, read back from its id (second precision); undefined for an id not made by {@link newRunId}. */

@@ -1,5 +1,12 @@
 import { mapWithConcurrency } from '../concurrency';
-import { emptyRunStats, tallyEntries, type ManifestEntry, type RunManifest, type RunStats, type VaultTarget } from '../domain';
+import {
+  emptyRunStats,
+  tallyEntries,
+  type ManifestEntry,
+  type RunManifest,
+  type RunStats,
+  type VaultTarget,
+} from '../domain';
 import { isKvGuardError, KvGuardError, type ErrorCode } from '../errors';
 import type { BackupJob } from '../jobs';
 import type { BackupStore, Clock, JobQueue } from '../ports';
@@ -51,7 +58,10 @@ export function isRunComplete(manifests: readonly RunManifest[], types: readonly
 }
 
 /** Combines the manifests of one run into its summary (a stored summary manifest, when present, is the run). */
-export function summariseRun(all: readonly (RunManifest & { blobName?: string })[], target: Pick<VaultTarget, 'types'>): RunSummary {
+export function summariseRun(
+  all: readonly (RunManifest & { blobName?: string })[],
+  target: Pick<VaultTarget, 'types'>,
+): RunSummary {
   const stored = all.find((m) => m.scope === 'summary');
   const manifests = stored ? [stored] : all;
   const first = manifests[0]!;
@@ -64,7 +74,10 @@ export function summariseRun(all: readonly (RunManifest & { blobName?: string })
   }
   tallyEntries(stats, latestEntries.values());
   const startedAt = manifests.map((m) => m.startedAt).sort()[0]!;
-  const finishedAt = manifests.map((m) => m.finishedAt).sort().at(-1)!;
+  const finishedAt = manifests
+    .map((m) => m.finishedAt)
+    .sort()
+    .at(-1)!;
   stats.durationMs = new Date(finishedAt).getTime() - new Date(startedAt).getTime();
   const entries = [...latestEntries.values()];
   const errors = manifests.flatMap((m) => (m.error ? [m.error] : []));
@@ -80,7 +93,11 @@ export function summariseRun(all: readonly (RunManifest & { blobName?: string })
     complete,
     succeeded: complete && errors.length === 0,
     stats,
-    failures: entries.flatMap((e) => (e.outcome.status === 'failed' ? [{ type: e.type, name: e.name, code: e.outcome.code, reason: e.outcome.reason }] : [])),
+    failures: entries.flatMap((e) =>
+      e.outcome.status === 'failed'
+        ? [{ type: e.type, name: e.name, code: e.outcome.code, reason: e.outcome.reason }]
+        : [],
+    ),
     warnings: entries.flatMap((e) => (e.warning ? [{ type: e.type, name: e.name, warning: e.warning }] : [])),
     errors,
     manifests: manifests.flatMap((m) => (m.blobName ? [m.blobName] : [])),
@@ -88,9 +105,20 @@ export function summariseRun(all: readonly (RunManifest & { blobName?: string })
 }
 
 /** Starts a fresh run of a vault: the first job of the chain. */
-export function firstBackupJob(target: VaultTarget, clock: Clock, options: { full?: boolean; trigger?: BackupJob['trigger'] } = {}): BackupJob {
+export function firstBackupJob(
+  target: VaultTarget,
+  clock: Clock,
+  options: { full?: boolean; trigger?: BackupJob['trigger'] } = {},
+): BackupJob {
   const now = clock.now();
-  return { kind: 'backup', runId: newRunId(now), vaultUrl: target.url, trigger: options.trigger ?? 'manual', full: options.full ?? false, enqueuedAt: now.toISOString() };
+  return {
+    kind: 'backup',
+    runId: newRunId(now),
+    vaultUrl: target.url,
+    trigger: options.trigger ?? 'manual',
+    full: options.full ?? false,
+    enqueuedAt: now.toISOString(),
+  };
 }
 
 /** How far the clocks of two Function instances may disagree. */
@@ -100,7 +128,11 @@ const CLOCK_SKEW_MARGIN_MS = 5 * 60_000;
 const SCHEDULE_SEND_CONCURRENCY = 8;
 
 /** The timer's fan-out: one job per configured vault on the queue; answers the jobs sent. */
-export async function scheduleBackups(targets: readonly VaultTarget[], queue: JobQueue<BackupJob>, clock: Clock): Promise<BackupJob[]> {
+export async function scheduleBackups(
+  targets: readonly VaultTarget[],
+  queue: JobQueue<BackupJob>,
+  clock: Clock,
+): Promise<BackupJob[]> {
   const jobs = targets.map((target) => firstBackupJob(target, clock, { trigger: 'schedule' }));
   // Vaults are independent: send every job, then report the first failure so the timer's invocation fails loudly.
   const failures = await mapWithConcurrency(jobs, SCHEDULE_SEND_CONCURRENCY, (job) =>
@@ -134,7 +166,10 @@ export async function runQueuedBackupJob(
   const result = await runBackupJob(job, target, deps, settings, dispatch);
   const { manifest } = result;
   if (manifest.error && isRetryableJobFailure(manifest)) {
-    throw new KvGuardError(manifest.error.code as ErrorCode, `backup of ${target.name} will be retried: ${manifest.error.reason}`);
+    throw new KvGuardError(
+      manifest.error.code as ErrorCode,
+      `backup of ${target.name} will be retried: ${manifest.error.reason}`,
+    );
   }
   if (manifest.chunk?.lastPage && manifest.chunk.type === target.types.at(-1)) {
     await recordRunSummary(await manifestsOfRun(deps.store, target.name, job.runId), target, deps.store);
@@ -177,7 +212,11 @@ export async function backupVaultNow(
     }
     await Promise.race(workers);
   }
-  return recordRunSummary(results.map((r) => ({ ...r.manifest, blobName: r.manifestBlob })), target, deps.store);
+  return recordRunSummary(
+    results.map((r) => ({ ...r.manifest, blobName: r.manifestBlob })),
+    target,
+    deps.store,
+  );
 }
 
 /**
@@ -211,7 +250,11 @@ export async function recordRunSummary(
 }
 
 /** The manifests of one run, read from the store (newest first until the run's start). */
-export async function manifestsOfRun(store: BackupStore, vault: string, runId: string): Promise<(RunManifest & { blobName: string })[]> {
+export async function manifestsOfRun(
+  store: BackupStore,
+  vault: string,
+  runId: string,
+): Promise<(RunManifest & { blobName: string })[]> {
   const found: (RunManifest & { blobName: string })[] = [];
   // Manifests are listed newest first by the time their job started, and no job of a run starts before the run
   // (whose start its id carries): the first manifest older than that, less a margin for clock skew between

@@ -2,7 +2,10 @@ import type { CriticalSelector, ObjectSummary } from '../domain';
 
 /** Converts a name glob (`*` any run, `?` one character) into a case-insensitive matcher, as Key Vault names are. */
 function globMatcher(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`, 'i');
 }
 

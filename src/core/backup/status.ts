@@ -15,7 +15,10 @@ export interface VaultStatus {
   rpoBreached: boolean;
   /** Objects covered by the last successful run (stored + unchanged) and those that failed in it. */
   counts?: { stored: number; unchanged: number; failed: number };
-  lastRun?: Pick<RunSummary, 'runId' | 'trigger' | 'startedAt' | 'finishedAt' | 'complete' | 'succeeded' | 'stats' | 'errors'>;
+  lastRun?: Pick<
+    RunSummary,
+    'runId' | 'trigger' | 'startedAt' | 'finishedAt' | 'complete' | 'succeeded' | 'stats' | 'errors'
+  >;
 }
 
 /** How many recent runs status looks through for a success before calling the vault unprotected. */
@@ -25,7 +28,12 @@ const RUNS_EXAMINED = 50;
 const STATUS_CONCURRENCY = 4;
 
 /** Reads a vault's recent run manifests and judges its recovery point against the RPO. */
-export async function vaultStatus(target: VaultTarget, store: BackupStore, clock: Clock, rpoHours: number): Promise<VaultStatus> {
+export async function vaultStatus(
+  target: VaultTarget,
+  store: BackupStore,
+  clock: Clock,
+  rpoHours: number,
+): Promise<VaultStatus> {
   const runs = new Map<string, (RunManifest & { blobName: string })[]>();
   for await (const manifest of store.listManifests(target.name)) {
     if (manifest.scope === 'objects') continue;
@@ -37,10 +45,14 @@ export async function vaultStatus(target: VaultTarget, store: BackupStore, clock
     // started no later, so none of them can be the newest run or a newer success.
     if (manifest.scope === 'summary') break;
   }
-  const summaries = [...runs.values()].map((manifests) => summariseRun(manifests, target)).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  const summaries = [...runs.values()]
+    .map((manifests) => summariseRun(manifests, target))
+    .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   const lastRun = summaries[0];
   const lastSuccess = summaries.find((s) => s.succeeded);
-  const ageHours = lastSuccess ? (clock.now().getTime() - new Date(lastSuccess.finishedAt).getTime()) / 3_600_000 : undefined;
+  const ageHours = lastSuccess
+    ? (clock.now().getTime() - new Date(lastSuccess.finishedAt).getTime()) / 3_600_000
+    : undefined;
   return {
     vault: target.name,
     url: target.url,
@@ -48,7 +60,9 @@ export async function vaultStatus(target: VaultTarget, store: BackupStore, clock
     ageHours: ageHours === undefined ? undefined : Math.round(ageHours * 100) / 100,
     rpoHours,
     rpoBreached: ageHours === undefined || ageHours > rpoHours,
-    counts: lastSuccess ? { stored: lastSuccess.stats.stored, unchanged: lastSuccess.stats.unchanged, failed: lastSuccess.stats.failed } : undefined,
+    counts: lastSuccess
+      ? { stored: lastSuccess.stats.stored, unchanged: lastSuccess.stats.unchanged, failed: lastSuccess.stats.failed }
+      : undefined,
     lastRun: lastRun && {
       runId: lastRun.runId,
       trigger: lastRun.trigger,
@@ -75,7 +89,9 @@ export async function vaultStatuses(
   clock: Clock,
   rpoHours: number,
 ): Promise<{ vaults: VaultStatus[]; rpoBreached: boolean }> {
-  const vaults = await mapWithConcurrency(targets, STATUS_CONCURRENCY, (target) => vaultStatus(target, store, clock, rpoHours));
+  const vaults = await mapWithConcurrency(targets, STATUS_CONCURRENCY, (target) =>
+    vaultStatus(target, store, clock, rpoHours),
+  );
   return { vaults, rpoBreached: vaults.some((v) => v.rpoBreached) };
 }
 

@@ -19,8 +19,14 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const text = z.string().trim().min(1);
 /** Optional descriptive fields never make an event unreadable: anything but non-empty text becomes undefined. */
-export const optionalText = z.unknown().optional().transform((v) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined));
-const optionalTime = z.unknown().optional().transform((v) => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v) : undefined));
+export const optionalText = z
+  .unknown()
+  .optional()
+  .transform((v) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined));
+const optionalTime = z
+  .unknown()
+  .optional()
+  .transform((v) => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v) : undefined));
 
 /** Event Grid schema, with keys lower-cased (see {@link lowerCaseKeys}). */
 const eventGridSchema = z.object({
@@ -58,7 +64,15 @@ export function parseEnvelope(raw: unknown): Parsed<EventEnvelope> {
     const data = e.data !== undefined ? e.data : e.data_base64 !== undefined ? fromBase64(e.data_base64) : undefined;
     return {
       ok: true,
-      value: { schema: 'CloudEvents', id: e.id, type: e.type, source: e.source, subject: e.subject, time: e.time, data: decodeData(data) },
+      value: {
+        schema: 'CloudEvents',
+        id: e.id,
+        type: e.type,
+        source: e.source,
+        subject: e.subject,
+        time: e.time,
+        data: decodeData(data),
+      },
     };
   }
   if ('eventtype' in body) {
@@ -67,7 +81,15 @@ export function parseEnvelope(raw: unknown): Parsed<EventEnvelope> {
     const e = parsed.data;
     return {
       ok: true,
-      value: { schema: 'EventGrid', id: e.id, type: e.eventtype, source: e.topic, subject: e.subject, time: e.eventtime, data: decodeData(e.data) },
+      value: {
+        schema: 'EventGrid',
+        id: e.id,
+        type: e.eventtype,
+        source: e.topic,
+        subject: e.subject,
+        time: e.eventtime,
+        data: decodeData(e.data),
+      },
     };
   }
   return { ok: false, reason: 'event has neither eventType (Event Grid schema) nor specversion (CloudEvents 1.0)' };

@@ -54,11 +54,19 @@ export async function handleVaultEvent(raw: unknown, deps: VaultEventDependencie
   if (!envelope.ok) return { outcome: 'rejected', actions: [], reason: envelope.reason };
   const { id: eventId, type: eventType } = envelope.value;
   const classified = classifySafely(envelope.value);
-  if (classified.kind !== 'event') return { outcome: classified.kind, eventId, eventType, actions: [], reason: classified.reason };
+  if (classified.kind !== 'event')
+    return { outcome: classified.kind, eventId, eventType, actions: [], reason: classified.reason };
   const event = classified.event;
   const vault = resolveVault(event, deps);
   if (!vault && event.kind !== 'vaultDeleted') {
-    return { outcome: 'ignored', eventId, eventType, vault: event.vaultName, actions: [], reason: `vault ${JSON.stringify(event.vaultName)} is not configured` };
+    return {
+      outcome: 'ignored',
+      eventId,
+      eventType,
+      vault: event.vaultName,
+      actions: [],
+      reason: `vault ${JSON.stringify(event.vaultName)} is not configured`,
+    };
   }
   const key = dedupeStateKey('events', `${event.source ?? ''}|${eventId}`);
   const details = { eventId, eventType, vault: vault?.name ?? event.vaultName };
@@ -71,8 +79,12 @@ export async function handleVaultEvent(raw: unknown, deps: VaultEventDependencie
     return { outcome: actions.length > 0 ? 'handled' : 'ignored', eventId, eventType, vault: details.vault, actions };
   } catch (error) {
     // Released so that Event Grid's redelivery is handled rather than taken for a duplicate.
-    await settleClaim(deps.state, deps.clock, key, 'failed', { ...details, error: describeError(error) }).catch((releaseError: unknown) =>
-      deps.logger.warn('event claim not released; redeliveries wait for it to go stale', { eventId, ...describeError(releaseError) }),
+    await settleClaim(deps.state, deps.clock, key, 'failed', { ...details, error: describeError(error) }).catch(
+      (releaseError: unknown) =>
+        deps.logger.warn('event claim not released; redeliveries wait for it to go stale', {
+          eventId,
+          ...describeError(releaseError),
+        }),
     );
     throw error;
   }
@@ -83,7 +95,10 @@ function classifySafely(envelope: EventEnvelope): ClassifiedEvent {
   try {
     return classifyEvent(envelope);
   } catch (error) {
-    return { kind: 'rejected', reason: `${envelope.type} ${envelope.id} could not be read: ${describeError(error).reason}` };
+    return {
+      kind: 'rejected',
+      reason: `${envelope.type} ${envelope.id} could not be read: ${describeError(error).reason}`,
+    };
   }
 }
 
@@ -109,7 +124,10 @@ async function act(event: VaultEvent, vault: VaultTarget | undefined, deps: Vaul
 
 async function onObjectEvent(event: ObjectEvent, vault: VaultTarget, deps: VaultEventDependencies): Promise<string[]> {
   if (!vault.types.includes(event.objectType)) {
-    deps.logger.info('event about an object type this vault does not back up', { vault: vault.name, type: event.objectType });
+    deps.logger.info('event about an object type this vault does not back up', {
+      vault: vault.name,
+      type: event.objectType,
+    });
     return [];
   }
   if (event.action !== 'expired') {
@@ -121,7 +139,11 @@ async function onObjectEvent(event: ObjectEvent, vault: VaultTarget, deps: Vault
   return [`alert ${alert.type}`];
 }
 
-async function onPolicyChanged(event: AccessPolicyChangedEvent, vault: VaultTarget, deps: VaultEventDependencies): Promise<string[]> {
+async function onPolicyChanged(
+  event: AccessPolicyChangedEvent,
+  vault: VaultTarget,
+  deps: VaultEventDependencies,
+): Promise<string[]> {
   const actions: string[] = [];
   if (deps.snapshotOnPolicyChange) {
     await enqueueSnapshot(event, vault, undefined, deps);
@@ -140,7 +162,11 @@ async function onPolicyChanged(event: AccessPolicyChangedEvent, vault: VaultTarg
   return actions;
 }
 
-async function onVaultDeleted(event: VaultDeletedEvent, vault: VaultTarget | undefined, deps: VaultEventDependencies): Promise<string[]> {
+async function onVaultDeleted(
+  event: VaultDeletedEvent,
+  vault: VaultTarget | undefined,
+  deps: VaultEventDependencies,
+): Promise<string[]> {
   const name = vault?.name ?? event.vaultName;
   const held = await catalogSummary(name, deps);
   if (!vault && held.objects === 0) {
@@ -172,7 +198,10 @@ async function onVaultDeleted(event: VaultDeletedEvent, vault: VaultTarget | und
 }
 
 /** Objects kvguard holds backups of and the newest backup's time, read within a time budget. */
-async function catalogSummary(vault: string, deps: VaultEventDependencies): Promise<{ objects: number; newestBackup?: Date; complete: boolean }> {
+async function catalogSummary(
+  vault: string,
+  deps: VaultEventDependencies,
+): Promise<{ objects: number; newestBackup?: Date; complete: boolean }> {
   const deadline = deps.clock.now().getTime() + CATALOG_SUMMARY_BUDGET_MS;
   const objects = new Set<string>();
   let newestBackup: Date | undefined;

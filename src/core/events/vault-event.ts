@@ -47,7 +47,8 @@ export interface VaultDeletedEvent extends VaultEventBase {
 export type VaultEvent = ObjectEvent | AccessPolicyChangedEvent | VaultDeletedEvent;
 
 /** What kvguard makes of one envelope: act on it, acknowledge and ignore it, or reject it with a reason. */
-export type ClassifiedEvent = { kind: 'event'; event: VaultEvent } | { kind: 'ignored'; reason: string } | { kind: 'rejected'; reason: string };
+export type ClassifiedEvent =
+  { kind: 'event'; event: VaultEvent } | { kind: 'ignored'; reason: string } | { kind: 'rejected'; reason: string };
 
 const OBJECT_EVENT = /^microsoft\.keyvault\.(key|secret|certificate)(newversioncreated|nearexpiry|expired)$/i;
 const POLICY_EVENT = /^microsoft\.keyvault\.vaultaccesspolicychanged$/i;
@@ -55,13 +56,18 @@ const RESOURCE_DELETED = /^microsoft\.resources\.resourcedeletesuccess$/i;
 const VALIDATION_EVENT = /^microsoft\.eventgrid\.subscription(validation|deletion)event$/i;
 
 /** An ARM id of a vault, nothing below it: `/subscriptions/…/providers/Microsoft.KeyVault/vaults/<name>`. */
-const VAULT_RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.keyvault\/vaults\/([^/]+)\/?$/i;
+const VAULT_RESOURCE_ID =
+  /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.keyvault\/vaults\/([^/]+)\/?$/i;
 /** The vault segment of a topic, which may also name something below the vault. */
 const VAULT_IN_TOPIC = /\/providers\/microsoft\.keyvault\/vaults\/([^/]+)/i;
 /** Key Vault object names: 1-127 letters, digits and dashes. */
 const OBJECT_NAME = /^[0-9a-z-]{1,127}$/i;
 
-const ACTIONS: Record<string, ObjectEventAction> = { newversioncreated: 'newVersion', nearexpiry: 'nearExpiry', expired: 'expired' };
+const ACTIONS: Record<string, ObjectEventAction> = {
+  newversioncreated: 'newVersion',
+  nearexpiry: 'nearExpiry',
+  expired: 'expired',
+};
 const COLLECTIONS: Record<string, ObjectType> = { keys: 'key', secrets: 'secret', certificates: 'certificate' };
 
 /**
@@ -69,13 +75,25 @@ const COLLECTIONS: Record<string, ObjectType> = { keys: 'key', secrets: 'secret'
  * Values too large to be seconds are taken as milliseconds. Anything unreadable becomes undefined: these fields
  * never decide what kvguard does, so they must not make it reject an event.
  */
-const epochDate = z.unknown().optional().transform((value): Date | undefined => {
-  if (value === null || value === undefined || value === '') return undefined;
-  const numeric = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : undefined;
-  const date =
-    numeric !== undefined ? new Date(Math.abs(numeric) >= 1e11 ? numeric : numeric * 1000) : typeof value === 'string' ? new Date(value) : undefined;
-  return date && !Number.isNaN(date.getTime()) ? date : undefined;
-});
+const epochDate = z
+  .unknown()
+  .optional()
+  .transform((value): Date | undefined => {
+    if (value === null || value === undefined || value === '') return undefined;
+    const numeric =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value)
+          ? Number(value)
+          : undefined;
+    const date =
+      numeric !== undefined
+        ? new Date(Math.abs(numeric) >= 1e11 ? numeric : numeric * 1000)
+        : typeof value === 'string'
+          ? new Date(value)
+          : undefined;
+    return date && !Number.isNaN(date.getTime()) ? date : undefined;
+  });
 
 /** Key Vault event data, with keys lower-cased: every field optional, the schema's types not trusted. */
 const keyVaultDataSchema = z.object({
@@ -102,7 +120,8 @@ export function classifyEvent(envelope: EventEnvelope): ClassifiedEvent {
   }
   if (POLICY_EVENT.test(envelope.type)) return fromParsed(policyEvent(envelope, base));
   if (RESOURCE_DELETED.test(envelope.type)) return resourceDeleted(envelope, base);
-  if (VALIDATION_EVENT.test(envelope.type)) return { kind: 'ignored', reason: `${envelope.type} is answered by the host` };
+  if (VALIDATION_EVENT.test(envelope.type))
+    return { kind: 'ignored', reason: `${envelope.type} is answered by the host` };
   return { kind: 'ignored', reason: `event type ${JSON.stringify(envelope.type)} is not one kvguard acts on` };
 }
 
@@ -118,15 +137,22 @@ function keyVaultData(envelope: EventEnvelope): Parsed<z.output<typeof keyVaultD
   return { ok: true, value: keyVaultDataSchema.parse(data) };
 }
 
-function objectEvent(envelope: EventEnvelope, base: Base, objectType: ObjectType, action: ObjectEventAction): Parsed<ObjectEvent> {
+function objectEvent(
+  envelope: EventEnvelope,
+  base: Base,
+  objectType: ObjectType,
+  action: ObjectEventAction,
+): Parsed<ObjectEvent> {
   const data = keyVaultData(envelope);
   if (!data.ok) return data;
   const { id, vaultname, objectname, version, nbf, exp } = data.value;
   const fromId = parseObjectId(id);
   const objectName = objectname ?? fromId?.name ?? envelope.subject;
   const where = `${envelope.type} ${envelope.id}`;
-  if (!objectName) return { ok: false, reason: `${where}: names no object (data.ObjectName, data.Id and subject are all missing)` };
-  if (!OBJECT_NAME.test(objectName)) return { ok: false, reason: `${where}: ObjectName ${JSON.stringify(objectName)} is not a Key Vault object name` };
+  if (!objectName)
+    return { ok: false, reason: `${where}: names no object (data.ObjectName, data.Id and subject are all missing)` };
+  if (!OBJECT_NAME.test(objectName))
+    return { ok: false, reason: `${where}: ObjectName ${JSON.stringify(objectName)} is not a Key Vault object name` };
   const vault = vaultOf(where, vaultname, envelope.source, fromId?.vaultUrl);
   if (!vault.ok) return vault;
   return {
@@ -160,22 +186,39 @@ function resourceDeleted(envelope: EventEnvelope, base: Base): ClassifiedEvent {
   const data = lowerCaseKeys(envelope.data);
   const { resourceuri } = resourceDeletedDataSchema.parse(data ?? {});
   const resourceId = resourceuri ?? envelope.subject;
-  if (!resourceId) return { kind: 'rejected', reason: `${envelope.type} ${envelope.id}: names no resource (data.resourceUri and subject missing)` };
+  if (!resourceId)
+    return {
+      kind: 'rejected',
+      reason: `${envelope.type} ${envelope.id}: names no resource (data.resourceUri and subject missing)`,
+    };
   const match = VAULT_RESOURCE_ID.exec(resourceId);
-  if (!match) return { kind: 'ignored', reason: `deleted resource ${JSON.stringify(resourceId)} is not a Key Vault vault` };
+  if (!match)
+    return { kind: 'ignored', reason: `deleted resource ${JSON.stringify(resourceId)} is not a Key Vault vault` };
   return { kind: 'event', event: { ...base, kind: 'vaultDeleted', vaultName: match[1]!.toLowerCase(), resourceId } };
 }
 
 /** The vault an event is about: `data.VaultName`, else the topic's vault segment, else the id's host. */
-function vaultOf(where: string, vaultName: string | undefined, source: string | undefined, vaultUrl: string | undefined): Parsed<{ name: string }> {
-  const name = vaultName ?? (source ? VAULT_IN_TOPIC.exec(source)?.[1] : undefined) ?? (vaultUrl ? new URL(vaultUrl).hostname.split('.')[0] : undefined);
-  if (!name) return { ok: false, reason: `${where}: names no vault (data.VaultName, topic and data.Id are all missing)` };
-  if (!VAULT_NAME_PATTERN.test(name)) return { ok: false, reason: `${where}: vault name ${JSON.stringify(name)} is not a Key Vault name` };
+function vaultOf(
+  where: string,
+  vaultName: string | undefined,
+  source: string | undefined,
+  vaultUrl: string | undefined,
+): Parsed<{ name: string }> {
+  const name =
+    vaultName ??
+    (source ? VAULT_IN_TOPIC.exec(source)?.[1] : undefined) ??
+    (vaultUrl ? new URL(vaultUrl).hostname.split('.')[0] : undefined);
+  if (!name)
+    return { ok: false, reason: `${where}: names no vault (data.VaultName, topic and data.Id are all missing)` };
+  if (!VAULT_NAME_PATTERN.test(name))
+    return { ok: false, reason: `${where}: vault name ${JSON.stringify(name)} is not a Key Vault name` };
   return { ok: true, value: { name: name.toLowerCase() } };
 }
 
 /** Splits `https://host/keys/<name>[/<version>]` into vault URL, type, name and version. */
-export function parseObjectId(id: string | undefined): { vaultUrl: string; type: ObjectType; name: string; version?: string } | undefined {
+export function parseObjectId(
+  id: string | undefined,
+): { vaultUrl: string; type: ObjectType; name: string; version?: string } | undefined {
   const url = parseVaultUrl(id);
   if (!url || !id) return undefined;
   const [collection, name, version] = new URL(id).pathname.split('/').filter(Boolean);

@@ -30,7 +30,10 @@ export function checkIntegrity(record: Pick<BackupRecord, 'blobName' | 'sha256' 
  * @param store - the backup store
  * @param record - the catalog entry (from a listing)
  */
-export async function readVerifiedBackup(store: BackupStore, record: Pick<BackupRecord, 'blobName' | 'sha256' | 'size'>): Promise<Uint8Array> {
+export async function readVerifiedBackup(
+  store: BackupStore,
+  record: Pick<BackupRecord, 'blobName' | 'sha256' | 'size'>,
+): Promise<Uint8Array> {
   const { bytes } = await store.readBackup(record.blobName);
   checkIntegrity(record, bytes);
   return bytes;

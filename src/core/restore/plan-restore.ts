@@ -69,14 +69,24 @@ export async function selectBackups(store: BackupStore, request: RestoreRequest)
     const records = found.filter((r): r is BackupRecord => r !== undefined);
     if (records.length === 0) {
       const kind = request.objectType ?? 'object';
-      throw new KvGuardError('NotFound', `no backup of ${kind} ${JSON.stringify(name)} from vault ${request.source.name}${when}`, { field: 'name' });
+      throw new KvGuardError(
+        'NotFound',
+        `no backup of ${kind} ${JSON.stringify(name)} from vault ${request.source.name}${when}`,
+        { field: 'name' },
+      );
     }
     return { records, absent: [] };
   }
-  const { latest, absent } = await latestBackupsAsOf(store, { vault: request.source.name, type: request.objectType, asOf });
+  const { latest, absent } = await latestBackupsAsOf(store, {
+    vault: request.source.name,
+    type: request.objectType,
+    asOf,
+  });
   if (latest.length === 0) {
     const what = request.objectType ? `${request.objectType}s` : 'objects';
-    throw new KvGuardError('NotFound', `no backup of any ${what} from vault ${request.source.name}${when}`, { field: 'vault' });
+    throw new KvGuardError('NotFound', `no backup of any ${what} from vault ${request.source.name}${when}`, {
+      field: 'vault',
+    });
   }
   return {
     records: latest,
@@ -93,7 +103,8 @@ async function exactBackup(store: BackupStore, request: RestoreRequest, blobName
   try {
     ({ record } = await store.readBackup(blobName));
   } catch (error) {
-    if (isKvGuardError(error, 'NotFound')) throw new KvGuardError('NotFound', `backup blob ${JSON.stringify(blobName)} does not exist`, { field: 'backup' });
+    if (isKvGuardError(error, 'NotFound'))
+      throw new KvGuardError('NotFound', `backup blob ${JSON.stringify(blobName)} does not exist`, { field: 'backup' });
     throw error;
   }
   const mismatch =
@@ -104,7 +115,8 @@ async function exactBackup(store: BackupStore, request: RestoreRequest, blobName
         : request.name !== undefined && record.name.toLowerCase() !== request.name.toLowerCase()
           ? `is a backup of ${JSON.stringify(record.name)}, not of ${JSON.stringify(request.name)}`
           : undefined;
-  if (mismatch) throw new KvGuardError('ValidationError', `backup ${JSON.stringify(blobName)} ${mismatch}`, { field: 'backup' });
+  if (mismatch)
+    throw new KvGuardError('ValidationError', `backup ${JSON.stringify(blobName)} ${mismatch}`, { field: 'backup' });
   return record;
 }
 
@@ -116,11 +128,19 @@ async function exactBackup(store: BackupStore, request: RestoreRequest, blobName
  * @param state - the target name's state
  * @param policy - the request's `onConflict`
  */
-export function decideAction(type: ObjectType, name: string, state: NameState, policy: ConflictPolicy): { action: PlannedAction; reason?: string } {
+export function decideAction(
+  type: ObjectType,
+  name: string,
+  state: NameState,
+  policy: ConflictPolicy,
+): { action: PlannedAction; reason?: string } {
   if (state === 'free') return { action: 'restore' };
   if (state === 'live') {
     if (policy === 'skip') return { action: 'skip', reason: `a live ${type} named ${name} exists; skipped as asked` };
-    return { action: 'conflict', reason: `a live ${type} named ${name} exists; kvguard never overwrites or deletes a live object` };
+    return {
+      action: 'conflict',
+      reason: `a live ${type} named ${name} exists; kvguard never overwrites or deletes a live object`,
+    };
   }
   switch (policy) {
     case 'recover':
@@ -153,7 +173,11 @@ export function refusesWholePlan(policy: ConflictPolicy, objects: readonly Plann
  * @param records - the chosen backups
  * @param policy - the request's `onConflict`
  */
-export async function preflight(target: VaultPort, records: readonly BackupRecord[], policy: ConflictPolicy): Promise<PlannedObject[]> {
+export async function preflight(
+  target: VaultPort,
+  records: readonly BackupRecord[],
+  policy: ConflictPolicy,
+): Promise<PlannedObject[]> {
   return mapWithConcurrency(records, PREFLIGHT_CONCURRENCY, async (record) => {
     const targetState = await target.nameState(record.type, record.name);
     return {
@@ -182,7 +206,10 @@ export function chosenBackup(record: BackupRecord): ChosenBackup {
  * @param deps - the backup store and the target vault
  * @param request - the validated request
  */
-export async function planRestore(deps: { store: BackupStore; target: VaultPort }, request: RestoreRequest): Promise<RestorePlan> {
+export async function planRestore(
+  deps: { store: BackupStore; target: VaultPort },
+  request: RestoreRequest,
+): Promise<RestorePlan> {
   const selection = await selectBackups(deps.store, request);
   const objects = await preflight(deps.target, selection.records, request.onConflict);
   return { objects, absent: selection.absent };

@@ -56,10 +56,22 @@ export async function requestRestore(
   }
   const planned: RestoreReport = { ...report, absent: plan.absent, progress: { total: plan.objects.length, done: 0 } };
   if (!request.dryRun && refusesWholePlan(request.onConflict, plan.objects)) {
-    return finishRestore(deps, call.principal, { ...withResults(planned, conflictsOf(plan.objects), plan.objects.length), status: 'conflict' });
+    return finishRestore(deps, call.principal, {
+      ...withResults(planned, conflictsOf(plan.objects), plan.objects.length),
+      status: 'conflict',
+    });
   }
-  if (!request.dryRun && call.allowJob && isWholeVaultRequest(request) && plan.objects.length > settings.asyncThreshold) {
-    const queued = await enqueueRestoreJob(deps, { principal: call.principal, request, report: { ...planned, status: 'queued' } });
+  if (
+    !request.dryRun &&
+    call.allowJob &&
+    isWholeVaultRequest(request) &&
+    plan.objects.length > settings.asyncThreshold
+  ) {
+    const queued = await enqueueRestoreJob(deps, {
+      principal: call.principal,
+      request,
+      report: { ...planned, status: 'queued' },
+    });
     return { ...queued, audit: await auditRestore(deps, call.principal, queued) };
   }
   const results: ObjectResult[] = [];
@@ -72,5 +84,8 @@ export async function requestRestore(
     },
   });
   const ordered = done.filter((r): r is ObjectResult => r !== undefined);
-  return finishRestore(deps, call.principal, { ...withResults(planned, ordered, plan.objects.length), status: finalStatus(ordered, request.dryRun) });
+  return finishRestore(deps, call.principal, {
+    ...withResults(planned, ordered, plan.objects.length),
+    status: finalStatus(ordered, request.dryRun),
+  });
 }

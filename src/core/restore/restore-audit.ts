@@ -19,14 +19,21 @@ const AUDIT_NAME_ATTEMPTS = 3;
  * @param deps - store, telemetry, logger, clock
  * @param entry - the entry; `at` defaults to now
  */
-export async function appendAuditEntry(deps: AuditDependencies, entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<string | undefined> {
+export async function appendAuditEntry(
+  deps: AuditDependencies,
+  entry: Omit<AuditEntry, 'at'> & { at?: string },
+): Promise<string | undefined> {
   const at = entry.at ? new Date(entry.at) : deps.clock.now();
   for (let attempt = 0; attempt < AUDIT_NAME_ATTEMPTS; attempt++) {
     try {
       return await deps.store.appendAudit({ ...entry, at: new Date(at.getTime() + attempt).toISOString() });
     } catch (error) {
       if (isKvGuardError(error, 'AlreadyExists') && attempt + 1 < AUDIT_NAME_ATTEMPTS) continue;
-      deps.logger.error('audit entry could not be written', { action: entry.action, requestId: entry.requestId, ...describeError(error) });
+      deps.logger.error('audit entry could not be written', {
+        action: entry.action,
+        requestId: entry.requestId,
+        ...describeError(error),
+      });
       deps.telemetry.metric('kvguard.audit.failed', 1, { action: entry.action });
       return undefined;
     }
@@ -41,8 +48,17 @@ export async function appendAuditEntry(deps: AuditDependencies, entry: Omit<Audi
  * @param principal - who asked
  * @param report - what the request did, or will do when it is queued
  */
-export async function auditRestore(deps: AuditDependencies, principal: string, report: RestoreReport): Promise<string | undefined> {
-  const objects = report.objects.map((o) => ({ type: o.type, name: o.name, outcome: o.outcome, ...(o.reason ? { reason: o.reason } : {}) }));
+export async function auditRestore(
+  deps: AuditDependencies,
+  principal: string,
+  report: RestoreReport,
+): Promise<string | undefined> {
+  const objects = report.objects.map((o) => ({
+    type: o.type,
+    name: o.name,
+    outcome: o.outcome,
+    ...(o.reason ? { reason: o.reason } : {}),
+  }));
   const blob = await appendAuditEntry(deps, {
     action: 'restore',
     principal,
@@ -83,7 +99,14 @@ export async function auditRestore(deps: AuditDependencies, principal: string, r
  */
 export async function auditRefusedRestore(
   deps: AuditDependencies,
-  attempt: { principal?: string; requestId: string; sourceVault?: string; targetVault?: string; dryRun?: boolean; error: unknown },
+  attempt: {
+    principal?: string;
+    requestId: string;
+    sourceVault?: string;
+    targetVault?: string;
+    dryRun?: boolean;
+    error: unknown;
+  },
 ): Promise<string | undefined> {
   const { code, reason } = describeError(attempt.error);
   const blob = await appendAuditEntry(deps, {
@@ -111,7 +134,11 @@ export async function auditRefusedRestore(
  * @param principal - who asked
  * @param report - the report with its final status
  */
-export async function finishRestore(deps: AuditDependencies, principal: string, report: RestoreReport): Promise<RestoreReport> {
+export async function finishRestore(
+  deps: AuditDependencies,
+  principal: string,
+  report: RestoreReport,
+): Promise<RestoreReport> {
   const finished = { ...report, finishedAt: deps.clock.now().toISOString() };
   return { ...finished, audit: await auditRestore(deps, principal, finished) };
 }

@@ -51,7 +51,12 @@ export async function enqueueRestoreJob(
   try {
     await deps.restoreQueue.send({ kind: 'restore', requestId: queued.report.requestId });
   } catch (error) {
-    const report: RestoreReport = { ...queued.report, status: 'failed', error: describeError(error), finishedAt: deps.clock.now().toISOString() };
+    const report: RestoreReport = {
+      ...queued.report,
+      status: 'failed',
+      error: describeError(error),
+      finishedAt: deps.clock.now().toISOString(),
+    };
     await deps.state.write(key, { ...state, report });
     throw error;
   }
@@ -65,7 +70,8 @@ export async function enqueueRestoreJob(
  */
 export async function readRestoreReport(state: StateStore, requestId: string): Promise<RestoreReport> {
   const doc = await state.read<RestoreJobState>(restoreStateKey(requestId));
-  if (!doc) throw new KvGuardError('NotFound', `no restore request with id ${JSON.stringify(requestId)}`, { field: 'id' });
+  if (!doc)
+    throw new KvGuardError('NotFound', `no restore request with id ${JSON.stringify(requestId)}`, { field: 'id' });
   return doc.value.report;
 }
 
@@ -79,7 +85,11 @@ export async function readRestoreReport(state: StateStore, requestId: string): P
  * @param job - the queue message
  * @param settings - deadline, concurrency, purge settle time
  */
-export async function runRestoreJob(deps: RestoreDependencies, job: RestoreJob, settings: RestoreSettings): Promise<RestoreReport | undefined> {
+export async function runRestoreJob(
+  deps: RestoreDependencies,
+  job: RestoreJob,
+  settings: RestoreSettings,
+): Promise<RestoreReport | undefined> {
   const key = restoreStateKey(job.requestId);
   const doc = await deps.state.read<RestoreJobState>(key);
   if (!doc) {
@@ -92,7 +102,10 @@ export async function runRestoreJob(deps: RestoreDependencies, job: RestoreJob, 
   if (saved.leaseUntil && Date.parse(saved.leaseUntil) > now) {
     const delaySeconds = Math.ceil((Date.parse(saved.leaseUntil) - now) / 1000) + 1;
     await deps.restoreQueue.send(job, { delaySeconds });
-    deps.logger.info('restore job is held by another invocation; retrying later', { requestId: job.requestId, delaySeconds });
+    deps.logger.info('restore job is held by another invocation; retrying later', {
+      requestId: job.requestId,
+      delaySeconds,
+    });
     return saved.report;
   }
   const deadline = now + settings.deadlineSeconds * 1000;
@@ -116,7 +129,10 @@ export async function runRestoreJob(deps: RestoreDependencies, job: RestoreJob, 
     if (step.pending) {
       await save({ ...claimed, leaseUntil: undefined, report: step.report });
       await deps.restoreQueue.send(job);
-      deps.logger.info('restore job continues in a follow-up message', { requestId: job.requestId, ...step.report.progress });
+      deps.logger.info('restore job continues in a follow-up message', {
+        requestId: job.requestId,
+        ...step.report.progress,
+      });
       return step.report;
     }
     report = step.report;
@@ -140,14 +156,21 @@ async function restoreRemaining(
   const target = deps.vaults.open(request.target.url, { deadline: new Date(run.deadline) });
   const selection = await selectBackups(deps.store, request);
   const done = new Set(state.report.objects.map(objectKey));
-  const objects = await preflight(target, selection.records.filter((r) => !done.has(objectKey(r))), request.onConflict);
+  const objects = await preflight(
+    target,
+    selection.records.filter((r) => !done.has(objectKey(r))),
+    request.onConflict,
+  );
   const total = done.size + objects.length;
   const base: RestoreReport = { ...state.report, absent: selection.absent };
   if (done.size === 0 && refusesWholePlan(request.onConflict, objects)) {
     return { report: { ...withResults(base, conflictsOf(objects), total), status: 'conflict' }, pending: false };
   }
   const results: ObjectResult[] = [...state.report.objects];
-  const progress = coalescingWriter(() => run.save({ ...state, report: withResults(base, results, total) }), deps.logger);
+  const progress = coalescingWriter(
+    () => run.save({ ...state, report: withResults(base, results, total) }),
+    deps.logger,
+  );
   const outcome = await executePlan(deps, target, objects, {
     dryRun: false,
     ...executionSettings(request, settings),

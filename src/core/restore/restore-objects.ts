@@ -86,7 +86,12 @@ export async function executePlan(
   });
 }
 
-async function executeOne(deps: ExecuteDependencies, target: VaultPort, planned: PlannedObject, options: ExecuteOptions): Promise<ObjectResult> {
+async function executeOne(
+  deps: ExecuteDependencies,
+  target: VaultPort,
+  planned: PlannedObject,
+  options: ExecuteOptions,
+): Promise<ObjectResult> {
   switch (planned.action) {
     case 'skip':
       return { ...planned, outcome: 'skipped' };
@@ -105,7 +110,14 @@ async function executeOne(deps: ExecuteDependencies, target: VaultPort, planned:
         if (options.dryRun) return { outcome: 'planned' };
         const purged = planned.action === 'purge-and-restore';
         if (purged) await target.purge(planned.type, planned.name);
-        const attempts = await restoreBlob(deps.clock, target, planned.type, planned.name, bytes, purged ? options.purgeSettleMs : 0);
+        const attempts = await restoreBlob(
+          deps.clock,
+          target,
+          planned.type,
+          planned.name,
+          bytes,
+          purged ? options.purgeSettleMs : 0,
+        );
         const versions = (await target.listVersions(planned.type, planned.name)).length;
         return { outcome: 'restored', versions, restoreAttempts: attempts };
       });
@@ -114,14 +126,18 @@ async function executeOne(deps: ExecuteDependencies, target: VaultPort, planned:
 
 /** Key Vault's refusal of a foreign backup is terse; say what it usually means. */
 function withCrossVaultHint(result: ObjectResult, options: ExecuteOptions): ObjectResult {
-  if (!options.crossVault || result.outcome !== 'failed' || !['BadRequest', 'Forbidden'].includes(result.code ?? '')) return result;
+  if (!options.crossVault || result.outcome !== 'failed' || !['BadRequest', 'Forbidden'].includes(result.code ?? ''))
+    return result;
   return {
     ...result,
     reason: `${result.reason} (Key Vault restores a backup only into a vault of the same subscription and geography as its source)`,
   };
 }
 
-async function attempt(planned: PlannedObject, work: () => Promise<Partial<ObjectResult> & { outcome: RestoreOutcome }>): Promise<ObjectResult> {
+async function attempt(
+  planned: PlannedObject,
+  work: () => Promise<Partial<ObjectResult> & { outcome: RestoreOutcome }>,
+): Promise<ObjectResult> {
   try {
     return { ...planned, ...(await work()) };
   } catch (error) {
@@ -142,14 +158,24 @@ async function attempt(planned: PlannedObject, work: () => Promise<Partial<Objec
  * @param bytes - the verified blob
  * @param settleMs - how long to keep retrying 409s (0: never retry)
  */
-export async function restoreBlob(clock: Clock, target: VaultPort, type: ObjectType, name: string, bytes: Uint8Array, settleMs: number): Promise<number> {
+export async function restoreBlob(
+  clock: Clock,
+  target: VaultPort,
+  type: ObjectType,
+  name: string,
+  bytes: Uint8Array,
+  settleMs: number,
+): Promise<number> {
   const deadline = clock.now().getTime() + settleMs;
   let delay = FIRST_SETTLE_DELAY_MS;
   for (let attempts = 1; ; attempts++) {
     try {
       const restored = await target.restore(type, bytes);
       if (restored.name.toLowerCase() !== name.toLowerCase()) {
-        throw new KvGuardError('IntegrityError', `the backup of ${type} ${name} restored ${JSON.stringify(restored.name)} instead`);
+        throw new KvGuardError(
+          'IntegrityError',
+          `the backup of ${type} ${name} restored ${JSON.stringify(restored.name)} instead`,
+        );
       }
       return attempts;
     } catch (error) {

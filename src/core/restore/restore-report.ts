@@ -42,7 +42,14 @@ const SUCCESS_OUTCOMES: readonly RestoreOutcome[] = ['restored', 'recovered', 's
 
 /** Counts results by outcome (every outcome present, zero when none). */
 export function countOutcomes(results: readonly ObjectResult[]): Record<RestoreOutcome, number> {
-  const counts: Record<RestoreOutcome, number> = { restored: 0, recovered: 0, skipped: 0, conflict: 0, failed: 0, planned: 0 };
+  const counts: Record<RestoreOutcome, number> = {
+    restored: 0,
+    recovered: 0,
+    skipped: 0,
+    conflict: 0,
+    failed: 0,
+    planned: 0,
+  };
   for (const result of results) counts[result.outcome] += 1;
   return counts;
 }
@@ -90,5 +97,10 @@ export function newReport(requestId: string, request: RestoreRequest, startedAt:
 
 /** The report with these results, counts and progress. */
 export function withResults(report: RestoreReport, results: readonly ObjectResult[], total: number): RestoreReport {
-  return { ...report, objects: [...results], counts: countOutcomes(results), progress: { total, done: results.length } };
+  return {
+    ...report,
+    objects: [...results],
+    counts: countOutcomes(results),
+    progress: { total, done: results.length },
+  };
 }

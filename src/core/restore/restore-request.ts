@@ -51,14 +51,22 @@ export const keyVaultObjectName = z
   .max(127, 'must be at most 127 characters (Key Vault limit)')
   .regex(/^[0-9a-zA-Z-]+$/, 'must hold only letters, digits and dashes (Key Vault object name rules)');
 
-const vaultText = z.string().trim().min(1, 'must name a vault (URL or name)').max(300, 'must be at most 300 characters');
+const vaultText = z
+  .string()
+  .trim()
+  .min(1, 'must name a vault (URL or name)')
+  .max(300, 'must be at most 300 characters');
 
 /** The fields of a restore body, as sent over HTTP (`POST /api/restore`). */
 export const restoreBodyShape = {
   vault: vaultText,
-  objectType: z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]], { error: "must be 'key', 'secret' or 'certificate'" }).optional(),
+  objectType: z
+    .enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]], { error: "must be 'key', 'secret' or 'certificate'" })
+    .optional(),
   name: keyVaultObjectName.optional(),
-  asOf: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone, e.g. 2025-01-31T12:00:00Z' }).optional(),
+  asOf: z.iso
+    .datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone, e.g. 2025-01-31T12:00:00Z' })
+    .optional(),
   backup: z
     .string()
     .min(1, 'must not be empty')
@@ -67,7 +75,11 @@ export const restoreBodyShape = {
     .refine((v) => !v.split('/').includes('..'), 'must not contain ".." segments')
     .optional(),
   targetVault: vaultText.optional(),
-  onConflict: z.enum(CONFLICT_POLICIES as [ConflictPolicy, ...ConflictPolicy[]], { error: "must be 'fail', 'skip', 'recover' or 'purge'" }).default('fail'),
+  onConflict: z
+    .enum(CONFLICT_POLICIES as [ConflictPolicy, ...ConflictPolicy[]], {
+      error: "must be 'fail', 'skip', 'recover' or 'purge'",
+    })
+    .default('fail'),
   dryRun: z.boolean({ error: 'must be true or false' }).default(false),
 };
 
@@ -81,7 +93,12 @@ export function strictFields<S extends z.ZodRawShape>(shape: S, what: string) {
   const known = Object.keys(shape);
   return z.looseObject(shape).superRefine((value, ctx) => {
     const unknown = Object.keys(value).find((field) => !known.includes(field));
-    if (unknown !== undefined) ctx.addIssue({ code: 'custom', path: [unknown], message: `is not a field of ${what} (known: ${known.join(', ')})` });
+    if (unknown !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: [unknown],
+        message: `is not a field of ${what} (known: ${known.join(', ')})`,
+      });
   });
 }
 
@@ -97,7 +114,8 @@ export function restoreRequestSchema(context: RestoreRequestContext): z.ZodType<
       return z.NEVER as never;
     };
     const source = resolveField(context, 'vault', body.vault, fail);
-    const target = body.targetVault === undefined ? source : resolveField(context, 'targetVault', body.targetVault, fail);
+    const target =
+      body.targetVault === undefined ? source : resolveField(context, 'targetVault', body.targetVault, fail);
     if (body.asOf !== undefined && Date.parse(body.asOf) > context.now.getTime() + AS_OF_CLOCK_SKEW_MS) {
       return fail('asOf', `${JSON.stringify(body.asOf)} is in the future; a restore can only go back in time`);
     }
@@ -117,7 +135,12 @@ export function restoreRequestSchema(context: RestoreRequestContext): z.ZodType<
   });
 }
 
-function resolveField(context: RestoreRequestContext, field: string, text: string, fail: (field: string, message: string) => never): VaultRef {
+function resolveField(
+  context: RestoreRequestContext,
+  field: string,
+  text: string,
+  fail: (field: string, message: string) => never,
+): VaultRef {
   if (text.includes('://') && !URL.canParse(text)) return fail(field, `${JSON.stringify(text)} is not a valid URL`);
   const vault = context.resolveVault(text);
   if (!vault) return fail(field, `${JSON.stringify(text)} is not a vault kvguard protects (see KVGUARD_VAULTS)`);

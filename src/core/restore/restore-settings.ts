@@ -48,8 +48,16 @@ const CLI_MIN_DEADLINE_SECONDS = 3_600;
  */
 export function restoreSettingsFor(entry: RestoreEntryPoint, runDeadlineSeconds: number): RestoreSettings {
   const deadlineSeconds =
-    entry === 'http' ? Math.min(runDeadlineSeconds, HTTP_DEADLINE_SECONDS) : entry === 'cli' ? Math.max(runDeadlineSeconds, CLI_MIN_DEADLINE_SECONDS) : runDeadlineSeconds;
-  return { ...DEFAULT_RESTORE_SETTINGS, deadlineSeconds, purgeSettleSeconds: Math.min(DEFAULT_RESTORE_SETTINGS.purgeSettleSeconds, Math.floor(deadlineSeconds * 0.75)) };
+    entry === 'http'
+      ? Math.min(runDeadlineSeconds, HTTP_DEADLINE_SECONDS)
+      : entry === 'cli'
+        ? Math.max(runDeadlineSeconds, CLI_MIN_DEADLINE_SECONDS)
+        : runDeadlineSeconds;
+  return {
+    ...DEFAULT_RESTORE_SETTINGS,
+    deadlineSeconds,
+    purgeSettleSeconds: Math.min(DEFAULT_RESTORE_SETTINGS.purgeSettleSeconds, Math.floor(deadlineSeconds * 0.75)),
+  };
 }
 
 /**

@@ -30,7 +30,15 @@ beforeAll(async () => {
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',
     algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
   });
   tls = { cert: pems.cert, key: pems.private };
   receiver = await startReceiver();
@@ -62,13 +70,20 @@ describe('webhook sink', () => {
     await webhookSink({ url: `${receiver.url}/hooks/kv?sig=secret`, format: 'json' }).send(ALERT);
     expect(receiver.requests).toHaveLength(1);
     const [request] = receiver.requests;
-    expect(request).toMatchObject({ method: 'POST', url: '/hooks/kv?sig=secret', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expect(request).toMatchObject({
+      method: 'POST',
+      url: '/hooks/kv?sig=secret',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
     expect(request!.body).toEqual({ source: 'kvguard', ...ALERT });
   });
 
   it('posts a Teams message with an Adaptive Card', async () => {
     await webhookSink({ url: receiver.url, format: 'teams' }).send(ALERT);
-    const body = receiver.requests[0]!.body as { type: string; attachments: { contentType: string; content: { type: string; body: { text?: string; facts?: unknown[] }[] } }[] };
+    const body = receiver.requests[0]!.body as {
+      type: string;
+      attachments: { contentType: string; content: { type: string; body: { text?: string; facts?: unknown[] }[] } }[];
+    };
     expect(body.type).toBe('message');
     expect(body.attachments[0]!.contentType).toBe('application/vnd.microsoft.card.adaptive');
     const card = body.attachments[0]!.content;
@@ -87,14 +102,22 @@ describe('webhook sink', () => {
 
   it('fails with the status, without quoting the webhook URL, when the receiver refuses', async () => {
     receiver.respondWith(500);
-    const error = await webhookSink({ url: `${receiver.url}/?sig=secret`, format: 'json' }).send(ALERT).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'Transient', statusCode: 500, message: 'alert sink webhook:json failed: the webhook answered HTTP 500' });
+    const error = await webhookSink({ url: `${receiver.url}/?sig=secret`, format: 'json' })
+      .send(ALERT)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'Transient',
+      statusCode: 500,
+      message: 'alert sink webhook:json failed: the webhook answered HTTP 500',
+    });
     expect(String((error as Error).message)).not.toContain('secret');
   });
 
   it('gives up after its timeout when the receiver never answers', async () => {
     receiver.respondWith('hang');
-    const error = await webhookSink({ url: receiver.url, format: 'json', timeoutMs: 200 }).send(ALERT).catch((e: unknown) => e);
+    const error = await webhookSink({ url: receiver.url, format: 'json', timeoutMs: 200 })
+      .send(ALERT)
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'Transient', message: expect.stringContaining('timed out') });
   });
 });
@@ -128,7 +151,9 @@ describe('Event Grid topic sink', () => {
 
   it('fails with the status when the topic refuses the key', async () => {
     topic.respondWith(401);
-    const error = await topicSink({ key: 'wrong' }).send(ALERT).catch((e: unknown) => e);
+    const error = await topicSink({ key: 'wrong' })
+      .send(ALERT)
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'Unauthorized', statusCode: 401 });
     expect(topic.requests).toHaveLength(1);
   });
@@ -140,15 +165,27 @@ describe('Event Grid topic sink', () => {
   });
 
   it('refuses a plain-http endpoint, as Event Grid only speaks HTTPS', async () => {
-    const error = await topicSink({ key: 'k', endpoint: `${receiver.url}/api/events` }).send(ALERT).catch((e: unknown) => e);
+    const error = await topicSink({ key: 'k', endpoint: `${receiver.url}/api/events` })
+      .send(ALERT)
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'Transient', message: expect.stringContaining('allowInsecureConnection') });
     expect(receiver.requests).toHaveLength(0);
   });
 });
 
 describe('createAlertSinks', () => {
-  const deps = () => ({ credential: fakeCredential, telemetry: new RecordingTelemetry(), logger: new RecordingLogger() });
-  const none = { appInsights: undefined, alertWebhookUrl: undefined, alertWebhookFormat: 'json' as const, alertTopicEndpoint: undefined, alertTopicKey: undefined };
+  const deps = () => ({
+    credential: fakeCredential,
+    telemetry: new RecordingTelemetry(),
+    logger: new RecordingLogger(),
+  });
+  const none = {
+    appInsights: undefined,
+    alertWebhookUrl: undefined,
+    alertWebhookFormat: 'json' as const,
+    alertTopicEndpoint: undefined,
+    alertTopicKey: undefined,
+  };
 
   it('configures no sink when no alert setting is given', () => {
     expect(createAlertSinks(none, deps())).toEqual([]);
@@ -156,7 +193,13 @@ describe('createAlertSinks', () => {
 
   it('configures each sink its setting names', () => {
     const sinks = createAlertSinks(
-      { appInsights: 'InstrumentationKey=x', alertWebhookUrl: receiver.url, alertWebhookFormat: 'slack', alertTopicEndpoint: `${receiver.url}/api/events`, alertTopicKey: 'k' },
+      {
+        appInsights: 'InstrumentationKey=x',
+        alertWebhookUrl: receiver.url,
+        alertWebhookFormat: 'slack',
+        alertTopicEndpoint: `${receiver.url}/api/events`,
+        alertTopicKey: 'k',
+      },
       deps(),
     );
     expect(sinks.map((s) => s.name)).toEqual(['appInsights', 'webhook:slack', 'eventGridTopic']);
@@ -190,7 +233,13 @@ describe('createAlertSinks', () => {
       ...createAlertSinks({ ...none, appInsights: 'InstrumentationKey=x', alertWebhookUrl: receiver.url }, d),
       topicSink({ key: 'k' }),
     ];
-    const alerts = createAlerts({ sinks, state: new InMemoryStateStore(), logger: d.logger, telemetry: d.telemetry, clock: new ManualClock() });
+    const alerts = createAlerts({
+      sinks,
+      state: new InMemoryStateStore(),
+      logger: d.logger,
+      telemetry: d.telemetry,
+      clock: new ManualClock(),
+    });
     await expect(alerts.raise(ALERT)).resolves.toBeUndefined();
     expect(receiver.requests).toHaveLength(1);
     expect(d.telemetry.eventsNamed('kvguard.Alert')).toHaveLength(1);

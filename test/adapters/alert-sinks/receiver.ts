@@ -29,12 +29,19 @@ export async function startReceiver(tls?: { cert: string; key: string }): Promis
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body: text ? JSON.parse(text) : undefined });
+      requests.push({
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers: request.headers,
+        body: text ? JSON.parse(text) : undefined,
+      });
       if (status === 'hang') {
         hanging.push(response);
         return;
       }
-      response.writeHead(status, { 'content-type': 'application/json' }).end(status >= 400 ? '{"error":{"code":"Failed","message":"no"}}' : '');
+      response
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(status >= 400 ? '{"error":{"code":"Failed","message":"no"}}' : '');
     });
   };
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);

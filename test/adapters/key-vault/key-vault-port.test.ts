@@ -31,7 +31,9 @@ beforeAll(async () => {
   clients = sdkClients(emulator.url, emulator.caCertPem);
   await mapWithConcurrency(keyNames, 8, (name) => clients.keys.createEcKey(name, { tags: { n: name } }));
   await mapWithConcurrency(secretNames, 8, (name) => clients.secrets.setSecret(name, `value-of-${name}`));
-  await (await clients.certificates.beginCreateCertificate('web-cert', { issuerName: 'Self', subject: 'CN=web' }, POLL)).pollUntilDone();
+  await (
+    await clients.certificates.beginCreateCertificate('web-cert', { issuerName: 'Self', subject: 'CN=web' }, POLL)
+  ).pollUntilDone();
 });
 
 afterAll(async () => {
@@ -49,7 +51,8 @@ describe('Key Vault adapter against the emulator', () => {
       seen.push(...page.items.map((k) => k.name));
       token = page.continuationToken;
       pages += 1;
-      if (page.items.some((k) => k.name === 'web-cert')) expect(page.items.find((k) => k.name === 'web-cert')?.managed).toBe(true);
+      if (page.items.some((k) => k.name === 'web-cert'))
+        expect(page.items.find((k) => k.name === 'web-cert')?.managed).toBe(true);
     } while (token);
     expect(pages).toBe(4);
     expect(seen.sort()).toEqual([...keyNames, 'web-cert'].sort());
@@ -90,15 +93,24 @@ describe('Key Vault adapter against the emulator', () => {
 
   it('answers NotFound with the service code for a missing object, and TooManyVersions past 500 versions', async () => {
     const vault = factory().open(emulator.url);
-    await expect(vault.backup('certificate', 'missing')).rejects.toMatchObject({ code: 'NotFound', serviceCode: 'CertificateNotFound', statusCode: 404 });
+    await expect(vault.backup('certificate', 'missing')).rejects.toMatchObject({
+      code: 'NotFound',
+      serviceCode: 'CertificateNotFound',
+      statusCode: 404,
+    });
     for (let i = 0; i < 501; i += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, 501 - i) }, (_, j) => clients.secrets.setSecret('chatty', `v${i + j}`)));
+      await Promise.all(
+        Array.from({ length: Math.min(50, 501 - i) }, (_, j) => clients.secrets.setSecret('chatty', `v${i + j}`)),
+      );
     }
     await expect(vault.backup('secret', 'chatty')).rejects.toMatchObject({ code: 'TooManyVersions', statusCode: 400 });
   });
 
   it('completes every call through injected 429s (with and without Retry-After), 503s and connection resets', async () => {
-    emulator.configure({ faults: { seed: 7, rate429: 0.08, rate503: 0.06, rateReset: 0.04 }, throttle: { retryAfter: 0.3 } });
+    emulator.configure({
+      faults: { seed: 7, rate429: 0.08, rate503: 0.06, rateReset: 0.04 },
+      throttle: { retryAfter: 0.3 },
+    });
     try {
       const vault = factory().open(emulator.url, { deadline: new Date(Date.now() + 30_000) });
       const names = [...keyNames.map((n) => ['key', n] as const), ...secretNames.map((n) => ['secret', n] as const)];
@@ -115,7 +127,9 @@ describe('Key Vault adapter against the emulator', () => {
     try {
       const kv = factory({ maxConcurrency: 16, initialConcurrency: 16 });
       const vault = kv.open(emulator.url, { deadline: new Date(Date.now() + 30_000) });
-      const states = await mapWithConcurrency([...keyNames, ...keyNames, ...keyNames], 16, (name) => vault.nameState('key', name));
+      const states = await mapWithConcurrency([...keyNames, ...keyNames, ...keyNames], 16, (name) =>
+        vault.nameState('key', name),
+      );
       expect(states.every((s) => s === 'live')).toBe(true);
       const limiter = kv.limiterStats(emulator.url)!;
       expect(vault.stats().throttled).toBeGreaterThan(0);

@@ -7,7 +7,12 @@ import { ManualClock } from '../../support/in-memory';
 
 const request = createPipelineRequest({ url: 'https://demo.vault.azure.net/keys' });
 const http = (status: number, headers: Record<string, string> = {}) =>
-  new RestError(`HTTP ${status}`, { statusCode: status, code: status === 429 ? 'Throttled' : 'ServiceUnavailable', request, response: { status, headers: createHttpHeaders(headers), request } });
+  new RestError(`HTTP ${status}`, {
+    statusCode: status,
+    code: status === 429 ? 'Throttled' : 'ServiceUnavailable',
+    request,
+    response: { status, headers: createHttpHeaders(headers), request },
+  });
 
 function caller(clock: ManualClock, deadlineMs = 60_000, limiter = new AdaptiveLimiter({ max: 4, initial: 4, clock })) {
   return new RetryingCaller({
@@ -59,7 +64,10 @@ describe('RetryingCaller', () => {
   it('gives up on transient faults after maxRetries and throws the last one', async () => {
     const clock = new ManualClock();
     const script = failing(http(503), http(503), http(503), http(503), http(503));
-    await expect(caller(clock).call('backup key k', script.attempt)).rejects.toMatchObject({ code: 'Transient', statusCode: 503 });
+    await expect(caller(clock).call('backup key k', script.attempt)).rejects.toMatchObject({
+      code: 'Transient',
+      statusCode: 503,
+    });
     expect(script.calls()).toBe(4);
   });
 
@@ -92,7 +100,10 @@ describe('RetryingCaller', () => {
       pauses.push(ms);
       pause(ms);
     };
-    await caller(clock, 60_000, limiter).call('list keys', failing(http(429, { 'retry-after': '5' }), http(503)).attempt);
+    await caller(clock, 60_000, limiter).call(
+      'list keys',
+      failing(http(429, { 'retry-after': '5' }), http(503)).attempt,
+    );
     expect(pauses).toHaveLength(1);
     expect(pauses[0]).toBeGreaterThanOrEqual(5_000);
   });

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { BlobServiceClient, newPipeline, StorageSharedKeyCredential, type RequestPolicyFactory } from '@azure/storage-blob';
+import {
+  BlobServiceClient,
+  newPipeline,
+  StorageSharedKeyCredential,
+  type RequestPolicyFactory,
+} from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobBackupStore, BlobStateStore } from '../../../src/adapters/blob-backup-store';
 import type { BackupRecord, RunManifest } from '../../../src/core/domain';
@@ -25,7 +30,9 @@ function recordingContainer(name: string) {
   const recorder: RequestPolicyFactory = {
     create: (next) => ({
       sendRequest: async (request) => {
-        const headers = Object.fromEntries(Object.entries(request.headers.rawHeaders()).map(([k, v]) => [k.toLowerCase(), v]));
+        const headers = Object.fromEntries(
+          Object.entries(request.headers.rawHeaders()).map(([k, v]) => [k.toLowerCase(), v]),
+        );
         requests.push({ method: request.method, url: request.url, headers });
         return next.sendRequest(request);
       },
@@ -37,7 +44,11 @@ function recordingContainer(name: string) {
   return { container: service.getContainerClient(name), requests };
 }
 
-function backupOf(bytes: Uint8Array, takenAt: string, overrides: Partial<BackupRecord> = {}): Omit<BackupRecord, 'blobName'> {
+function backupOf(
+  bytes: Uint8Array,
+  takenAt: string,
+  overrides: Partial<BackupRecord> = {},
+): Omit<BackupRecord, 'blobName'> {
   return {
     vault: 'demo',
     type: 'key',
@@ -76,11 +87,17 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 
 describe('BlobBackupStore against Azurite', () => {
   it('refuses a second write to the same blob name and leaves the first content unchanged', async () => {
-    const store = new BlobBackupStore({ container: azurite.blobService().getContainerClient(uniqueStorageName('backups')), immutability: 'container', retentionDays: 90 });
+    const store = new BlobBackupStore({
+      container: azurite.blobService().getContainerClient(uniqueStorageName('backups')),
+      immutability: 'container',
+      retentionDays: 90,
+    });
     const first = new Uint8Array([1, 2, 3, 4]);
     const stored = await store.putBackup(backupOf(first, '2025-01-01T00:00:00Z'), first);
     const second = new Uint8Array([9, 9, 9, 9]);
-    const error = await store.putBackup(backupOf(second, '2025-01-01T00:00:00Z', { fingerprint: stored.fingerprint }), second).catch((e: unknown) => e);
+    const error = await store
+      .putBackup(backupOf(second, '2025-01-01T00:00:00Z', { fingerprint: stored.fingerprint }), second)
+      .catch((e: unknown) => e);
     expect(isKvGuardError(error, 'AlreadyExists')).toBe(true);
     expect(error).toMatchObject({ statusCode: 409, serviceCode: 'BlobAlreadyExists' });
     const read = await store.readBackup(stored.blobName);
@@ -88,25 +105,42 @@ describe('BlobBackupStore against Azurite', () => {
   });
 
   it('round-trips the catalog entry through blob metadata and keeps the exact bytes', async () => {
-    const store = new BlobBackupStore({ container: azurite.blobService().getContainerClient(uniqueStorageName('backups')), immutability: 'container', retentionDays: 90 });
+    const store = new BlobBackupStore({
+      container: azurite.blobService().getContainerClient(uniqueStorageName('backups')),
+      immutability: 'container',
+      retentionDays: 90,
+    });
     const bytes = new Uint8Array(Buffer.from('opaque bytes \u0000\u00ff from key vault', 'latin1'));
-    const record = backupOf(bytes, '2025-02-03T04:05:06.789Z', { name: 'Mixed-Case-Name', runId: 'run/with:odd chars' });
+    const record = backupOf(bytes, '2025-02-03T04:05:06.789Z', {
+      name: 'Mixed-Case-Name',
+      runId: 'run/with:odd chars',
+    });
     const stored = await store.putBackup(record, bytes);
     expect(stored.blobName).toMatch(/^backups\/demo\/key\/mixed-case-name\/\d{13}-[0-9a-f]{12}\.kvbak$/);
     const read = await store.readBackup(stored.blobName);
     expect(Buffer.from(read.bytes).equals(Buffer.from(bytes))).toBe(true);
     expect(read.record).toEqual({ ...record, blobName: stored.blobName });
-    await expect(store.readBackup('backups/demo/key/none/0000000000000-none.kvbak')).rejects.toMatchObject({ code: 'NotFound' });
+    await expect(store.readBackup('backups/demo/key/none/0000000000000-none.kvbak')).rejects.toMatchObject({
+      code: 'NotFound',
+    });
   });
 
   it('refuses bytes that do not match the record hash', async () => {
-    const store = new BlobBackupStore({ container: azurite.blobService().getContainerClient(uniqueStorageName('backups')), immutability: 'container', retentionDays: 90 });
+    const store = new BlobBackupStore({
+      container: azurite.blobService().getContainerClient(uniqueStorageName('backups')),
+      immutability: 'container',
+      retentionDays: 90,
+    });
     const record = backupOf(new Uint8Array([1]), '2025-01-01T00:00:00Z');
     await expect(store.putBackup(record, new Uint8Array([2]))).rejects.toMatchObject({ code: 'IntegrityError' });
   });
 
   it('lists newest first per object and answers "latest as of T" from one prefix listing', async () => {
-    const store = new BlobBackupStore({ container: azurite.blobService().getContainerClient(uniqueStorageName('backups')), immutability: 'container', retentionDays: 90 });
+    const store = new BlobBackupStore({
+      container: azurite.blobService().getContainerClient(uniqueStorageName('backups')),
+      immutability: 'container',
+      retentionDays: 90,
+    });
     const times = ['2025-01-01T00:00:00Z', '2025-01-03T00:00:00Z', '2025-01-02T00:00:00Z'];
     for (const at of times) {
       const bytes = new Uint8Array(Buffer.from(at));
@@ -122,15 +156,27 @@ describe('BlobBackupStore against Azurite', () => {
     expect(await store.latestBackup('demo', 'key', 'db-key', new Date('2024-12-31T00:00:00Z'))).toBeUndefined();
 
     const all = await collect(store.listBackups({ vault: 'demo' }));
-    expect(all.map((r) => `${r.name}@${r.takenAt.toISOString().slice(8, 10)}`)).toEqual(['api-key@05', 'DB-Key@03', 'DB-Key@02', 'DB-Key@01']);
-    const byName = await collect(store.listBackups({ vault: 'demo', name: 'db-key', asOf: new Date('2025-01-02T00:00:00Z') }));
+    expect(all.map((r) => `${r.name}@${r.takenAt.toISOString().slice(8, 10)}`)).toEqual([
+      'api-key@05',
+      'DB-Key@03',
+      'DB-Key@02',
+      'DB-Key@01',
+    ]);
+    const byName = await collect(
+      store.listBackups({ vault: 'demo', name: 'db-key', asOf: new Date('2025-01-02T00:00:00Z') }),
+    );
     expect(byName.map((r) => r.takenAt.getUTCDate())).toEqual([2, 1]);
   });
 
   it('asks for a version-level immutability policy on every write when configured, and for none otherwise', async () => {
     const clock = new ManualClock('2025-06-01T00:00:00Z');
     const versioned = recordingContainer(uniqueStorageName('worm'));
-    const store = new BlobBackupStore({ container: versioned.container, immutability: 'version', retentionDays: 30, clock });
+    const store = new BlobBackupStore({
+      container: versioned.container,
+      immutability: 'version',
+      retentionDays: 30,
+      clock,
+    });
     const bytes = new Uint8Array([5, 6]);
     await store.putBackup(backupOf(bytes, '2025-06-01T00:00:00Z'), bytes);
     await store.putManifest(manifest('demo', '2025-06-01T00:00:00Z', 'run-9'));
@@ -139,24 +185,35 @@ describe('BlobBackupStore against Azurite', () => {
     for (const put of puts) {
       expect(put.headers['if-none-match']).toBe('*');
       expect(put.headers['x-ms-immutability-policy-mode']).toBe('Unlocked');
-      expect(new Date(put.headers['x-ms-immutability-policy-until-date']!).toISOString()).toBe('2025-07-01T00:00:00.000Z');
+      expect(new Date(put.headers['x-ms-immutability-policy-until-date']!).toISOString()).toBe(
+        '2025-07-01T00:00:00.000Z',
+      );
     }
     const containerCreate = versioned.requests.find((r) => r.method === 'PUT' && r.url.includes('restype=container'));
     expect(containerCreate?.headers['x-ms-blob-public-access']).toBeUndefined();
 
     const plain = recordingContainer(uniqueStorageName('plain'));
-    await new BlobBackupStore({ container: plain.container, immutability: 'container', retentionDays: 30 }).putBackup(backupOf(bytes, '2025-06-01T00:00:00Z'), bytes);
+    await new BlobBackupStore({ container: plain.container, immutability: 'container', retentionDays: 30 }).putBackup(
+      backupOf(bytes, '2025-06-01T00:00:00Z'),
+      bytes,
+    );
     const put = plain.requests.find((r) => r.method === 'PUT' && !r.url.includes('restype=container'))!;
     expect(put.headers['if-none-match']).toBe('*');
     expect(put.headers['x-ms-immutability-policy-mode']).toBeUndefined();
   });
 
   it('lists manifests newest first, per vault and merged across vaults, and appends audit entries create-only', async () => {
-    const store = new BlobBackupStore({ container: azurite.blobService().getContainerClient(uniqueStorageName('runs')), immutability: 'container', retentionDays: 90 });
+    const store = new BlobBackupStore({
+      container: azurite.blobService().getContainerClient(uniqueStorageName('runs')),
+      immutability: 'container',
+      retentionDays: 90,
+    });
     await store.putManifest(manifest('alpha', '2025-01-01T00:00:00Z', 'r1'));
     await store.putManifest(manifest('beta', '2025-01-02T00:00:00Z', 'r2'));
     await store.putManifest(manifest('alpha', '2025-01-03T00:00:00Z', 'r3'));
-    await expect(store.putManifest(manifest('alpha', '2025-01-03T00:00:00Z', 'r3'))).rejects.toMatchObject({ code: 'AlreadyExists' });
+    await expect(store.putManifest(manifest('alpha', '2025-01-03T00:00:00Z', 'r3'))).rejects.toMatchObject({
+      code: 'AlreadyExists',
+    });
     expect((await collect(store.listManifests())).map((m) => m.runId)).toEqual(['r3', 'r2', 'r1']);
     expect((await collect(store.listManifests('alpha'))).map((m) => m.runId)).toEqual(['r3', 'r1']);
 
@@ -178,21 +235,29 @@ describe('BlobBackupStore against Azurite', () => {
 
 describe('BlobStateStore against Azurite', () => {
   it('writes only when the etag condition holds and answers Conflict otherwise', async () => {
-    const state = new BlobStateStore({ container: azurite.blobService().getContainerClient(uniqueStorageName('state')) });
+    const state = new BlobStateStore({
+      container: azurite.blobService().getContainerClient(uniqueStorageName('state')),
+    });
     expect(await state.read('watch/demo')).toBeUndefined();
     await state.write('watch/demo', { seen: 1 }, { etag: null });
     await expect(state.write('watch/demo', { seen: 2 }, { etag: null })).rejects.toMatchObject({ code: 'Conflict' });
     const first = (await state.read<{ seen: number }>('watch/demo'))!;
     await state.write('watch/demo', { seen: 2 }, { etag: first.etag });
-    await expect(state.write('watch/demo', { seen: 3 }, { etag: first.etag })).rejects.toMatchObject({ code: 'Conflict' });
-    await expect(state.write('missing/doc', { seen: 1 }, { etag: first.etag })).rejects.toMatchObject({ code: 'Conflict' });
+    await expect(state.write('watch/demo', { seen: 3 }, { etag: first.etag })).rejects.toMatchObject({
+      code: 'Conflict',
+    });
+    await expect(state.write('missing/doc', { seen: 1 }, { etag: first.etag })).rejects.toMatchObject({
+      code: 'Conflict',
+    });
     expect((await state.read<{ seen: number }>('watch/demo'))!.value).toEqual({ seen: 2 });
     await state.write('watch/demo', { seen: 4 });
     expect((await state.read<{ seen: number }>('watch/demo'))!.value).toEqual({ seen: 4 });
   });
 
   it('refuses keys under the catalog folders, so a state write can never replace a manifest or an audit entry', async () => {
-    const state = new BlobStateStore({ container: azurite.blobService().getContainerClient(uniqueStorageName('state')) });
+    const state = new BlobStateStore({
+      container: azurite.blobService().getContainerClient(uniqueStorageName('state')),
+    });
     for (const key of ['runs/demo/0001-run', 'audit/2025/01/01/0001-req', 'backups/demo/key/db']) {
       await expect(state.write(key, { seen: 1 })).rejects.toMatchObject({ code: 'ValidationError' });
       await expect(state.read(key)).rejects.toMatchObject({ code: 'ValidationError' });

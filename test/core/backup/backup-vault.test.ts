@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { runBackupJob, type BackupDependencies, type BackupSettings } from '../../../src/core/backup/backup-vault';
-import { backupVaultNow, firstBackupJob, isRunComplete, runQueuedBackupJob, scheduleBackups, summariseRun } from '../../../src/core/backup/runs';
+import {
+  backupVaultNow,
+  firstBackupJob,
+  isRunComplete,
+  runQueuedBackupJob,
+  scheduleBackups,
+  summariseRun,
+} from '../../../src/core/backup/runs';
 import { alertRpoBreaches, vaultStatus } from '../../../src/core/backup/status';
 import type { RunManifest, VaultTarget } from '../../../src/core/domain';
 import type { BackupJob } from '../../../src/core/jobs';
@@ -17,10 +24,21 @@ import {
   seedObjects,
 } from '../../support/in-memory';
 
-const settings: BackupSettings = { pageSize: 25, deadlineSeconds: 60, objectConcurrency: 8, kvguardVersion: '0.0.0-test' };
+const settings: BackupSettings = {
+  pageSize: 25,
+  deadlineSeconds: 60,
+  objectConcurrency: 8,
+  kvguardVersion: '0.0.0-test',
+};
 
 function target(vault: InMemoryVault, overrides: Partial<VaultTarget> = {}): VaultTarget {
-  return { url: vault.url, name: vault.name, types: ['key', 'secret', 'certificate'], critical: { kind: 'all' }, ...overrides };
+  return {
+    url: vault.url,
+    name: vault.name,
+    types: ['key', 'secret', 'certificate'],
+    critical: { kind: 'all' },
+    ...overrides,
+  };
 }
 
 function setup() {
@@ -62,11 +80,23 @@ describe('runBackupJob through the queue', () => {
     const manifests = await runThroughQueue(firstBackupJob(target(vault), deps.clock), target(vault), deps);
 
     // 65 keys (60 + 5 managed) on 3 pages, 35 secrets (30 + 5 managed) on 2, 5 certificates on 1
-    expect(manifests.map((m) => `${m.chunk?.type}-${m.chunk?.sequence}`)).toEqual(['key-0', 'key-1', 'key-2', 'secret-0', 'secret-1', 'certificate-0']);
+    expect(manifests.map((m) => `${m.chunk?.type}-${m.chunk?.sequence}`)).toEqual([
+      'key-0',
+      'key-1',
+      'key-2',
+      'secret-0',
+      'secret-1',
+      'certificate-0',
+    ]);
     const summary = summariseRun(manifests, target(vault));
     expect(summary).toMatchObject({ complete: true, succeeded: true, stats: { stored: 95, unchanged: 0, failed: 0 } });
     // The certificates' managed keys and secrets are carried by the certificate backups, never stored on their own.
-    expect(deps.store.records().map((r) => `${r.type}/${r.name}`).sort()).toHaveLength(95);
+    expect(
+      deps.store
+        .records()
+        .map((r) => `${r.type}/${r.name}`)
+        .sort(),
+    ).toHaveLength(95);
     expect(deps.store.records().filter((r) => r.type === 'key' && r.name.startsWith('certificate-'))).toEqual([]);
   });
 
@@ -102,12 +132,28 @@ describe('runBackupJob through the queue', () => {
 
   it('backs up only the objects the critical selector picks', async () => {
     const { vault, deps } = setup();
-    vault.seedKey('db-key', { tags: { kvguard: 'critical' } }).seedKey('scratch').seedSecret('api', { tags: { KVGUARD: 'critical' } });
-    const tagged = await backupVaultNow(target(vault, { critical: { kind: 'tag', tag: 'kvguard', value: 'critical' } }), deps, settings);
+    vault
+      .seedKey('db-key', { tags: { kvguard: 'critical' } })
+      .seedKey('scratch')
+      .seedSecret('api', { tags: { KVGUARD: 'critical' } });
+    const tagged = await backupVaultNow(
+      target(vault, { critical: { kind: 'tag', tag: 'kvguard', value: 'critical' } }),
+      deps,
+      settings,
+    );
     expect(tagged.stats.stored).toBe(2);
-    expect(deps.store.records().map((r) => r.name).sort()).toEqual(['api', 'db-key']);
+    expect(
+      deps.store
+        .records()
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['api', 'db-key']);
 
-    const byName = await backupVaultNow(target(vault, { critical: { kind: 'names', patterns: ['SCR*'] } }), deps, settings);
+    const byName = await backupVaultNow(
+      target(vault, { critical: { kind: 'names', patterns: ['SCR*'] } }),
+      deps,
+      settings,
+    );
     expect(byName.stats.stored).toBe(1);
   });
 
@@ -127,7 +173,9 @@ describe('runBackupJob through the queue', () => {
   it('reports a refused create-only write and never overwrites the stored blob', async () => {
     const { vault, deps } = setup();
     vault.seedKey('k1').seedKey('k2');
-    deps.store.failNext('putBackup', () => kvError('AlreadyExists', 'blob exists', { serviceCode: 'BlobAlreadyExists', statusCode: 409 }));
+    deps.store.failNext('putBackup', () =>
+      kvError('AlreadyExists', 'blob exists', { serviceCode: 'BlobAlreadyExists', statusCode: 409 }),
+    );
     const run = await backupVaultNow(target(vault, { types: ['key'] }), deps, settings);
     expect(run.stats).toMatchObject({ stored: 1, failed: 1 });
     expect(run.failures[0]).toMatchObject({ code: 'AlreadyExists' });
@@ -140,15 +188,24 @@ describe('runBackupJob through the queue', () => {
     factory.forbid(other.url);
     const locked = await backupVaultNow(target(other), deps, settings);
     const fine = await backupVaultNow(target(vault), deps, settings);
-    expect(locked).toMatchObject({ complete: false, succeeded: false, errors: [expect.objectContaining({ code: 'Forbidden' })] });
+    expect(locked).toMatchObject({
+      complete: false,
+      succeeded: false,
+      errors: [expect.objectContaining({ code: 'Forbidden' })],
+    });
     expect(fine).toMatchObject({ succeeded: true, stats: { stored: 1 } });
-    expect(raised).toEqual([expect.objectContaining({ type: 'kvguard.BackupFailed', severity: 'critical', subject: 'locked' })]);
+    expect(raised).toEqual([
+      expect.objectContaining({ type: 'kvguard.BackupFailed', severity: 'critical', subject: 'locked' }),
+    ]);
   });
 
   it('snapshots only the objects an event job names, with the same incremental rule', async () => {
     const { vault, deps } = setup();
     vault.seedKey('rotated').seedKey('other');
-    const job: BackupJob = { ...firstBackupJob(target(vault), deps.clock, { trigger: 'event' }), objects: [{ type: 'key', name: 'rotated' }] };
+    const job: BackupJob = {
+      ...firstBackupJob(target(vault), deps.clock, { trigger: 'event' }),
+      objects: [{ type: 'key', name: 'rotated' }],
+    };
     const first = await runBackupJob(job, target(vault), deps, settings, async () => {
       throw new Error('an object job never dispatches follow-ups');
     });
@@ -161,9 +218,18 @@ describe('runBackupJob through the queue', () => {
   it("snapshots the certificate when an event names the certificate's own key", async () => {
     const { vault, deps } = setup();
     vault.seedCertificate('tls');
-    const job: BackupJob = { ...firstBackupJob(target(vault), deps.clock, { trigger: 'event' }), objects: [{ type: 'key', name: 'tls' }] };
+    const job: BackupJob = {
+      ...firstBackupJob(target(vault), deps.clock, { trigger: 'event' }),
+      objects: [{ type: 'key', name: 'tls' }],
+    };
     const { manifest } = await runBackupJob(job, target(vault), deps, settings, async () => {});
-    expect(manifest.entries).toEqual([expect.objectContaining({ type: 'certificate', name: 'tls', outcome: expect.objectContaining({ status: 'stored' }) })]);
+    expect(manifest.entries).toEqual([
+      expect.objectContaining({
+        type: 'certificate',
+        name: 'tls',
+        outcome: expect.objectContaining({ status: 'stored' }),
+      }),
+    ]);
     expect(deps.store.records().map((r) => `${r.type}/${r.name}`)).toEqual(['certificate/tls']);
   });
 
@@ -175,7 +241,13 @@ describe('runBackupJob through the queue', () => {
     const { bytes } = await deps.store.readBackup(record!.blobName);
     const { createHash } = await import('node:crypto');
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(record!.sha256);
-    expect(record).toMatchObject({ vault: 'contoso', type: 'secret', name: 's1', versionCount: 3, size: bytes.byteLength });
+    expect(record).toMatchObject({
+      vault: 'contoso',
+      type: 'secret',
+      name: 's1',
+      versionCount: 3,
+      size: bytes.byteLength,
+    });
   });
 });
 
@@ -190,7 +262,9 @@ describe('runQueuedBackupJob', () => {
     const { vault, deps } = setup();
     vault.seedKey('k1').failNext('listObjects', kvError('Throttled', 'too many requests'));
     const job = firstBackupJob(target(vault), deps.clock);
-    await expect(runQueuedBackupJob(job, target(vault), deps, settings, async () => {})).rejects.toMatchObject({ code: 'Throttled' });
+    await expect(runQueuedBackupJob(job, target(vault), deps, settings, async () => {})).rejects.toMatchObject({
+      code: 'Throttled',
+    });
     const [manifest] = await storedManifests(deps.store);
     expect(manifest).toMatchObject({ runId: job.runId, error: { code: 'Throttled' } });
   });
@@ -202,7 +276,8 @@ describe('runQueuedBackupJob', () => {
     const job = firstBackupJob(target(vault, { types: ['key', 'secret'] }), deps.clock);
     await queue.send(job);
     for (let next = queue.drain(); next.length > 0; next = queue.drain()) {
-      for (const j of next) await runQueuedBackupJob(j, target(vault, { types: ['key', 'secret'] }), deps, settings, (f) => queue.send(f));
+      for (const j of next)
+        await runQueuedBackupJob(j, target(vault, { types: ['key', 'secret'] }), deps, settings, (f) => queue.send(f));
     }
     const manifests = await storedManifests(deps.store);
     expect(manifests.map((m) => m.scope).sort()).toEqual(['chunk', 'chunk', 'summary']);
@@ -210,13 +285,18 @@ describe('runQueuedBackupJob', () => {
 });
 
 describe('run completeness', () => {
-  const chunk = (type: 'key' | 'secret', sequence: number, lastPage: boolean) => ({ chunk: { type, sequence, lastPage } }) as RunManifest;
+  const chunk = (type: 'key' | 'secret', sequence: number, lastPage: boolean) =>
+    ({ chunk: { type, sequence, lastPage } }) as RunManifest;
 
   it('is complete only when every page of every type has reported', () => {
-    expect(isRunComplete([chunk('key', 0, false), chunk('key', 1, true), chunk('secret', 0, true)], ['key', 'secret'])).toBe(true);
+    expect(
+      isRunComplete([chunk('key', 0, false), chunk('key', 1, true), chunk('secret', 0, true)], ['key', 'secret']),
+    ).toBe(true);
     expect(isRunComplete([chunk('key', 1, true), chunk('secret', 0, true)], ['key', 'secret'])).toBe(false);
     expect(isRunComplete([chunk('key', 0, false), chunk('key', 1, true)], ['key', 'secret'])).toBe(false);
-    expect(isRunComplete([chunk('key', 0, true), chunk('key', 0, true), chunk('secret', 0, true)], ['key', 'secret'])).toBe(true);
+    expect(
+      isRunComplete([chunk('key', 0, true), chunk('key', 0, true), chunk('secret', 0, true)], ['key', 'secret']),
+    ).toBe(true);
   });
 });
 
@@ -245,7 +325,9 @@ describe('scheduling and status', () => {
     const stale = await vaultStatus(target(vault), deps.store, clock, 24);
     expect(stale).toMatchObject({ rpoBreached: true, ageHours: 25 });
     await alertRpoBreaches([stale], deps.alerts, clock);
-    expect(raised).toEqual([expect.objectContaining({ type: 'kvguard.RpoBreached', dedupeKey: `rpo/contoso/${stale.lastSuccessAt}` })]);
+    expect(raised).toEqual([
+      expect.objectContaining({ type: 'kvguard.RpoBreached', dedupeKey: `rpo/contoso/${stale.lastSuccessAt}` }),
+    ]);
   });
 
   it('does not count a failed run as a recovery point', async () => {
@@ -276,7 +358,11 @@ describe('scheduling and status', () => {
       }
     };
     const status = await vaultStatus(target(vault), deps.store, clock, 24);
-    expect(status).toMatchObject({ lastSuccessAt: runs[2]!.finishedAt, lastRun: { succeeded: false }, counts: { stored: 0, unchanged: 1 } });
+    expect(status).toMatchObject({
+      lastSuccessAt: runs[2]!.finishedAt,
+      lastRun: { succeeded: false },
+      counts: { stored: 0, unchanged: 1 },
+    });
     // The failed run's one manifest, then the newest good run's three chunks and its summary; older runs are not read.
     expect(read).toBe(5);
   });
@@ -296,12 +382,15 @@ describe('finding the manifests of one run', () => {
     clock.advance(3_600_000);
     const newer = await backupVaultNow(target(vault), deps, settings);
     let read = 0;
-    const counting = { ...deps.store, listManifests: async function* (name?: string) {
-      for await (const manifest of deps.store.listManifests(name)) {
-        read += 1;
-        yield manifest;
-      }
-    } };
+    const counting = {
+      ...deps.store,
+      listManifests: async function* (name?: string) {
+        for await (const manifest of deps.store.listManifests(name)) {
+          read += 1;
+          yield manifest;
+        }
+      },
+    };
     const found = await manifestsOfRun(counting, 'contoso', newer.runId);
     expect(new Set(found.map((m) => m.runId))).toEqual(new Set([newer.runId]));
     expect(found.length).toBeGreaterThan(0);

@@ -13,7 +13,11 @@ export const SCHEMAS: Schema[] = ['EventGrid', 'CloudEvents'];
 
 /** The nine object event types Key Vault publishes. */
 export const OBJECT_EVENT_TYPES = (['Key', 'Secret', 'Certificate'] as const).flatMap((type) =>
-  (['NewVersionCreated', 'NearExpiry', 'Expired'] as const).map((suffix) => ({ type, suffix, eventType: `Microsoft.KeyVault.${type}${suffix}` })),
+  (['NewVersionCreated', 'NearExpiry', 'Expired'] as const).map((suffix) => ({
+    type,
+    suffix,
+    eventType: `Microsoft.KeyVault.${type}${suffix}`,
+  })),
 );
 
 /** The resource id of a vault. */
@@ -95,19 +99,32 @@ export function keyVaultObjectEvent(eventType: string, options: ObjectEventOptio
 }
 
 /** A `VaultAccessPolicyChanged` event. */
-export function accessPolicyChangedEvent(options: { schema?: Schema; id?: string; vault?: string } = {}): Record<string, unknown> {
+export function accessPolicyChangedEvent(
+  options: { schema?: Schema; id?: string; vault?: string } = {},
+): Record<string, unknown> {
   const vault = options.vault ?? 'contoso';
   return envelope(options.schema ?? 'EventGrid', {
     id: options.id,
     eventType: 'Microsoft.KeyVault.VaultAccessPolicyChanged',
     topic: vaultResourceId(vault),
     subject: vault,
-    data: { Id: `https://${vault}.vault.azure.net/`, VaultName: vault, ObjectType: 'Vault', ObjectName: vault, Version: '', NBF: null, EXP: null },
+    data: {
+      Id: `https://${vault}.vault.azure.net/`,
+      VaultName: vault,
+      ObjectType: 'Vault',
+      ObjectName: vault,
+      Version: '',
+      NBF: null,
+      EXP: null,
+    },
   });
 }
 
 /** An ARM `ResourceDeleteSuccess` event from a subscription system topic. */
-export function resourceDeletedEvent(resourceUri: string, options: { schema?: Schema; id?: string } = {}): Record<string, unknown> {
+export function resourceDeletedEvent(
+  resourceUri: string,
+  options: { schema?: Schema; id?: string } = {},
+): Record<string, unknown> {
   return envelope(options.schema ?? 'EventGrid', {
     id: options.id,
     eventType: 'Microsoft.Resources.ResourceDeleteSuccess',

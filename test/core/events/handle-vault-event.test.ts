@@ -4,7 +4,15 @@ import { ALERT_TYPES } from '../../../src/core/alerts';
 import type { VaultTarget } from '../../../src/core/domain';
 import { handleVaultEvent, type VaultEventResult } from '../../../src/core/events';
 import type { BackupJob } from '../../../src/core/jobs';
-import { InMemoryBackupStore, InMemoryQueue, InMemoryStateStore, kvError, ManualClock, recordingAlerts, RecordingLogger } from '../../support/in-memory';
+import {
+  InMemoryBackupStore,
+  InMemoryQueue,
+  InMemoryStateStore,
+  kvError,
+  ManualClock,
+  recordingAlerts,
+  RecordingLogger,
+} from '../../support/in-memory';
 import {
   accessPolicyChangedEvent,
   envelope,
@@ -15,8 +23,18 @@ import {
   vaultResourceId,
 } from './fixtures';
 
-const CONTOSO: VaultTarget = { url: 'https://contoso.vault.azure.net/', name: 'contoso', types: ['key', 'secret', 'certificate'], critical: { kind: 'all' } };
-const SECRETS_ONLY: VaultTarget = { url: 'https://fabrikam.vault.azure.net/', name: 'fabrikam', types: ['secret'], critical: { kind: 'all' } };
+const CONTOSO: VaultTarget = {
+  url: 'https://contoso.vault.azure.net/',
+  name: 'contoso',
+  types: ['key', 'secret', 'certificate'],
+  critical: { kind: 'all' },
+};
+const SECRETS_ONLY: VaultTarget = {
+  url: 'https://fabrikam.vault.azure.net/',
+  name: 'fabrikam',
+  types: ['secret'],
+  critical: { kind: 'all' },
+};
 
 function setup(options: { snapshotOnPolicyChange?: boolean } = {}) {
   const clock = new ManualClock('2025-03-01T12:00:00.000Z');
@@ -41,42 +59,59 @@ function setup(options: { snapshotOnPolicyChange?: boolean } = {}) {
 
 describe('handleVaultEvent', () => {
   describe.each(SCHEMAS)('%s schema', (schema) => {
-    it.each(OBJECT_EVENT_TYPES.filter((t) => t.suffix !== 'Expired'))('enqueues a snapshot of the object on $eventType', async ({ type, eventType }) => {
-      const { handle, queue, received } = setup();
-      const result = await handle(keyVaultObjectEvent(eventType, { schema, id: 'evt-1', vault: 'CONTOSO', name: 'Db-Key' }));
-      expect(result).toMatchObject({ outcome: 'handled', vault: 'contoso', actions: [`snapshot ${type.toLowerCase()}/Db-Key`] });
-      expect(queue.jobs).toEqual([
-        {
-          kind: 'backup',
-          runId: 'event-evt-1',
-          vaultUrl: CONTOSO.url,
-          trigger: 'event',
-          full: false,
-          objects: [{ type: type.toLowerCase(), name: 'Db-Key' }],
-          enqueuedAt: '2025-03-01T12:00:00.000Z',
-        },
-      ]);
-      expect(received).toEqual([]);
-    });
+    it.each(OBJECT_EVENT_TYPES.filter((t) => t.suffix !== 'Expired'))(
+      'enqueues a snapshot of the object on $eventType',
+      async ({ type, eventType }) => {
+        const { handle, queue, received } = setup();
+        const result = await handle(
+          keyVaultObjectEvent(eventType, { schema, id: 'evt-1', vault: 'CONTOSO', name: 'Db-Key' }),
+        );
+        expect(result).toMatchObject({
+          outcome: 'handled',
+          vault: 'contoso',
+          actions: [`snapshot ${type.toLowerCase()}/Db-Key`],
+        });
+        expect(queue.jobs).toEqual([
+          {
+            kind: 'backup',
+            runId: 'event-evt-1',
+            vaultUrl: CONTOSO.url,
+            trigger: 'event',
+            full: false,
+            objects: [{ type: type.toLowerCase(), name: 'Db-Key' }],
+            enqueuedAt: '2025-03-01T12:00:00.000Z',
+          },
+        ]);
+        expect(received).toEqual([]);
+      },
+    );
 
-    it.each(OBJECT_EVENT_TYPES.filter((t) => t.suffix === 'Expired'))('raises an alert on $eventType and takes no snapshot', async ({ type, eventType }) => {
-      const { handle, queue, received } = setup();
-      const result = await handle(keyVaultObjectEvent(eventType, { schema, name: 'db-key', version: 'v7', data: { EXP: '1740830400' } }));
-      expect(result.outcome).toBe('handled');
-      expect(queue.jobs).toEqual([]);
-      expect(received).toHaveLength(1);
-      expect(received[0]).toMatchObject({
-        type: `kvguard.${type}Expired`,
-        severity: 'warning',
-        subject: `contoso/${type.toLowerCase()}/db-key`,
-        data: { vault: 'contoso', name: 'db-key', version: 'v7', expiresOn: '2025-03-01T12:00:00.000Z' },
-      });
-      expect(received[0]!.summary).toContain('expired on 2025-03-01T12:00:00.000Z');
-    });
+    it.each(OBJECT_EVENT_TYPES.filter((t) => t.suffix === 'Expired'))(
+      'raises an alert on $eventType and takes no snapshot',
+      async ({ type, eventType }) => {
+        const { handle, queue, received } = setup();
+        const result = await handle(
+          keyVaultObjectEvent(eventType, { schema, name: 'db-key', version: 'v7', data: { EXP: '1740830400' } }),
+        );
+        expect(result.outcome).toBe('handled');
+        expect(queue.jobs).toEqual([]);
+        expect(received).toHaveLength(1);
+        expect(received[0]).toMatchObject({
+          type: `kvguard.${type}Expired`,
+          severity: 'warning',
+          subject: `contoso/${type.toLowerCase()}/db-key`,
+          data: { vault: 'contoso', name: 'db-key', version: 'v7', expiresOn: '2025-03-01T12:00:00.000Z' },
+        });
+        expect(received[0]!.summary).toContain('expired on 2025-03-01T12:00:00.000Z');
+      },
+    );
 
     it('raises an alert when the access policy changes, without a snapshot by default', async () => {
       const { handle, queue, received } = setup();
-      expect(await handle(accessPolicyChangedEvent({ schema }))).toMatchObject({ outcome: 'handled', actions: [`alert ${ALERT_TYPES.accessPolicyChanged}`] });
+      expect(await handle(accessPolicyChangedEvent({ schema }))).toMatchObject({
+        outcome: 'handled',
+        actions: [`alert ${ALERT_TYPES.accessPolicyChanged}`],
+      });
       expect(queue.jobs).toEqual([]);
       expect(received.map((a) => [a.type, a.subject])).toEqual([[ALERT_TYPES.accessPolicyChanged, 'contoso']]);
     });
@@ -85,17 +120,41 @@ describe('handleVaultEvent', () => {
       const { handle, queue, received } = setup({ snapshotOnPolicyChange: true });
       await handle(accessPolicyChangedEvent({ schema, id: 'p-1' }));
       expect(queue.jobs).toEqual([
-        { kind: 'backup', runId: 'event-p-1', vaultUrl: CONTOSO.url, trigger: 'event', full: false, enqueuedAt: '2025-03-01T12:00:00.000Z' },
+        {
+          kind: 'backup',
+          runId: 'event-p-1',
+          vaultUrl: CONTOSO.url,
+          trigger: 'event',
+          full: false,
+          enqueuedAt: '2025-03-01T12:00:00.000Z',
+        },
       ]);
       expect(received[0]!.summary).toContain('taking a snapshot');
     });
 
     it('raises a critical alert when a protected vault is deleted, saying what kvguard holds and how to recover', async () => {
       const { handle, store, received } = setup();
-      const base = { vault: 'contoso', fingerprint: 'f', sha256: 'a'.repeat(64), size: 10, versionCount: 1, runId: 'r', kvguardVersion: '0.1.0' };
-      await store.putBackup({ ...base, type: 'key', name: 'db-key', takenAt: new Date('2025-02-01T00:00:00Z') }, new Uint8Array([1]));
-      await store.putBackup({ ...base, type: 'key', name: 'db-key', takenAt: new Date('2025-02-02T00:00:00Z') }, new Uint8Array([2]));
-      await store.putBackup({ ...base, type: 'secret', name: 'db-pass', takenAt: new Date('2025-02-03T00:00:00Z') }, new Uint8Array([3]));
+      const base = {
+        vault: 'contoso',
+        fingerprint: 'f',
+        sha256: 'a'.repeat(64),
+        size: 10,
+        versionCount: 1,
+        runId: 'r',
+        kvguardVersion: '0.1.0',
+      };
+      await store.putBackup(
+        { ...base, type: 'key', name: 'db-key', takenAt: new Date('2025-02-01T00:00:00Z') },
+        new Uint8Array([1]),
+      );
+      await store.putBackup(
+        { ...base, type: 'key', name: 'db-key', takenAt: new Date('2025-02-02T00:00:00Z') },
+        new Uint8Array([2]),
+      );
+      await store.putBackup(
+        { ...base, type: 'secret', name: 'db-pass', takenAt: new Date('2025-02-03T00:00:00Z') },
+        new Uint8Array([3]),
+      );
       const result = await handle(resourceDeletedEvent(vaultResourceId('Contoso'), { schema }));
       expect(result).toMatchObject({ outcome: 'handled', actions: [`alert ${ALERT_TYPES.vaultDeleted}`] });
       expect(received).toHaveLength(1);
@@ -103,7 +162,12 @@ describe('handleVaultEvent', () => {
         type: ALERT_TYPES.vaultDeleted,
         severity: 'critical',
         subject: 'contoso',
-        data: { backedUpObjects: 2, countComplete: true, newestBackupAt: '2025-02-03T00:00:00.000Z', vaultUrl: CONTOSO.url },
+        data: {
+          backedUpObjects: 2,
+          countComplete: true,
+          newestBackupAt: '2025-02-03T00:00:00.000Z',
+          vaultUrl: CONTOSO.url,
+        },
       });
       expect(received[0]!.summary).toMatch(/backups of 2 objects \(the newest taken 2025-02-03T00:00:00.000Z\)/);
       expect(received[0]!.summary).toMatch(/recover the vault within its soft-delete retention.*kvguard restore/);
@@ -118,7 +182,9 @@ describe('handleVaultEvent', () => {
 
   it('acknowledges the deletion of a resource that is not a vault', async () => {
     const { handle, received } = setup();
-    const result = await handle(resourceDeletedEvent('/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app'));
+    const result = await handle(
+      resourceDeletedEvent('/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app'),
+    );
     expect(result).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('not a Key Vault vault') });
     expect(received).toEqual([]);
   });
@@ -133,7 +199,9 @@ describe('handleVaultEvent', () => {
 
   it('finds the vault by the object id when the vault name is missing', async () => {
     const { handle, queue } = setup();
-    await handle(keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', { data: { VaultName: undefined }, topic: null }));
+    await handle(
+      keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', { data: { VaultName: undefined }, topic: null }),
+    );
     expect(queue.jobs.map((j) => j.vaultUrl)).toEqual([CONTOSO.url]);
   });
 
@@ -198,7 +266,11 @@ describe('handleVaultEvent', () => {
         keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', { id: 'good-1', name: 'a' }),
         { id: 'bad-1', eventType: 'Microsoft.KeyVault.KeyNewVersionCreated', data: { VaultName: 'contoso' } },
         'garbage',
-        keyVaultObjectEvent('Microsoft.KeyVault.SecretNewVersionCreated', { id: 'good-2', name: 'b', schema: 'CloudEvents' }),
+        keyVaultObjectEvent('Microsoft.KeyVault.SecretNewVersionCreated', {
+          id: 'good-2',
+          name: 'b',
+          schema: 'CloudEvents',
+        }),
       ];
       const results: VaultEventResult[] = [];
       for (const event of batch) results.push(await handle(event));
@@ -210,7 +282,9 @@ describe('handleVaultEvent', () => {
 
     it('acknowledges unknown event types', async () => {
       const { handle } = setup();
-      const result = await handle(envelope('CloudEvents', { eventType: 'Microsoft.Storage.BlobCreated', topic: '/subscriptions/s', data: {} }));
+      const result = await handle(
+        envelope('CloudEvents', { eventType: 'Microsoft.Storage.BlobCreated', topic: '/subscriptions/s', data: {} }),
+      );
       expect(result).toMatchObject({ outcome: 'ignored', eventType: 'Microsoft.Storage.BlobCreated' });
     });
 
@@ -218,7 +292,14 @@ describe('handleVaultEvent', () => {
       ['an empty object', {}],
       ['an event with a data array', { id: '1', eventType: 'Microsoft.KeyVault.KeyNearExpiry', data: [1, 2] }],
       ['an event with a numeric id', { id: 7, eventType: 'Microsoft.KeyVault.KeyNearExpiry', data: {} }],
-      ['a deeply odd payload', { id: '1', eventType: 'Microsoft.KeyVault.KeyNearExpiry', data: { ObjectName: { nested: true }, VaultName: 12 } }],
+      [
+        'a deeply odd payload',
+        {
+          id: '1',
+          eventType: 'Microsoft.KeyVault.KeyNearExpiry',
+          data: { ObjectName: { nested: true }, VaultName: 12 },
+        },
+      ],
       ['undefined', undefined],
     ])('never throws on %s', async (_label, raw) => {
       const { handle } = setup();
@@ -229,7 +310,10 @@ describe('handleVaultEvent', () => {
       const { handle, store, received } = setup();
       store.failNext('listBackups', () => kvError('Transient', 'storage down'));
       await handle(resourceDeletedEvent(vaultResourceId('contoso')));
-      expect(received[0]).toMatchObject({ type: ALERT_TYPES.vaultDeleted, data: { backedUpObjects: 0, countComplete: false } });
+      expect(received[0]).toMatchObject({
+        type: ALERT_TYPES.vaultDeleted,
+        data: { backedUpObjects: 0, countComplete: false },
+      });
       expect(received[0]!.summary).toContain('at least 0 objects');
     });
   });

@@ -24,7 +24,15 @@ export function principalHeader(name: string, roles: string[]): string {
 }
 
 /** An HTTP request as the Functions host hands it over. */
-export function httpRequest(init: { method?: string; path: string; body?: unknown; rawBody?: string; headers?: Record<string, string>; query?: Record<string, string>; params?: Record<string, string> }): HttpRequest {
+export function httpRequest(init: {
+  method?: string;
+  path: string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+  params?: Record<string, string>;
+}): HttpRequest {
   const url = new URL(`http://localhost:7071${init.path}`);
   for (const [k, v] of Object.entries(init.query ?? {})) url.searchParams.set(k, v);
   const text = init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
@@ -40,5 +48,9 @@ export function httpRequest(init: { method?: string; path: string; body?: unknow
 
 /** An invocation context whose log lines are kept. */
 export function invocationContext(name: string, lines: string[] = []): InvocationContext {
-  return new InvocationContext({ invocationId: 'test', functionName: name, logHandler: (_level, ...args) => lines.push(args.map(String).join(' ')) });
+  return new InvocationContext({
+    invocationId: 'test',
+    functionName: name,
+    logHandler: (_level, ...args) => lines.push(args.map(String).join(' ')),
+  });
 }

@@ -60,7 +60,24 @@ export function restoreWorld() {
     ...overrides,
   });
   const settings: RestoreSettings = { ...DEFAULT_RESTORE_SETTINGS, deadlineSeconds: 60, purgeSettleSeconds: 30 };
-  return { clock, prod, dr, scratch, vaults, store, state, restoreQueue, telemetry, logger, alerts, deps, refs, backUp, request, settings };
+  return {
+    clock,
+    prod,
+    dr,
+    scratch,
+    vaults,
+    store,
+    state,
+    restoreQueue,
+    telemetry,
+    logger,
+    alerts,
+    deps,
+    refs,
+    backUp,
+    request,
+    settings,
+  };
 }
 
 /** Soft-deletes and purges an object: what an attacker or an accident does. */

@@ -7,7 +7,11 @@ import { destroy, restoreWorld } from './harness';
 
 const call: RestoreCall = { principal: 'alice@contoso.com', allowJob: true };
 
-async function restore(world: ReturnType<typeof restoreWorld>, request: RestoreRequest, options: Partial<RestoreCall> = {}) {
+async function restore(
+  world: ReturnType<typeof restoreWorld>,
+  request: RestoreRequest,
+  options: Partial<RestoreCall> = {},
+) {
   return requestRestore(world.deps, request, { ...call, ...options }, world.settings);
 }
 
@@ -23,7 +27,14 @@ describe('requestRestore: one object', () => {
 
     expect(report.status).toBe('succeeded');
     expect(report.objects).toEqual([
-      expect.objectContaining({ type: 'key', name: 'db-key', targetState: 'free', action: 'restore', outcome: 'restored', versions: 3 }),
+      expect.objectContaining({
+        type: 'key',
+        name: 'db-key',
+        targetState: 'free',
+        action: 'restore',
+        outcome: 'restored',
+        versions: 3,
+      }),
     ]);
     expect(world.prod.inspect('key', 'db-key')!.versions.map((v) => v.version)).toEqual(before);
   });
@@ -62,8 +73,13 @@ describe('requestRestore: one object', () => {
     const report = await restore(world, world.request({ name: 'db-key' }));
 
     expect(report.status).toBe('conflict');
-    expect(report.objects[0]).toMatchObject({ targetState: 'live', outcome: 'conflict', reason: expect.stringMatching(/never overwrites/) });
-    for (const method of ['restore', 'purge', 'recover', 'delete'] as const) expect(world.prod.callCount(method)).toBe(0);
+    expect(report.objects[0]).toMatchObject({
+      targetState: 'live',
+      outcome: 'conflict',
+      reason: expect.stringMatching(/never overwrites/),
+    });
+    for (const method of ['restore', 'purge', 'recover', 'delete'] as const)
+      expect(world.prod.callCount(method)).toBe(0);
     expect(world.store.auditEntries()[0]!.outcome).toBe('conflict');
   });
 
@@ -76,7 +92,8 @@ describe('requestRestore: one object', () => {
 
     expect(report.objects[0]).toMatchObject({ action: 'conflict', outcome: 'conflict' });
     expect(report.status).toBe('failed');
-    for (const method of ['restore', 'purge', 'recover', 'delete'] as const) expect(world.prod.callCount(method)).toBe(0);
+    for (const method of ['restore', 'purge', 'recover', 'delete'] as const)
+      expect(world.prod.callCount(method)).toBe(0);
   });
 
   it('skips a live key when asked to skip, and counts that as success', async () => {
@@ -100,7 +117,11 @@ describe('requestRestore: one object', () => {
     const report = await restore(world, world.request({ name: 'db-key' }));
 
     expect(report.status).toBe('conflict');
-    expect(report.objects[0]).toMatchObject({ targetState: 'deleted', outcome: 'conflict', reason: expect.stringMatching(/recover.*purge/) });
+    expect(report.objects[0]).toMatchObject({
+      targetState: 'deleted',
+      outcome: 'conflict',
+      reason: expect.stringMatching(/recover.*purge/),
+    });
     expect(world.prod.inspect('key', 'db-key')!.deleted).toBe(true);
   });
 
@@ -122,11 +143,20 @@ describe('requestRestore: one object', () => {
     world.prod.seedKey('db-key', { versions: 4 });
     await world.backUp(world.prod, 'key', 'db-key');
     await world.prod.delete('key', 'db-key');
-    world.prod.failNext('restore', () => kvError('Conflict', 'Key db-key is currently being deleted', { serviceCode: 'Conflict', statusCode: 409 }), 3);
+    world.prod.failNext(
+      'restore',
+      () => kvError('Conflict', 'Key db-key is currently being deleted', { serviceCode: 'Conflict', statusCode: 409 }),
+      3,
+    );
 
     const report = await restore(world, world.request({ name: 'db-key', onConflict: 'purge' }));
 
-    expect(report.objects[0]).toMatchObject({ action: 'purge-and-restore', outcome: 'restored', versions: 4, restoreAttempts: 4 });
+    expect(report.objects[0]).toMatchObject({
+      action: 'purge-and-restore',
+      outcome: 'restored',
+      versions: 4,
+      restoreAttempts: 4,
+    });
     expect(world.prod.callCount('purge')).toBe(1);
     expect(world.clock.slept).toEqual([1000, 2000, 4000]);
   });
@@ -136,7 +166,11 @@ describe('requestRestore: one object', () => {
     world.prod.seedKey('db-key');
     await world.backUp(world.prod, 'key', 'db-key');
     await world.prod.delete('key', 'db-key');
-    world.prod.failWhen('restore', () => true, () => kvError('Conflict', 'still being purged', { serviceCode: 'Conflict', statusCode: 409 }));
+    world.prod.failWhen(
+      'restore',
+      () => true,
+      () => kvError('Conflict', 'still being purged', { serviceCode: 'Conflict', statusCode: 409 }),
+    );
 
     const report = await restore(world, world.request({ name: 'db-key', onConflict: 'purge' }));
 
@@ -169,7 +203,11 @@ describe('requestRestore: one object', () => {
     const report = await restore(world, world.request({ name: 'db-key' }));
 
     expect(report.status).toBe('failed');
-    expect(report.objects[0]).toMatchObject({ outcome: 'failed', code: 'IntegrityError', reason: expect.stringMatching(/SHA-256.*refusing/) });
+    expect(report.objects[0]).toMatchObject({
+      outcome: 'failed',
+      code: 'IntegrityError',
+      reason: expect.stringMatching(/SHA-256.*refusing/),
+    });
     expect(world.prod.callCount('restore')).toBe(0);
   });
 
@@ -185,7 +223,12 @@ describe('requestRestore: one object', () => {
 
     expect(report.status).toBe('planned');
     const byName = Object.fromEntries(report.objects.map((o) => [o.name, o]));
-    expect(byName.gone).toMatchObject({ targetState: 'free', action: 'restore', outcome: 'planned', backup: { blobName: expect.stringMatching(/^backups\/prod\/key\/gone\//) } });
+    expect(byName.gone).toMatchObject({
+      targetState: 'free',
+      action: 'restore',
+      outcome: 'planned',
+      backup: { blobName: expect.stringMatching(/^backups\/prod\/key\/gone\//) },
+    });
     expect(byName.deleted).toMatchObject({ targetState: 'deleted', action: 'purge-and-restore', outcome: 'planned' });
     expect(byName.live).toMatchObject({ targetState: 'live', action: 'conflict', outcome: 'conflict' });
     expect(world.prod.calls.slice(callsBefore).map((c) => c.method)).toEqual(['nameState', 'nameState', 'nameState']);
@@ -199,7 +242,10 @@ describe('requestRestore: one object', () => {
     const error = await restore(world, world.request({ name: 'never-backed-up' })).catch((e: unknown) => e);
 
     expect(isKvGuardError(error, 'NotFound')).toBe(true);
-    expect(world.store.auditEntries()[0]).toMatchObject({ principal: 'alice@contoso.com', outcome: expect.stringMatching(/^refused: NotFound/) });
+    expect(world.store.auditEntries()[0]).toMatchObject({
+      principal: 'alice@contoso.com',
+      outcome: expect.stringMatching(/^refused: NotFound/),
+    });
   });
 
   it('answers NotFound when every backup of the object is newer than asOf', async () => {
@@ -224,7 +270,9 @@ describe('requestRestore: one object', () => {
     const report = await restore(world, world.request({ backup: first.blobName }));
     expect(report.objects[0]).toMatchObject({ outcome: 'restored', versions: 1, backup: { blobName: first.blobName } });
 
-    await expect(restore(world, world.request({ source: world.refs.dr, backup: first.blobName }))).rejects.toMatchObject({
+    await expect(
+      restore(world, world.request({ source: world.refs.dr, backup: first.blobName })),
+    ).rejects.toMatchObject({
       code: 'ValidationError',
       field: 'backup',
     });
@@ -247,7 +295,12 @@ describe('requestRestore: one object', () => {
     const world = restoreWorld();
     world.prod.seedKey('db-key');
     await world.backUp(world.prod, 'key', 'db-key');
-    world.dr.failNext('restore', () => kvError('BadRequest', 'Backup blob cannot be restored: subscription mismatch', { serviceCode: 'BadParameter', statusCode: 400 }));
+    world.dr.failNext('restore', () =>
+      kvError('BadRequest', 'Backup blob cannot be restored: subscription mismatch', {
+        serviceCode: 'BadParameter',
+        statusCode: 400,
+      }),
+    );
 
     const report = await restore(world, world.request({ name: 'db-key', target: world.refs.dr }));
 
@@ -268,7 +321,11 @@ describe('requestRestore: one object', () => {
 
     const report = await restore(world, world.request({ name: 'api-token' }));
 
-    const everything = JSON.stringify(report) + world.logger.text() + JSON.stringify(world.store.auditEntries()) + JSON.stringify(world.telemetry.events);
+    const everything =
+      JSON.stringify(report) +
+      world.logger.text() +
+      JSON.stringify(world.store.auditEntries()) +
+      JSON.stringify(world.telemetry.events);
     expect(everything).not.toContain(base64);
   });
 });
@@ -286,7 +343,12 @@ describe('requestRestore: whole vault', () => {
     world.prod.seedKey('k2');
     await world.backUp(world.prod, 'key', 'k1');
     await world.backUp(world.prod, 'key', 'k2');
-    for (const [type, name] of [['key', 'k1'], ['secret', 's1'], ['key', 'k2']] as const) await destroy(world.prod, type, name);
+    for (const [type, name] of [
+      ['key', 'k1'],
+      ['secret', 's1'],
+      ['key', 'k2'],
+    ] as const)
+      await destroy(world.prod, type, name);
 
     const report = await restore(world, world.request({ asOf: between }));
 
@@ -339,8 +401,15 @@ describe('requestRestore: whole vault', () => {
     }
     const progress: [number, number][] = [];
 
-    await restore(world, world.request(), { allowJob: false, onProgress: (done, total) => progress.push([done, total]) });
+    await restore(world, world.request(), {
+      allowJob: false,
+      onProgress: (done, total) => progress.push([done, total]),
+    });
 
-    expect(progress).toEqual([[1, 3], [2, 3], [3, 3]]);
+    expect(progress).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
   });
 });

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { requestRestore } from '../../../src/core/restore/request-restore';
-import { readRestoreReport, restoreStateKey, runRestoreJob, type RestoreJobState } from '../../../src/core/restore/restore-job';
+import {
+  readRestoreReport,
+  restoreStateKey,
+  runRestoreJob,
+  type RestoreJobState,
+} from '../../../src/core/restore/restore-job';
 import { ASYNC_RESTORE_THRESHOLD } from '../../../src/core/restore/restore-settings';
 import { kvError } from '../../support/in-memory';
 import { destroy, restoreWorld } from './harness';
@@ -21,7 +26,12 @@ describe('whole-vault restores as queue jobs', () => {
   it('queues a large whole-vault restore and the job restores it with progress and a final audit entry', async () => {
     const { world, names } = await lostVault(ASYNC_RESTORE_THRESHOLD + 2);
 
-    const queued = await requestRestore(world.deps, world.request(), { principal: 'alice', allowJob: true }, world.settings);
+    const queued = await requestRestore(
+      world.deps,
+      world.request(),
+      { principal: 'alice', allowJob: true },
+      world.settings,
+    );
 
     expect(queued.status).toBe('queued');
     expect(queued.progress).toEqual({ total: names.length, done: 0 });
@@ -43,20 +53,39 @@ describe('whole-vault restores as queue jobs', () => {
   it('runs small whole-vault restores and dry runs inside the request', async () => {
     const { world } = await lostVault(ASYNC_RESTORE_THRESHOLD + 2);
 
-    const dry = await requestRestore(world.deps, world.request({ dryRun: true }), { principal: 'alice', allowJob: true }, world.settings);
+    const dry = await requestRestore(
+      world.deps,
+      world.request({ dryRun: true }),
+      { principal: 'alice', allowJob: true },
+      world.settings,
+    );
     expect(dry.status).toBe('planned');
-    const one = await requestRestore(world.deps, world.request({ name: 'key-0' }), { principal: 'alice', allowJob: true }, world.settings);
+    const one = await requestRestore(
+      world.deps,
+      world.request({ name: 'key-0' }),
+      { principal: 'alice', allowJob: true },
+      world.settings,
+    );
     expect(one.status).toBe('succeeded');
     expect(world.restoreQueue.jobs).toEqual([]);
   });
 
   it('leaves a job alone while another invocation holds its lease, and retries it later', async () => {
     const { world } = await lostVault(ASYNC_RESTORE_THRESHOLD + 1);
-    const queued = await requestRestore(world.deps, world.request(), { principal: 'alice', allowJob: true }, world.settings);
+    const queued = await requestRestore(
+      world.deps,
+      world.request(),
+      { principal: 'alice', allowJob: true },
+      world.settings,
+    );
     const [job] = world.restoreQueue.drain();
     const doc = await world.state.read<RestoreJobState>(restoreStateKey(queued.requestId));
     const leaseUntil = new Date(world.clock.now().getTime() + 90_000).toISOString();
-    await world.state.write(restoreStateKey(queued.requestId), { ...doc!.value, leaseUntil, report: { ...doc!.value.report, status: 'running' } });
+    await world.state.write(restoreStateKey(queued.requestId), {
+      ...doc!.value,
+      leaseUntil,
+      report: { ...doc!.value.report, status: 'running' },
+    });
 
     await runRestoreJob(world.deps, job!, world.settings);
 
@@ -66,7 +95,12 @@ describe('whole-vault restores as queue jobs', () => {
 
   it('hands the rest to a follow-up message when its time is nearly up, and resumes without redoing objects', async () => {
     const { world, names } = await lostVault(12);
-    const queued = await requestRestore(world.deps, world.request(), { principal: 'alice', allowJob: true }, { ...world.settings, concurrency: 1 });
+    const queued = await requestRestore(
+      world.deps,
+      world.request(),
+      { principal: 'alice', allowJob: true },
+      { ...world.settings, concurrency: 1 },
+    );
     const [job] = world.restoreQueue.drain();
     // Each restore takes 10 s of (manual) time, so a 60 s invocation starts only the first few objects.
     world.prod.failWhen('restore', () => (world.clock.advance(10_000), false), new Error('never thrown'));
@@ -79,7 +113,8 @@ describe('whole-vault restores as queue jobs', () => {
     expect(world.restoreQueue.jobs).toEqual([job]);
 
     let report = first;
-    for (let i = 0; i < 10 && report?.status === 'running'; i++) report = await runRestoreJob(world.deps, world.restoreQueue.drain()[0]!, world.settings);
+    for (let i = 0; i < 10 && report?.status === 'running'; i++)
+      report = await runRestoreJob(world.deps, world.restoreQueue.drain()[0]!, world.settings);
 
     expect(report?.status).toBe('succeeded');
     expect(report?.objects.map((o) => o.name).sort()).toEqual([...names].sort());
@@ -115,7 +150,9 @@ describe('whole-vault restores as queue jobs', () => {
     const { world } = await lostVault(ASYNC_RESTORE_THRESHOLD + 1);
     world.restoreQueue.failNext(kvError('Transient', 'queue unavailable'));
 
-    await expect(requestRestore(world.deps, world.request(), { principal: 'alice', allowJob: true }, world.settings)).rejects.toMatchObject({ code: 'Transient' });
+    await expect(
+      requestRestore(world.deps, world.request(), { principal: 'alice', allowJob: true }, world.settings),
+    ).rejects.toMatchObject({ code: 'Transient' });
 
     const [key] = world.state.keys();
     const doc = await world.state.read<RestoreJobState>(key!);

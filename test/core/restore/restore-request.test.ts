@@ -6,7 +6,8 @@ const vaults: VaultRef[] = [
   { name: 'dr', url: 'https://dr.vault.azure.net/' },
 ];
 const schema = restoreRequestSchema({
-  resolveVault: (text) => vaults.find((v) => v.name === text.toLowerCase() || v.url === (text.endsWith('/') ? text : `${text}/`)),
+  resolveVault: (text) =>
+    vaults.find((v) => v.name === text.toLowerCase() || v.url === (text.endsWith('/') ? text : `${text}/`)),
   now: new Date('2025-03-01T00:00:00Z'),
 });
 
@@ -37,7 +38,13 @@ describe('restore request schema', () => {
       onConflict: 'purge',
       dryRun: true,
     });
-    expect(request).toMatchObject({ source: vaults[0], target: vaults[1], asOf: '2025-02-01T10:00:00.000Z', onConflict: 'purge', dryRun: true });
+    expect(request).toMatchObject({
+      source: vaults[0],
+      target: vaults[1],
+      asOf: '2025-02-01T10:00:00.000Z',
+      onConflict: 'purge',
+      dryRun: true,
+    });
   });
 
   const badBodies: [string, unknown, string][] = [
@@ -57,7 +64,11 @@ describe('restore request schema', () => {
     ['asOf not a time', { vault: 'prod', asOf: 'yesterday' }, 'asOf'],
     ['asOf without a zone', { vault: 'prod', asOf: '2025-01-01T00:00:00' }, 'asOf'],
     ['asOf in the future', { vault: 'prod', asOf: '2025-03-02T00:00:00Z' }, 'asOf'],
-    ['asOf together with backup', { vault: 'prod', asOf: '2025-01-01T00:00:00Z', backup: 'backups/prod/key/a/1-x.kvbak' }, 'asOf'],
+    [
+      'asOf together with backup',
+      { vault: 'prod', asOf: '2025-01-01T00:00:00Z', backup: 'backups/prod/key/a/1-x.kvbak' },
+      'asOf',
+    ],
     ['backup escaping its folder', { vault: 'prod', backup: 'backups/../runs/x' }, 'backup'],
     ['onConflict unknown', { vault: 'prod', onConflict: 'overwrite' }, 'onConflict'],
     ['dryRun as text', { vault: 'prod', dryRun: 'yes' }, 'dryRun'],

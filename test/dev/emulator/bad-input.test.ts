@@ -3,7 +3,8 @@ import { rawRequest, startTestEmulator, type TestEmulator } from '../../support/
 
 describe('emulator: malformed requests get the service 4xx envelope, never a crash', () => {
   let emulator: TestEmulator;
-  const send = (path: string, init?: Parameters<typeof rawRequest>[3]) => rawRequest(emulator.url, emulator.caCertPem, path, init);
+  const send = (path: string, init?: Parameters<typeof rawRequest>[3]) =>
+    rawRequest(emulator.url, emulator.caCertPem, path, init);
 
   beforeAll(async () => {
     emulator = await startTestEmulator();
@@ -16,7 +17,9 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     expect(answer.headers['www-authenticate']).toMatch(
       /^Bearer authorization="https:\/\/login\.windows\.net\/[0-9a-f-]{36}", resource="https:\/\/vault\.azure\.net"$/,
     );
-    expect(answer.body).toEqual({ error: { code: 'Unauthorized', message: 'Request is missing a Bearer or PoP token.' } });
+    expect(answer.body).toEqual({
+      error: { code: 'Unauthorized', message: 'Request is missing a Bearer or PoP token.' },
+    });
   });
 
   it('refuses an unknown api-version and accepts a percent-encoded query name', async () => {
@@ -25,7 +28,8 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     expect(unknown.body).toEqual({
       error: {
         code: 'BadParameter',
-        message: 'The specified version (7.9) is not recognized. Consider using the latest supported version (2025-07-01).',
+        message:
+          'The specified version (7.9) is not recognized. Consider using the latest supported version (2025-07-01).',
       },
     });
     expect((await send('/secrets?api%2Dversion=2025-07-01')).status).toBe(200);
@@ -38,20 +42,36 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     expect(badJson.body).toMatchObject({ error: { code: 'BadParameter' } });
     expect((await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '[1,2]' })).status).toBe(400);
     expect((await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '{"value": 5}' })).status).toBe(400);
-    expect((await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"RSA","key_size":1024}' })).status).toBe(400);
-    expect((await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"EC","crv":"P-999"}' })).status).toBe(400);
-    expect((await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"RSA","public_exponent":4}' })).status).toBe(400);
-    expect((await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '{"value":"x","attributes":{"exp":"soon"}}' })).status).toBe(400);
+    expect(
+      (await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"RSA","key_size":1024}' })).status,
+    ).toBe(400);
+    expect(
+      (await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"EC","crv":"P-999"}' })).status,
+    ).toBe(400);
+    expect(
+      (await send('/keys/a/create?api-version=7.6', { method: 'POST', body: '{"kty":"RSA","public_exponent":4}' }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await send('/secrets/a?api-version=7.6', { method: 'PUT', body: '{"value":"x","attributes":{"exp":"soon"}}' }))
+        .status,
+    ).toBe(400);
   });
 
   it('refuses names that are too long or hold illegal characters', async () => {
     const tooLong = await send(`/secrets/${'a'.repeat(128)}?api-version=7.6`, { method: 'PUT', body: '{"value":"x"}' });
     expect(tooLong.status).toBe(400);
-    expect(tooLong.body).toEqual({ error: { code: 'BadParameter', message: `The request URI contains an invalid name: ${'a'.repeat(128)}` } });
+    expect(tooLong.body).toEqual({
+      error: { code: 'BadParameter', message: `The request URI contains an invalid name: ${'a'.repeat(128)}` },
+    });
     const illegal = await send('/keys/bad_name/create?api-version=7.6', { method: 'POST', body: '{"kty":"RSA"}' });
-    expect(illegal.body).toEqual({ error: { code: 'BadParameter', message: 'The request URI contains an invalid name: bad_name' } });
+    expect(illegal.body).toEqual({
+      error: { code: 'BadParameter', message: 'The request URI contains an invalid name: bad_name' },
+    });
     expect((await send('/secrets/a%2Fb?api-version=7.6')).status).toBe(400);
-    expect((await send(`/secrets/${'a'.repeat(127)}?api-version=7.6`, { method: 'PUT', body: '{"value":"x"}' })).status).toBe(200);
+    expect(
+      (await send(`/secrets/${'a'.repeat(127)}?api-version=7.6`, { method: 'PUT', body: '{"value":"x"}' })).status,
+    ).toBe(200);
   });
 
   it('answers a wrong method, an unknown path and an out-of-range maxresults', async () => {
@@ -61,7 +81,9 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     expect(put.status).toBe(400); // PUT /keys/{name}: import needs a key
     const deleteBackup = await send('/keys/a/backup?api-version=7.6', { method: 'DELETE' });
     expect(deleteBackup.status).toBe(405);
-    expect(deleteBackup.body).toMatchObject({ error: { code: 'BadParameter', message: "Method DELETE does not allow operation 'backup'" } });
+    expect(deleteBackup.body).toMatchObject({
+      error: { code: 'BadParameter', message: "Method DELETE does not allow operation 'backup'" },
+    });
     const unknown = await send('/nothing/here?api-version=7.6');
     expect(unknown.status).toBe(404);
     expect(unknown.body).toMatchObject({ error: { code: 'NotFound' } });
@@ -80,12 +102,16 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     expect(badAttributes.body).toMatchObject({ error: { code: 'BadParameter' } });
 
     // A soft-deleted key of the same name blocks the certificate's managed key.
-    expect((await send('/keys/cert-taken/create?api-version=7.6', { method: 'POST', body: '{"kty":"EC"}' })).status).toBe(200);
+    expect(
+      (await send('/keys/cert-taken/create?api-version=7.6', { method: 'POST', body: '{"kty":"EC"}' })).status,
+    ).toBe(200);
     expect((await send('/keys/cert-taken?api-version=7.6', { method: 'DELETE' })).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 60));
     const taken = await create('cert-taken');
     expect(taken.status).toBe(409);
-    expect(taken.body).toMatchObject({ error: { code: 'Conflict', innererror: { code: 'ObjectIsDeletedButRecoverable' } } });
+    expect(taken.body).toMatchObject({
+      error: { code: 'Conflict', innererror: { code: 'ObjectIsDeletedButRecoverable' } },
+    });
 
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect((await send('/certificates?api-version=7.6')).status).toBe(200);

@@ -40,7 +40,9 @@ describe('emulator: certificates through the unchanged SDK', () => {
     expect(Buffer.from(certificate.properties.x509Thumbprint!)).toEqual(createHash('sha1').update(x509.raw).digest());
     expect(certificate.keyId).toBe(`${emulator.url}keys/web/${certificate.properties.version}`);
     expect(certificate.secretId).toBe(`${emulator.url}secrets/web/${certificate.properties.version}`);
-    expect(certificate.properties.expiresOn?.getTime()).toBe(Math.floor(new Date(x509.validTo).getTime() / 1000) * 1000);
+    expect(certificate.properties.expiresOn?.getTime()).toBe(
+      Math.floor(new Date(x509.validTo).getTime() / 1000) * 1000,
+    );
 
     const managedKey = await keys.getKey('web');
     expect(managedKey.properties.managed).toBe(true);
@@ -56,21 +58,31 @@ describe('emulator: certificates through the unchanged SDK', () => {
 
   it('issues EC certificates and lists certificates and their versions', async () => {
     const { certificates } = clients;
-    const ecPolicy = { issuerName: 'Self', subject: 'CN=signer', keyType: 'EC' as const, keyCurveName: 'P-256' as const };
+    const ecPolicy = {
+      issuerName: 'Self',
+      subject: 'CN=signer',
+      keyType: 'EC' as const,
+      keyCurveName: 'P-256' as const,
+    };
     await (await certificates.beginCreateCertificate('signer', ecPolicy, POLL)).pollUntilDone();
     await (await certificates.beginCreateCertificate('signer', ecPolicy, POLL)).pollUntilDone();
     const versions: string[] = [];
-    for await (const properties of certificates.listPropertiesOfCertificateVersions('signer')) versions.push(properties.version!);
+    for await (const properties of certificates.listPropertiesOfCertificateVersions('signer'))
+      versions.push(properties.version!);
     expect(versions).toHaveLength(2);
     const names: string[] = [];
     for await (const properties of certificates.listPropertiesOfCertificates()) names.push(properties.name!);
     expect(names).toContain('signer');
-    expect(new X509Certificate(Buffer.from((await certificates.getCertificate('signer')).cer!)).publicKey.asymmetricKeyType).toBe('ec');
+    expect(
+      new X509Certificate(Buffer.from((await certificates.getCertificate('signer')).cer!)).publicKey.asymmetricKeyType,
+    ).toBe('ec');
   });
 
   it('backs up, deletes, purges and restores a certificate with its key and secret', async () => {
     const { certificates, keys, secrets } = clients;
-    const created = await (await certificates.beginCreateCertificate('restore-me', { issuerName: 'Self', subject: 'CN=r' }, POLL)).pollUntilDone();
+    const created = await (
+      await certificates.beginCreateCertificate('restore-me', { issuerName: 'Self', subject: 'CN=r' }, POLL)
+    ).pollUntilDone();
     const backup = await certificates.backupCertificate('restore-me');
 
     await (await certificates.beginDeleteCertificate('restore-me', POLL)).pollUntilDone();
@@ -91,7 +103,9 @@ describe('emulator: certificates through the unchanged SDK', () => {
 
   it('recovers a deleted certificate together with its managed key', async () => {
     const { certificates, keys } = clients;
-    await (await certificates.beginCreateCertificate('comeback', { issuerName: 'Self', subject: 'CN=c' }, POLL)).pollUntilDone();
+    await (
+      await certificates.beginCreateCertificate('comeback', { issuerName: 'Self', subject: 'CN=c' }, POLL)
+    ).pollUntilDone();
     await (await certificates.beginDeleteCertificate('comeback', POLL)).pollUntilDone();
     await (await certificates.beginRecoverDeletedCertificate('comeback', POLL)).pollUntilDone();
     await wait(100);

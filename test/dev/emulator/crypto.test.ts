@@ -1,4 +1,11 @@
-import { constants, createHash, createPublicKey, generateKeyPairSync, privateDecrypt, verify as nodeVerify } from 'node:crypto';
+import {
+  constants,
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  privateDecrypt,
+  verify as nodeVerify,
+} from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CryptographyClient, type JsonWebKey, type KeyClient } from '@azure/keyvault-keys';
 import {
@@ -29,9 +36,13 @@ function localRsaKey() {
 describe('emulator: key cryptographic operations with the unchanged CryptographyClient', () => {
   let emulator: TestEmulator;
   let keys: KeyClient;
-  const crypto = (keyId: string) => new CryptographyClient(keyId, staticTestCredential, emulatorClientOptions(emulator.caCertPem));
+  const crypto = (keyId: string) =>
+    new CryptographyClient(keyId, staticTestCredential, emulatorClientOptions(emulator.caCertPem));
   const post = (path: string, body: unknown) =>
-    rawRequest(emulator.url, emulator.caCertPem, `${path}?api-version=7.6`, { method: 'POST', body: JSON.stringify(body) });
+    rawRequest(emulator.url, emulator.caCertPem, `${path}?api-version=7.6`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+    });
 
   beforeAll(async () => {
     emulator = await startTestEmulator();
@@ -46,7 +57,9 @@ describe('emulator: key cryptographic operations with the unchanged Cryptography
     for (const algorithm of ['RSA-OAEP', 'RSA-OAEP-256', 'RSA1_5'] as const) {
       const encrypted = await client.encrypt({ algorithm, plaintext });
       expect(encrypted.keyID).toBe(key.id);
-      expect(Buffer.from((await client.decrypt({ algorithm, ciphertext: encrypted.result })).result)).toEqual(plaintext);
+      expect(Buffer.from((await client.decrypt({ algorithm, ciphertext: encrypted.result })).result)).toEqual(
+        plaintext,
+      );
       const wrapped = await client.wrapKey(algorithm, plaintext);
       expect(Buffer.from((await client.unwrapKey(algorithm, wrapped.result)).result)).toEqual(plaintext);
     }
@@ -58,10 +71,20 @@ describe('emulator: key cryptographic operations with the unchanged Cryptography
     const client = crypto(key.id!);
     // RSA-OAEP-256 has no local provider in the SDK: this is the emulator's encrypt.
     const encrypted = await client.encrypt({ algorithm: 'RSA-OAEP-256', plaintext: Buffer.from('secret') });
-    const decrypted = privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, encrypted.result);
+    const decrypted = privateDecrypt(
+      { key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      encrypted.result,
+    );
     expect(decrypted.toString()).toBe('secret');
     const message = Buffer.from('catalog entry');
-    for (const [algorithm, hash] of [['RS256', 'sha256'], ['RS384', 'sha384'], ['RS512', 'sha512'], ['PS256', 'sha256'], ['PS384', 'sha384'], ['PS512', 'sha512']] as const) {
+    for (const [algorithm, hash] of [
+      ['RS256', 'sha256'],
+      ['RS384', 'sha384'],
+      ['RS512', 'sha512'],
+      ['PS256', 'sha256'],
+      ['PS384', 'sha384'],
+      ['PS512', 'sha512'],
+    ] as const) {
       const { result } = await client.sign(algorithm, sha(hash, message));
       const padding = algorithm.startsWith('PS') ? constants.RSA_PKCS1_PSS_PADDING : constants.RSA_PKCS1_PADDING;
       expect(nodeVerify(hash, message, { key: pair.publicKey, padding }, result), algorithm).toBe(true);
@@ -85,9 +108,16 @@ describe('emulator: key cryptographic operations with the unchanged Cryptography
       const signed = await client.signData(algorithm, message);
       expect((await client.verifyData(algorithm, message, signed.result)).result, algorithm).toBe(true);
       expect((await client.verify(algorithm, sha(hash, Buffer.from('tampered')), signed.result)).result).toBe(false);
-      const publicJwk = { kty: 'EC', crv: curve === 'P-256K' ? 'secp256k1' : curve, x: b64(key.key!.x!), y: b64(key.key!.y!) };
+      const publicJwk = {
+        kty: 'EC',
+        crv: curve === 'P-256K' ? 'secp256k1' : curve,
+        x: b64(key.key!.x!),
+        y: b64(key.key!.y!),
+      };
       const publicKey = createPublicKey({ key: publicJwk, format: 'jwk' });
-      expect(nodeVerify(hash, message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signed.result), namedCurve).toBe(true);
+      expect(nodeVerify(hash, message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signed.result), namedCurve).toBe(
+        true,
+      );
     }
   });
 
@@ -95,8 +125,15 @@ describe('emulator: key cryptographic operations with the unchanged Cryptography
     const key = await keys.createRsaKey('rsa-latest', { keySize: 2048 });
     const versionless = crypto(`${emulator.url}keys/rsa-latest`);
     const encrypted = await crypto(key.id!).encrypt({ algorithm: 'RSA-OAEP-256', plaintext: Buffer.from('x') });
-    expect(Buffer.from((await versionless.decrypt({ algorithm: 'RSA-OAEP-256', ciphertext: encrypted.result })).result).toString()).toBe('x');
-    const missing = await post('/keys/rsa-latest/00000000000000000000000000000000/sign', { alg: 'RS256', value: b64(sha('sha256', Buffer.from('x'))) });
+    expect(
+      Buffer.from(
+        (await versionless.decrypt({ algorithm: 'RSA-OAEP-256', ciphertext: encrypted.result })).result,
+      ).toString(),
+    ).toBe('x');
+    const missing = await post('/keys/rsa-latest/00000000000000000000000000000000/sign', {
+      alg: 'RS256',
+      value: b64(sha('sha256', Buffer.from('x'))),
+    });
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ error: { code: 'KeyNotFound' } });
   });
@@ -106,7 +143,11 @@ describe('emulator: key cryptographic operations with the unchanged Cryptography
     const answer = await post('/keys/rsa-encrypt-only/decrypt', { alg: 'RSA-OAEP', value: b64(Buffer.alloc(256, 1)) });
     expect(answer.status).toBe(403);
     expect(answer.body).toEqual({
-      error: { code: 'Forbidden', message: 'Operation decrypt is not permitted on this key.', innererror: { code: 'KeyOperationForbidden' } },
+      error: {
+        code: 'Forbidden',
+        message: 'Operation decrypt is not permitted on this key.',
+        innererror: { code: 'KeyOperationForbidden' },
+      },
     });
     expect((await post('/keys/rsa-encrypt-only/encrypt', { alg: 'RSA-OAEP', value: 'AQID' })).status).toBe(200);
   });
@@ -131,7 +172,9 @@ describe('emulator: key cryptographic operations with the unchanged Cryptography
     emulator.clock.advance(2 * 3600_000);
     const expired = await post('/keys/rsa-expiring/wrapkey', { alg: 'RSA-OAEP', value: 'AQID' });
     expect(expired.status).toBe(403);
-    expect((await post('/keys/rsa-expiring/unwrapkey', { alg: 'RSA-OAEP', value: b64(Buffer.alloc(256, 1)) })).status).toBe(400);
+    expect(
+      (await post('/keys/rsa-expiring/unwrapkey', { alg: 'RSA-OAEP', value: b64(Buffer.alloc(256, 1)) })).status,
+    ).toBe(400);
   });
 
   it('answers 400 BadParameter for a wrong algorithm, bad base64, a wrong digest length or bad ciphertext', async () => {
@@ -163,12 +206,17 @@ describe('emulator: key cryptographic operations with the unchanged Cryptography
       await expectBadParameter('/keys/rsa-bad/decrypt', { alg, value: b64(Buffer.alloc(256, 7)) });
       await expectBadParameter('/keys/rsa-bad/decrypt', { alg, value: b64(Buffer.alloc(3)) });
     }
-    expect((await rawRequest(emulator.url, emulator.caCertPem, '/keys/rsa-bad/sign?api-version=7.6', { method: 'POST' })).status).toBe(400);
+    expect(
+      (await rawRequest(emulator.url, emulator.caCertPem, '/keys/rsa-bad/sign?api-version=7.6', { method: 'POST' }))
+        .status,
+    ).toBe(400);
   });
 
   it('surfaces a service refusal on the remote path as a RestError', async () => {
     const key = await keys.createRsaKey('rsa-sdk-error', { keySize: 2048 });
-    const error = await crypto(key.id!).sign('RS256', new Uint8Array(10)).catch((e: unknown) => e);
+    const error = await crypto(key.id!)
+      .sign('RS256', new Uint8Array(10))
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'RestError', statusCode: 400, code: 'BadParameter' });
   });
 

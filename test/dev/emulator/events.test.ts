@@ -25,7 +25,8 @@ describe('emulator: Event Grid events like Key Vault', () => {
   let receiver: Server;
   const received: Received[] = [];
   const ofType = (type: string, subject: string) =>
-    received.flatMap((batch) => batch.events.map((event) => ({ ...event, headers: batch.headers })))
+    received
+      .flatMap((batch) => batch.events.map((event) => ({ ...event, headers: batch.headers })))
       .find((event) => event.eventType === type && event.subject === subject);
 
   beforeAll(async () => {
@@ -54,7 +55,9 @@ describe('emulator: Event Grid events like Key Vault', () => {
     const key = await sdkClients(emulator.url, emulator.caCertPem).keys.createEcKey('evented-key');
     const event = await eventually(() => ofType('Microsoft.KeyVault.KeyNewVersionCreated', 'evented-key'));
     expect(event.headers['aeg-event-type']).toBe('Notification');
-    expect(event.topic).toBe('/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-test/providers/Microsoft.KeyVault/vaults/evented');
+    expect(event.topic).toBe(
+      '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-test/providers/Microsoft.KeyVault/vaults/evented',
+    );
     expect(event.data).toEqual({
       Id: key.id,
       VaultName: 'evented',
@@ -69,9 +72,17 @@ describe('emulator: Event Grid events like Key Vault', () => {
   it('posts SecretNewVersionCreated and CertificateNewVersionCreated', async () => {
     const { secrets, certificates } = sdkClients(emulator.url, emulator.caCertPem);
     await secrets.setSecret('evented-secret', 'x');
-    await (await certificates.beginCreateCertificate('evented-cert', { issuerName: 'Self', subject: 'CN=e' }, { intervalInMs: 10 })).pollUntilDone();
+    await (
+      await certificates.beginCreateCertificate(
+        'evented-cert',
+        { issuerName: 'Self', subject: 'CN=e' },
+        { intervalInMs: 10 },
+      )
+    ).pollUntilDone();
     await eventually(() => ofType('Microsoft.KeyVault.SecretNewVersionCreated', 'evented-secret'));
-    const certificateEvent = await eventually(() => ofType('Microsoft.KeyVault.CertificateNewVersionCreated', 'evented-cert'));
+    const certificateEvent = await eventually(() =>
+      ofType('Microsoft.KeyVault.CertificateNewVersionCreated', 'evented-cert'),
+    );
     expect(certificateEvent.data['ObjectType']).toBe('Certificate');
     expect(typeof certificateEvent.data['EXP']).toBe('number');
   });

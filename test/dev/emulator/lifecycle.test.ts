@@ -7,7 +7,10 @@ import { rawRequest, sdkClients, startTestEmulator, type TestEmulator } from '..
 const POLL = { intervalInMs: 10 };
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function keyVersions(keys: KeyClient, name: string): Promise<Pick<KeyProperties, 'id' | 'createdOn' | 'updatedOn' | 'tags'>[]> {
+async function keyVersions(
+  keys: KeyClient,
+  name: string,
+): Promise<Pick<KeyProperties, 'id' | 'createdOn' | 'updatedOn' | 'tags'>[]> {
   const versions: Pick<KeyProperties, 'id' | 'createdOn' | 'updatedOn' | 'tags'>[] = [];
   for await (const { id, createdOn, updatedOn, tags } of keys.listPropertiesOfKeyVersions(name)) {
     versions.push({ id, createdOn, updatedOn, tags });
@@ -15,7 +18,10 @@ async function keyVersions(keys: KeyClient, name: string): Promise<Pick<KeyPrope
   return versions.sort((a, b) => String(a.id).localeCompare(String(b.id)));
 }
 
-async function secretVersions(secrets: SecretClient, name: string): Promise<Pick<SecretProperties, 'id' | 'createdOn' | 'contentType'>[]> {
+async function secretVersions(
+  secrets: SecretClient,
+  name: string,
+): Promise<Pick<SecretProperties, 'id' | 'createdOn' | 'contentType'>[]> {
   const versions: Pick<SecretProperties, 'id' | 'createdOn' | 'contentType'>[] = [];
   for await (const { id, createdOn, contentType } of secrets.listPropertiesOfSecretVersions(name)) {
     versions.push({ id, createdOn, contentType });
@@ -79,7 +85,9 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
 
     const deletedKey = await keys.getDeletedKey('recover-me');
     expect(deletedKey.properties.recoveryId).toBe(`${emulator.url}deletedkeys/recover-me`);
-    expect(deletedKey.properties.scheduledPurgeDate!.getTime() - deletedKey.properties.deletedOn!.getTime()).toBe(90 * 24 * 3600 * 1000);
+    expect(deletedKey.properties.scheduledPurgeDate!.getTime() - deletedKey.properties.deletedOn!.getTime()).toBe(
+      90 * 24 * 3600 * 1000,
+    );
 
     await (await keys.beginRecoverDeletedKey('recover-me', POLL)).pollUntilDone();
     await (await secrets.beginRecoverDeletedSecret('recover-me', POLL)).pollUntilDone();
@@ -97,10 +105,16 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
       await keys.beginDeleteKey('slow-delete', { intervalInMs: 10_000 });
       await expect(keys.getDeletedKey('slow-delete')).rejects.toMatchObject({ statusCode: 404, code: 'KeyNotFound' });
       await expect(keys.getKey('slow-delete')).rejects.toMatchObject({ statusCode: 404, code: 'KeyNotFound' });
-      const purge = await rawRequest(emulator.url, emulator.caCertPem, '/deletedkeys/slow-delete?api-version=7.6', { method: 'DELETE' });
+      const purge = await rawRequest(emulator.url, emulator.caCertPem, '/deletedkeys/slow-delete?api-version=7.6', {
+        method: 'DELETE',
+      });
       expect(purge.status).toBe(409);
       expect(purge.body).toEqual({
-        error: { code: 'Conflict', message: 'Key is currently being deleted.', innererror: { code: 'ObjectIsBeingDeleted' } },
+        error: {
+          code: 'Conflict',
+          message: 'Key is currently being deleted.',
+          innererror: { code: 'ObjectIsBeingDeleted' },
+        },
       });
       await expect(keys.createRsaKey('slow-delete')).rejects.toMatchObject({
         statusCode: 409,
@@ -112,11 +126,18 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
 
       await keys.beginRecoverDeletedKey('slow-delete', { intervalInMs: 10_000 });
       await expect(keys.getKey('slow-delete')).rejects.toMatchObject({ statusCode: 404 });
-      const setDuringRecover = await rawRequest(emulator.url, emulator.caCertPem, '/keys/slow-delete/create?api-version=7.6', {
-        method: 'POST',
-        body: JSON.stringify({ kty: 'RSA' }),
+      const setDuringRecover = await rawRequest(
+        emulator.url,
+        emulator.caCertPem,
+        '/keys/slow-delete/create?api-version=7.6',
+        {
+          method: 'POST',
+          body: JSON.stringify({ kty: 'RSA' }),
+        },
+      );
+      expect(setDuringRecover.body).toMatchObject({
+        error: { code: 'Conflict', innererror: { code: 'ObjectIsBeingRecovered' } },
       });
-      expect(setDuringRecover.body).toMatchObject({ error: { code: 'Conflict', innererror: { code: 'ObjectIsBeingRecovered' } } });
       await wait(350);
       expect((await keys.getKey('slow-delete')).name).toBe('slow-delete');
     } finally {
@@ -132,7 +153,8 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     expect(error).toMatchObject({
       statusCode: 409,
       code: 'Conflict',
-      message: 'Secret gone is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.',
+      message:
+        'Secret gone is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.',
     });
   });
 
@@ -169,7 +191,11 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
   it("refuses to read out a disabled secret's value, live or deleted, but still lists and backs it up", async () => {
     const { secrets } = clients;
     await secrets.setSecret('disabled-one', 'hidden', { enabled: false });
-    const refusal = { statusCode: 403, code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.' };
+    const refusal = {
+      statusCode: 403,
+      code: 'Forbidden',
+      message: 'Operation get is not allowed on a disabled secret.',
+    };
     await expect(secrets.getSecret('disabled-one')).rejects.toMatchObject(refusal);
     const listed: string[] = [];
     for await (const properties of secrets.listPropertiesOfSecrets()) listed.push(properties.name);
@@ -191,7 +217,9 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
   it('pages lists of more than 25 objects with nextLink and honours maxresults', async () => {
     const { secrets } = clients;
     const paging = sdkClients(emulator.vaults[1]!.url, emulator.caCertPem).secrets;
-    await Promise.all(Array.from({ length: 30 }, (_, i) => paging.setSecret(`page-${String(i).padStart(2, '0')}`, `v${i}`)));
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => paging.setSecret(`page-${String(i).padStart(2, '0')}`, `v${i}`)),
+    );
     const pageSizes: number[] = [];
     for await (const page of paging.listPropertiesOfSecrets().byPage({ maxPageSize: 7 })) pageSizes.push(page.length);
     expect(pageSizes).toEqual([7, 7, 7, 7, 2]);
@@ -242,7 +270,9 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
   it('refuses to back up an object with more than 500 versions', async () => {
     const { secrets } = clients;
     for (let i = 0; i < 501; i += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, 501 - i) }, (_, j) => secrets.setSecret('chatty', `v${i + j}`)));
+      await Promise.all(
+        Array.from({ length: Math.min(50, 501 - i) }, (_, j) => secrets.setSecret('chatty', `v${i + j}`)),
+      );
     }
     await expect(secrets.backupSecret('chatty')).rejects.toMatchObject({ statusCode: 400, code: 'BadParameter' });
   });

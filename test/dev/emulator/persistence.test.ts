@@ -12,7 +12,9 @@ describe('emulator: data folder, persistence and backup binding', () => {
 
   it('reuses its CA across restarts and reloads persisted objects with their versions', async () => {
     const first = await startTestEmulator({ dataDir, persistDir, vaults: [{ name: 'kept' }] });
-    const created = await sdkClients(first.url, first.caCertPem).secrets.setSecret('survivor', 'v1', { tags: { a: 'b' } });
+    const created = await sdkClients(first.url, first.caCertPem).secrets.setSecret('survivor', 'v1', {
+      tags: { a: 'b' },
+    });
     await first.stop();
     expect(readFileSync(join(persistDir, 'kept.json'), 'utf8')).toContain('survivor');
 
@@ -28,8 +30,16 @@ describe('emulator: data folder, persistence and backup binding', () => {
   });
 
   it('refuses a backup taken under another subscription', async () => {
-    const home = await startTestEmulator({ dataDir, subscriptionId: 'aaaaaaaa-0000-0000-0000-000000000001', vaults: [{ name: 'home' }] });
-    const away = await startTestEmulator({ dataDir, subscriptionId: 'aaaaaaaa-0000-0000-0000-000000000002', vaults: [{ name: 'away' }] });
+    const home = await startTestEmulator({
+      dataDir,
+      subscriptionId: 'aaaaaaaa-0000-0000-0000-000000000001',
+      vaults: [{ name: 'home' }],
+    });
+    const away = await startTestEmulator({
+      dataDir,
+      subscriptionId: 'aaaaaaaa-0000-0000-0000-000000000002',
+      vaults: [{ name: 'away' }],
+    });
     try {
       const homeKeys = sdkClients(home.url, home.caCertPem).keys;
       await homeKeys.createEcKey('portable');

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { emulatorClientOptions, rawRequest, sdkClients, startTestEmulator, staticTestCredential, type TestEmulator } from '../../support/emulator';
+import {
+  emulatorClientOptions,
+  rawRequest,
+  sdkClients,
+  startTestEmulator,
+  staticTestCredential,
+  type TestEmulator,
+} from '../../support/emulator';
 
 describe('emulator: throttling and injected faults', () => {
   let emulator: TestEmulator;
@@ -39,11 +46,14 @@ describe('emulator: throttling and injected faults', () => {
       expect(raw.body).toEqual({
         error: {
           code: 'Throttled',
-          message: 'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached',
+          message:
+            'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached',
         },
       });
       // throttling is per vault: the other vault still answers
-      expect((await sdkClients(emulator.vaults[1]!.url, emulator.caCertPem).secrets.setSecret('calm', 'x')).value).toBe('x');
+      expect((await sdkClients(emulator.vaults[1]!.url, emulator.caCertPem).secrets.setSecret('calm', 'x')).value).toBe(
+        'x',
+      );
     } finally {
       emulator.configure({ throttle: { operations: 4000, windowSeconds: 10, retryAfter: 'always' } }, 'busy');
     }
@@ -69,7 +79,9 @@ describe('emulator: throttling and injected faults', () => {
       emulator.configure({ faults: { seed: 42, rate429: 0.2, rate503: 0.2, rateReset: 0.2 } }, 'busy');
       const seen: (number | 'reset')[] = [];
       for (let i = 0; i < 25; i++) {
-        const answer = await rawRequest(busyUrl(), emulator.caCertPem, '/secrets?api-version=7.6').catch(() => 'reset' as const);
+        const answer = await rawRequest(busyUrl(), emulator.caCertPem, '/secrets?api-version=7.6').catch(
+          () => 'reset' as const,
+        );
         seen.push(answer === 'reset' ? answer : answer.status);
       }
       return seen;

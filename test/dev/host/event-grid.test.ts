@@ -9,7 +9,12 @@ const keyEvent = (id: string) => ({
   eventType: 'Microsoft.KeyVault.KeyNewVersionCreated',
   eventTime: '2025-01-01T00:00:00Z',
   dataVersion: '1',
-  data: { Id: 'https://demo.vault.azure.net/keys/signing-key/abc', VaultName: 'demo', ObjectType: 'Key', ObjectName: 'signing-key' },
+  data: {
+    Id: 'https://demo.vault.azure.net/keys/signing-key/abc',
+    VaultName: 'demo',
+    ObjectType: 'Key',
+    ObjectName: 'signing-key',
+  },
 });
 
 const cloudEvent = (id: string) => ({
@@ -36,10 +41,18 @@ describe('dev host: Event Grid webhook', () => {
         if (failIds.has(id)) throw new Error(`cannot handle ${id}`);
       },
     },
-    { trigger: 'http', name: 'status', route: 'status', methods: ['GET'], authLevel: 'function', handler: async () => ({}) },
+    {
+      trigger: 'http',
+      name: 'status',
+      route: 'status',
+      methods: ['GET'],
+      authLevel: 'function',
+      handler: async () => ({}),
+    },
   ];
 
-  const webhook = (name = 'vaultEvents', query = '') => `${host.url}/runtime/webhooks/eventgrid?functionName=${name}${query}`;
+  const webhook = (name = 'vaultEvents', query = '') =>
+    `${host.url}/runtime/webhooks/eventgrid?functionName=${name}${query}`;
 
   beforeAll(async () => {
     host = await startDevHost({ definitions, settings: {}, logSink: () => undefined });
@@ -66,7 +79,12 @@ describe('dev host: Event Grid webhook', () => {
       method: 'POST',
       headers: { 'aeg-event-type': 'SubscriptionValidation', 'content-type': 'application/json' },
       body: JSON.stringify([
-        { id: 'v', eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent', data: { validationCode: 'CODE-123' }, dataVersion: '2' },
+        {
+          id: 'v',
+          eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+          data: { validationCode: 'CODE-123' },
+          dataVersion: '2',
+        },
       ]),
     });
     expect(answer.status).toBe(200);
@@ -90,7 +108,10 @@ describe('dev host: Event Grid webhook', () => {
   });
 
   it('answers the CloudEvents abuse-protection handshake (OPTIONS) with WebHook-Allowed-Origin', async () => {
-    const answer = await fetch(webhook(), { method: 'OPTIONS', headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' } });
+    const answer = await fetch(webhook(), {
+      method: 'OPTIONS',
+      headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' },
+    });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('webhook-allowed-origin')).toBe('eventgrid.azure.net');
   });
@@ -109,15 +130,27 @@ describe('dev host: Event Grid webhook', () => {
 
   it('answers 404 for an unknown function or one that is not Event Grid-triggered', async () => {
     for (const name of ['nothing', 'status']) {
-      const answer = await fetch(webhook(name), { method: 'POST', headers: { 'aeg-event-type': 'Notification' }, body: '[]' });
+      const answer = await fetch(webhook(name), {
+        method: 'POST',
+        headers: { 'aeg-event-type': 'Notification' },
+        body: '[]',
+      });
       expect(answer.status).toBe(404);
       expect(await answer.text()).toBe(`cannot find function: '${name}'`);
     }
   });
 
   it('answers 400 for a delivery without an event type or with a body that is not JSON', async () => {
-    const noType = await fetch(webhook(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
-    const notJson = await fetch(webhook(), { method: 'POST', headers: { 'aeg-event-type': 'Notification' }, body: '{oops' });
+    const noType = await fetch(webhook(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[]',
+    });
+    const notJson = await fetch(webhook(), {
+      method: 'POST',
+      headers: { 'aeg-event-type': 'Notification' },
+      body: '{oops',
+    });
     expect([noType.status, notJson.status]).toEqual([400, 400]);
     expect(received).toEqual([]);
   });
@@ -126,7 +159,11 @@ describe('dev host: Event Grid webhook', () => {
     const body = JSON.stringify([keyEvent('k1')]);
     const headers = { 'aeg-event-type': 'Notification' };
     const wrong = await fetch(webhook('vaultEvents', '&code=wrong'), { method: 'POST', headers, body });
-    const right = await fetch(webhook('vaultEvents', `&code=${encodeURIComponent(host.functionKey)}`), { method: 'POST', headers, body });
+    const right = await fetch(webhook('vaultEvents', `&code=${encodeURIComponent(host.functionKey)}`), {
+      method: 'POST',
+      headers,
+      body,
+    });
     expect([wrong.status, right.status]).toEqual([401, 202]);
     expect(received.map((r) => r.id)).toEqual(['k1']);
   });

@@ -17,7 +17,12 @@ describe('dev host: HTTP functions', () => {
       authLevel: 'function',
       handler: async (request, context) => {
         context.log('restoring', request.params.id);
-        seen.push({ params: request.params, query: request.query.get('dryRun'), body: await request.text(), setting: process.env.DEVHOST_TEST_SETTING });
+        seen.push({
+          params: request.params,
+          query: request.query.get('dryRun'),
+          body: await request.text(),
+          setting: process.env.DEVHOST_TEST_SETTING,
+        });
         return { status: 202, jsonBody: { accepted: request.params.id } };
       },
     },
@@ -43,7 +48,11 @@ describe('dev host: HTTP functions', () => {
   ];
 
   beforeAll(async () => {
-    host = await startDevHost({ definitions, settings: { DEVHOST_TEST_SETTING: 'from-settings' }, logSink: (r) => logs.push(r) });
+    host = await startDevHost({
+      definitions,
+      settings: { DEVHOST_TEST_SETTING: 'from-settings' },
+      logSink: (r) => logs.push(r),
+    });
   });
   afterAll(() => host?.stop());
 
@@ -56,19 +65,32 @@ describe('dev host: HTTP functions', () => {
     expect(answer.status).toBe(202);
     expect(answer.headers.get('content-type')).toContain('application/json');
     expect(await answer.json()).toEqual({ accepted: 'key-1' });
-    expect(seen.at(-1)).toEqual({ params: { id: 'key-1' }, query: 'true', body: '{"objects":["a"]}', setting: 'from-settings' });
+    expect(seen.at(-1)).toEqual({
+      params: { id: 'key-1' },
+      query: 'true',
+      body: '{"objects":["a"]}',
+      setting: 'from-settings',
+    });
   });
 
   it('accepts the function key in the code query parameter and the master key too', async () => {
-    const byCode = await fetch(`${host.url}/api/restore/a?code=${encodeURIComponent(host.functionKey)}`, { method: 'POST' });
-    const byMaster = await fetch(`${host.url}/api/restore/b`, { method: 'POST', headers: { 'x-functions-key': host.masterKey } });
+    const byCode = await fetch(`${host.url}/api/restore/a?code=${encodeURIComponent(host.functionKey)}`, {
+      method: 'POST',
+    });
+    const byMaster = await fetch(`${host.url}/api/restore/b`, {
+      method: 'POST',
+      headers: { 'x-functions-key': host.masterKey },
+    });
     expect([byCode.status, byMaster.status]).toEqual([202, 202]);
   });
 
   it('answers 401 without a key or with a wrong one, and does not invoke the function', async () => {
     const before = seen.length;
     const none = await fetch(`${host.url}/api/restore/a`, { method: 'POST' });
-    const wrong = await fetch(`${host.url}/api/restore/a`, { method: 'POST', headers: { 'x-functions-key': 'not-the-key' } });
+    const wrong = await fetch(`${host.url}/api/restore/a`, {
+      method: 'POST',
+      headers: { 'x-functions-key': 'not-the-key' },
+    });
     expect([none.status, wrong.status]).toEqual([401, 401]);
     expect(seen.length).toBe(before);
   });
@@ -109,7 +131,11 @@ describe('dev host: HTTP functions', () => {
       body: '{}',
     });
     expect(withFunctionKey.status).toBe(401);
-    const unknown = await fetch(`${host.url}/admin/functions/nothing`, { method: 'POST', headers: { 'x-functions-key': host.masterKey }, body: '{}' });
+    const unknown = await fetch(`${host.url}/admin/functions/nothing`, {
+      method: 'POST',
+      headers: { 'x-functions-key': host.masterKey },
+      body: '{}',
+    });
     expect(unknown.status).toBe(404);
     const status = await fetch(`${host.url}/admin/host/status`, { headers: { 'x-functions-key': host.masterKey } });
     expect(await status.json()).toMatchObject({ state: 'Running' });

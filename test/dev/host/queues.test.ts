@@ -34,7 +34,12 @@ describe('dev host: Storage Queue functions against Azurite', () => {
       queueName: 'doomed-jobs',
       connection: 'TEST_STORAGE',
       handler: async (message, context) => {
-        failures.push({ message, dequeueCount: context.triggerMetadata?.dequeueCount, id: undefined, insertionTime: undefined });
+        failures.push({
+          message,
+          dequeueCount: context.triggerMetadata?.dequeueCount,
+          id: undefined,
+          insertionTime: undefined,
+        });
         throw new Error('cannot back up');
       },
     },
@@ -66,8 +71,14 @@ describe('dev host: Storage Queue functions against Azurite', () => {
     await queue('backup-jobs').sendMessage(encodeMessage({ vault: 'demo', kind: 'full' }));
     await queue('backup-jobs').sendMessage(encodeMessage('plain text job'));
     await host.idle();
-    expect(jobs.map((j) => j.message)).toEqual(expect.arrayContaining([{ vault: 'demo', kind: 'full' }, 'plain text job']));
-    expect(jobs[0]).toMatchObject({ dequeueCount: 1, id: expect.any(String), insertionTime: expect.stringMatching(/^\d{4}-/) });
+    expect(jobs.map((j) => j.message)).toEqual(
+      expect.arrayContaining([{ vault: 'demo', kind: 'full' }, 'plain text job']),
+    );
+    expect(jobs[0]).toMatchObject({
+      dequeueCount: 1,
+      id: expect.any(String),
+      insertionTime: expect.stringMatching(/^\d{4}-/),
+    });
     expect((await queue('backup-jobs').getProperties()).approximateMessagesCount).toBe(0);
   });
 
@@ -103,7 +114,11 @@ describe('dev host: Storage Queue functions against Azurite', () => {
 
   it('refuses to start a queue function whose connection setting is missing', async () => {
     await expect(
-      startDevHost({ definitions: [definitions[0]!], settings: { TEST_JOB_QUEUE: 'x-jobs' }, logSink: () => undefined }),
+      startDevHost({
+        definitions: [definitions[0]!],
+        settings: { TEST_JOB_QUEUE: 'x-jobs' },
+        logSink: () => undefined,
+      }),
     ).rejects.toThrow(/queue function backupJob: setting TEST_STORAGE must hold a storage connection string/);
   });
 });

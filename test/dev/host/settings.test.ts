@@ -18,7 +18,11 @@ describe('dev host settings', () => {
 
   it('layers defaults, then local.settings.json Values, then environment variables', () => {
     const root = projectWith(
-      JSON.stringify({ IsEncrypted: false, Values: { KVGUARD_RPO_HOURS: '12', CUSTOM: 'file', KVGUARD_PAGE_SIZE: 10 }, Host: { LocalHttpPort: 7072 } }),
+      JSON.stringify({
+        IsEncrypted: false,
+        Values: { KVGUARD_RPO_HOURS: '12', CUSTOM: 'file', KVGUARD_PAGE_SIZE: 10 },
+        Host: { LocalHttpPort: 7072 },
+      }),
     );
     const settings = resolveDevSettings({
       root,
@@ -37,9 +41,12 @@ describe('dev host settings', () => {
 
   it('works without local.settings.json and refuses a malformed or encrypted one, naming the file only', () => {
     expect(resolveDevSettings({ root: projectWith(), env: {}, defaults: { A: '1' } })).toEqual({ A: '1' });
-    expect(() => readLocalSettings(projectWith('{"Values": {"KVGUARD_STORAGE": "AccountKey=abc'))).toThrow(/local\.settings\.json is not valid JSON/);
-    expect(() => readLocalSettings(projectWith('{"Values": {"KVGUARD_STORAGE": "AccountKey=abc'))).not.toThrow(/AccountKey/);
+    expect(() => readLocalSettings(projectWith('{"Values": {"KVGUARD_STORAGE": "AccountKey=abc'))).toThrow(
+      /local\.settings\.json is not valid JSON/,
+    );
+    expect(() => readLocalSettings(projectWith('{"Values": {"KVGUARD_STORAGE": "AccountKey=abc'))).not.toThrow(
+      /AccountKey/,
+    );
     expect(() => readLocalSettings(projectWith('{"IsEncrypted": true, "Values": {}}'))).toThrow(/is encrypted/);
   });
-
 });

@@ -10,7 +10,12 @@ describe('dev host: timer functions', () => {
     host = undefined;
   });
 
-  const recordingTimer = (name: string, schedule: string, runs: Timer[], extra: Partial<FunctionDefinition> = {}): FunctionDefinition =>
+  const recordingTimer = (
+    name: string,
+    schedule: string,
+    runs: Timer[],
+    extra: Partial<FunctionDefinition> = {},
+  ): FunctionDefinition =>
     ({
       trigger: 'timer',
       name,
@@ -54,7 +59,11 @@ describe('dev host: timer functions', () => {
 
   it('runs a timer function through the admin API (202) and in-process with runTimer', async () => {
     const runs: Timer[] = [];
-    host = await startDevHost({ definitions: [recordingTimer('nightly', '0 0 3 * * *', runs)], settings: {}, logSink: () => undefined });
+    host = await startDevHost({
+      definitions: [recordingTimer('nightly', '0 0 3 * * *', runs)],
+      settings: {},
+      logSink: () => undefined,
+    });
     const answer = await fetch(`${host.url}/admin/functions/nightly`, {
       method: 'POST',
       headers: { 'x-functions-key': host.masterKey, 'content-type': 'application/json' },
@@ -88,7 +97,11 @@ describe('dev host: timer functions', () => {
   it('refuses to start with a schedule that is not NCRONTAB or a setting that is missing', async () => {
     const start = (schedule: string) =>
       startDevHost({ definitions: [recordingTimer('bad', schedule, [])], settings: {}, logSink: () => undefined });
-    await expect(start('0 */5 * * *')).rejects.toThrow(/timer function bad: schedule "0 \*\/5 \* \* \*" is not a valid NCRONTAB/);
-    await expect(start('%MISSING_SCHEDULE%')).rejects.toThrow('MISSING_SCHEDULE (referenced as %MISSING_SCHEDULE%) is not set and has no default');
+    await expect(start('0 */5 * * *')).rejects.toThrow(
+      /timer function bad: schedule "0 \*\/5 \* \* \*" is not a valid NCRONTAB/,
+    );
+    await expect(start('%MISSING_SCHEDULE%')).rejects.toThrow(
+      'MISSING_SCHEDULE (referenced as %MISSING_SCHEDULE%) is not set and has no default',
+    );
   });
 });
