@@ -49,6 +49,14 @@ export interface ObjectVersion {
   managed?: boolean;
 }
 
+/** A certificate's policy (subject, validity, key and lifetime settings; no secret material), as the vault holds it. */
+export interface CertificatePolicyState {
+  /** When the policy last changed; a policy update moves no version's `updated`. */
+  updatedOn?: Date;
+  /** The whole policy as the service answered it. */
+  content: unknown;
+}
+
 /** A page of a listing, with the token that continues it (the service's nextLink). */
 export interface Page<T> {
   items: T[];

@@ -1,5 +1,6 @@
 import type {
   BackupRecord,
+  CertificatePolicyState,
   DeletedObject,
   NameState,
   ObjectSummary,
@@ -26,6 +27,8 @@ export interface VaultPort {
   ): Promise<Page<ObjectSummary>>;
   /** Every version of one object. */
   listVersions(type: ObjectType, name: string): Promise<ObjectVersion[]>;
+  /** A certificate's policy, which its backup carries but no version's `updated` time reflects. */
+  certificatePolicy(name: string): Promise<CertificatePolicyState>;
   /** The opaque backup blob of an object (all its versions). */
   backup(type: ObjectType, name: string): Promise<Uint8Array>;
   /** Restores a backup blob; answers the restored object's name. Throws `Conflict` when the name is taken. */

@@ -159,7 +159,8 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
         `${type} ${name} has ${versionCount} versions; Key Vault backs up at most ${MAX_BACKUP_VERSIONS}`,
       );
     }
-    const fingerprint = versionsFingerprint(versions);
+    const policy = type === 'certificate' ? await vault.certificatePolicy(name) : undefined;
+    const fingerprint = versionsFingerprint(versions, policy);
     const latest = job.full ? undefined : await deps.store.latestBackup(target.name, type, name);
     if (latest && latest.fingerprint === fingerprint)
       return entry(versionCount, { status: 'unchanged', blobName: latest.blobName }, warning);

@@ -121,6 +121,22 @@ describe('runBackupJob through the queue', () => {
     expect(stored.map((r) => r.versionCount).sort()).toEqual([1, 2]);
   });
 
+  it("stores a certificate again after only its policy changed (no version's updated time moved)", async () => {
+    const { vault, deps, clock } = setup();
+    vault.seedCertificate('web-tls');
+    await backupVaultNow(target(vault), deps, settings);
+    clock.advance(60_000);
+    expect((await backupVaultNow(target(vault), deps, settings)).stats).toMatchObject({ stored: 0, unchanged: 1 });
+
+    clock.advance(60_000);
+    const versionsBefore = vault.inspect('certificate', 'web-tls')!.versions;
+    vault.setPolicy('web-tls', { x509_props: { subject: 'CN=web-tls-renamed', validity_months: 6 } });
+    expect(vault.inspect('certificate', 'web-tls')!.versions).toEqual(versionsBefore);
+    const afterPolicyChange = await backupVaultNow(target(vault), deps, settings);
+    expect(afterPolicyChange.stats).toMatchObject({ stored: 1, unchanged: 0 });
+    expect(deps.store.records().filter((r) => r.name === 'web-tls')).toHaveLength(2);
+  });
+
   it('stores every object again on a full run', async () => {
     const { vault, deps, clock } = setup();
     seedObjects(vault, 'key', 4);
