@@ -27,9 +27,11 @@ export type AlertType = (typeof ALERT_TYPES)[keyof typeof ALERT_TYPES];
  * @param id - the free-form identity to de-duplicate on
  */
 export function dedupeStateKey(namespace: string, id: string): string {
+  // Only letters, digits and single dashes survive into the readable part (no dots: `..` is no blob-name segment
+  // the state store accepts), so any input at all makes a valid key; the hash keeps it unique.
   const readable = id
     .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 60);
   const hash = createHash('sha256').update(id).digest('hex').slice(0, 16);

@@ -938,8 +938,12 @@ export class InMemoryStateStore implements StateStore {
     return doc ? { value: JSON.parse(doc.json) as T, etag: doc.etag } : undefined;
   }
 
-  /** Writes a document; `Conflict` when the etag condition fails. */
+  /** Writes a document; `Conflict` when the etag condition fails, `ValidationError` for a key no blob could have. */
   async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
+    // The blob state store's key rule, so a key that Azure Storage would refuse fails here too.
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
+      throw kvError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`);
+    }
     const existing = this.documents.get(key);
     if (options.etag === null && existing) {
       throw kvError('Conflict', `state ${JSON.stringify(key)} already exists`, {

@@ -280,6 +280,40 @@ describe('handleVaultEvent', () => {
       expect(queue.jobs.map((j) => j.objects)).toEqual([[{ type: 'key', name: 'a' }], [{ type: 'secret', name: 'b' }]]);
     });
 
+    it.each([
+      ['Event Grid', 'EventGrid' as const, '/subscriptions/s/../../etc/passwd'],
+      ['CloudEvents', 'CloudEvents' as const, '/subscriptions/s/resourceGroups/..'],
+    ])(
+      'rejects a %s event whose source has a ".." segment, and handles the rest of its delivery',
+      async (_l, schema, topic) => {
+        const { handle, queue } = setup();
+        const bad = keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', { schema, id: 'dots-1', topic });
+        const good = keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', {
+          schema,
+          id: 'good-3',
+          name: 'ok',
+        });
+        const results = [await handle(bad), await handle(good)];
+        expect(results.map((r) => r.outcome)).toEqual(['rejected', 'handled']);
+        expect(results[0]!.reason).toContain('".."');
+        expect(queue.jobs.map((j) => j.objects)).toEqual([[{ type: 'key', name: 'ok' }]]);
+      },
+    );
+
+    it('derives a valid de-duplication key from any event id and source', async () => {
+      const { handle, queue } = setup();
+      const ids = ['..', '../..', 'a/../b', '\u0000', ' ', '.', '-', '%2e%2e', 'x'.repeat(2000), 'é..ü'];
+      for (const [i, id] of ids.entries()) {
+        const event = keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', {
+          id,
+          name: `k${i}`,
+          topic: `/subscriptions/s..x/${id}`,
+        });
+        expect((await handle(event)).outcome).toMatch(/^(handled|rejected)$/);
+      }
+      expect(queue.jobs.length).toBeGreaterThan(0);
+    });
+
     it('acknowledges unknown event types', async () => {
       const { handle } = setup();
       const result = await handle(
