@@ -125,6 +125,8 @@ export interface RunManifest {
   finishedAt: string;
   /** Chunk identity when the run was split: object type, page sequence, and whether it was that type's last page. */
   chunk?: { type: ObjectType; sequence: number; lastPage: boolean };
+  /** For a follow-up of objects that missed an earlier job's deadline: how many follow-ups deep it is. */
+  followUp?: number;
   entries: ManifestEntry[];
   /** A failure of the whole job (vault unreachable, forbidden …). */
   error?: { code: string; reason: string };
