@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createAlertSinks } from './adapters/alert-sinks';
 import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
 import { createCredential } from './adapters/credential';
+import { createEntraTokenVerifier } from './adapters/entra-id-tokens';
 import { createKeyVaultPortFactory } from './adapters/key-vault';
 import { createBlobServiceClient, createQueueServiceClient } from './adapters/storage-clients';
 import { StorageJobQueue } from './adapters/storage-queue';
@@ -18,6 +19,7 @@ import {
   type Clock,
   type JobQueue,
   type Logger,
+  type PrincipalVerifier,
   type StateStore,
   type Telemetry,
   type VaultPortFactory,
@@ -35,6 +37,8 @@ export interface Services {
   telemetry: Telemetry;
   logger: Logger;
   clock: Clock;
+  /** Checks Entra ID bearer tokens; absent when no tenant and audience are configured (then no principal passes). */
+  principals?: PrincipalVerifier;
 }
 
 let current: Services | undefined;
@@ -107,5 +111,14 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     telemetry,
     logger,
     clock,
+    ...(config.authTenantId && config.authAudience
+      ? {
+          principals: createEntraTokenVerifier({
+            tenantId: config.authTenantId,
+            audiences: config.authAudience,
+            jwksUrl: config.authJwksUrl,
+          }),
+        }
+      : {}),
   };
 }

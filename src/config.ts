@@ -233,11 +233,43 @@ export const SETTINGS = {
     default: 'kvguard.Restore',
     schema: z.string().min(1),
   }),
+  readRole: setting({
+    name: 'KVGUARD_READ_ROLE',
+    description:
+      'App role that lets an Entra ID principal read the catalog, status and restore progress (the restore role does too).',
+    default: 'kvguard.Read',
+    schema: z.string().min(1),
+  }),
   requirePrincipal: setting({
     name: 'KVGUARD_REQUIRE_PRINCIPAL',
-    description: 'Require an App Service authentication principal (with the restore role) besides the function key.',
+    description:
+      "Require an Entra ID bearer token (checked against the tenant's keys) besides the function key on every HTTP route.",
     default: 'true',
     schema: bool,
+  }),
+  authTenantId: setting({
+    name: 'KVGUARD_AUTH_TENANT_ID',
+    description: 'Entra ID tenant whose tokens are accepted (issuer and signing keys); required for principals.',
+    schema: z.uuid({ error: 'must be a tenant id (GUID)' }).optional(),
+  }),
+  authAudience: setting({
+    name: 'KVGUARD_AUTH_AUDIENCE',
+    description: "Accepted token audiences, comma-separated: the app registration's client id and/or App ID URI.",
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().min(1)).min(1))
+      .optional(),
+  }),
+  authJwksUrl: setting({
+    name: 'KVGUARD_AUTH_JWKS_URL',
+    description: 'Signing keys of the tenant; defaults to its Entra ID discovery keys (override for tests only).',
+    schema: httpsUrl.optional(),
   }),
   scratchVault: setting({
     name: 'KVGUARD_SCRATCH_VAULT',

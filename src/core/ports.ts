@@ -101,6 +101,22 @@ export interface AuditEntry {
   outcome: string;
 }
 
+/** A caller whose identity was proven: a bearer token whose signature, issuer, audience and lifetime were checked. */
+export interface VerifiedPrincipal {
+  /** Who the token says the caller is (user name, else application or object id), as the token has it. */
+  name: string;
+  /** The caller's object id in the tenant, when the token carries one. */
+  objectId?: string;
+  /** App roles, only from the token's `roles` claim. */
+  roles: string[];
+}
+
+/** Checks bearer tokens (Entra ID). */
+export interface PrincipalVerifier {
+  /** Answers the principal a token proves; throws `Unauthorized` naming what was wrong with it. */
+  verify(token: string): Promise<VerifiedPrincipal>;
+}
+
 /** Small mutable documents (watcher state, event de-duplication), with optimistic concurrency. */
 export interface StateStore {
   /** Reads a document; undefined when it does not exist. */
