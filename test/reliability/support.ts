@@ -11,8 +11,11 @@ export const FULL = process.env.KVGUARD_RELIABILITY === 'full';
 
 /** Sizes of the suite's runs. */
 export const SCALE = FULL
-  ? { secrets: 120, keys: 60, kills: 6, fuzzRuns: 600, webhookRuns: 200, queueRuns: 300, events: 24 }
+  ? { secrets: 60, keys: 30, kills: 4, fuzzRuns: 600, webhookRuns: 200, queueRuns: 300, events: 24 }
   : { secrets: 10, keys: 4, kills: 1, fuzzRuns: 120, webhookRuns: 40, queueRuns: 80, events: 4 };
+
+/** Per-test time limit: runs spawn CLI processes and wait out retry backoff, which a busy 2-core machine stretches. */
+export const TEST_TIMEOUT_MS = FULL ? 900_000 : 240_000;
 
 /** Prints one section's figures as a single line (`reliability <section> {json}`), so every figure is in the log. */
 export function printFigures(section: string, figures: Record<string, unknown>): void {
