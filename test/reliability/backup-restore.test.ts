@@ -296,17 +296,10 @@ describe('reliability: backups and restores', () => {
   it(
     'never lets a secret value into a log line, telemetry item or stored non-backup blob',
     async () => {
-      const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-      await canaries.addContainer(blobs.getContainerClient(settings.KVGUARD_CONTAINER!));
-      await canaries.addContainer(blobs.getContainerClient(settings.KVGUARD_STATE_CONTAINER!));
-      const hits = canaries.hits();
-      printFigures('canaries-backup-restore', {
-        canaries: canaries.canaries.length,
-        logLines: canaries.logLines,
-        telemetryItems: canaries.telemetryItems,
-        nonBackupBlobs: canaries.blobs,
-        found: hits.length,
-      });
+      const hits = await canaries.searchAndReport('canaries-backup-restore', azurite.connectionString, [
+        settings.KVGUARD_CONTAINER!,
+        settings.KVGUARD_STATE_CONTAINER!,
+      ]);
       expect(canaries.logLines).toBeGreaterThan(0);
       expect(canaries.blobs).toBeGreaterThan(0);
       expect(hits).toEqual([]);

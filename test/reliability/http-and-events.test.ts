@@ -441,17 +441,10 @@ describe('reliability: Event Grid deliveries', () => {
     'never lets a secret value into a host log line, telemetry item or stored non-backup blob',
     async () => {
       await host.idle(60_000).catch(() => undefined);
-      const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-      await canaries.addContainer(blobs.getContainerClient(settings.KVGUARD_CONTAINER!));
-      await canaries.addContainer(blobs.getContainerClient(settings.KVGUARD_STATE_CONTAINER!));
-      const hits = canaries.hits();
-      printFigures('canaries-http-and-events', {
-        canaries: canaries.canaries.length,
-        logLines: canaries.logLines,
-        telemetryItems: canaries.telemetryItems,
-        nonBackupBlobs: canaries.blobs,
-        found: hits.length,
-      });
+      const hits = await canaries.searchAndReport('canaries-http-and-events', azurite.connectionString, [
+        settings.KVGUARD_CONTAINER!,
+        settings.KVGUARD_STATE_CONTAINER!,
+      ]);
       expect(hits).toEqual([]);
     },
     TEST_TIMEOUT_MS,

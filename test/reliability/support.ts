@@ -3,7 +3,7 @@
  * the figures it prints, and the canary search over logs, telemetry and stored non-backup blobs.
  */
 import { randomBytes } from 'node:crypto';
-import type { ContainerClient } from '@azure/storage-blob';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { Logger, Telemetry } from '../../src/core/ports';
 
 /** `full` under `npm run test:reliability`; `small` (the default) inside `npm test`. */
@@ -83,6 +83,24 @@ export class CanarySearch {
       this.texts.push((await container.getBlobClient(blob.name).downloadToBuffer()).toString('utf8'));
       this.texts.push(JSON.stringify(blob.metadata ?? {}));
     }
+  }
+
+  /**
+   * Reads the given containers (see {@link addContainer}), prints the search's figures as `section`, and answers the
+   * canary values found anywhere (none expected).
+   */
+  async searchAndReport(section: string, connectionString: string, containers: string[]): Promise<string[]> {
+    const blobs = BlobServiceClient.fromConnectionString(connectionString);
+    for (const name of containers) await this.addContainer(blobs.getContainerClient(name));
+    const hits = this.hits();
+    printFigures(section, {
+      canaries: this.canaries.length,
+      logLines: this.logLines,
+      telemetryItems: this.telemetryItems,
+      nonBackupBlobs: this.blobs,
+      found: hits.length,
+    });
+    return hits;
   }
 
   /** Canary values found anywhere (none expected). */
