@@ -76,7 +76,7 @@ async function backupsPerObject(vault: string): Promise<Map<string, number>> {
 function runCli(
   args: string[],
   options: { killWhen?: () => Promise<boolean>; env?: Record<string, string> } = {},
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'kvguard.js'), ...args], {
       cwd: ROOT,
@@ -84,8 +84,12 @@ function runCli(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
+    let stdout = '';
     let done = false;
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      output += chunk.toString('utf8');
+    });
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     const poll = async () => {
       while (!done && options.killWhen) {
@@ -101,7 +105,7 @@ function runCli(
     child.on('close', (code, signal) => {
       done = true;
       canaries.addOutput(output);
-      resolve({ code, signal, output });
+      resolve({ code, signal, stdout, output });
     });
   });
 }
@@ -185,7 +189,7 @@ describe('reliability: backups and restores', () => {
         objectsBackedUp: perObject.size,
         storedTwice: [...perObject.values()].filter((n) => n > 1).length,
         storedByRunAfterFinal: again
-          ? (JSON.parse(again.output.slice(again.output.indexOf('{'))) as { stats?: { stored: number } }).stats?.stored
+          ? (JSON.parse(again.stdout) as { counts: { stored: number } }).counts.stored
           : undefined,
       };
       printFigures('backup-sigkill', figures);
