@@ -65,7 +65,7 @@ beforeAll(async () => {
     },
     3,
   );
-}, 120_000);
+}, 300_000); // 226 objects (120 RSA keys) on a shared 2-core machine: seeding alone can take minutes under load.
 
 afterAll(async () => {
   useServices(undefined);
