@@ -45,6 +45,7 @@ export class TimerFunctions {
       } catch (error) {
         throw new Error(
           `${where}: schedule ${JSON.stringify(schedule)} is not a valid NCRONTAB expression (${(error as Error).message})`,
+          { cause: error },
         );
       }
       this.timers.set(definition.name.toLowerCase(), { definition, cron });

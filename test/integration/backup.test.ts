@@ -201,7 +201,7 @@ describe('the functions: timer fan-out, queue chunks, status', () => {
     const before = await fetch(`${host.url}/api/status?vault=queued`, {
       headers: { 'x-functions-key': host.functionKey },
     });
-    expect((await before.json()) as unknown).toMatchObject({ vaults: [{ vault: 'queued', rpoBreached: true }] });
+    expect(await before.json()).toMatchObject({ vaults: [{ vault: 'queued', rpoBreached: true }] });
 
     await host.runTimer('scheduleBackups');
     await host.idle();
