@@ -164,7 +164,7 @@ describe('POST /api/restore', () => {
     expect(world.store.auditEntries()[0]!.principal).toBe('function-key');
   });
 
-  const badBodies: [string, string | unknown, string][] = [
+  const badBodies: [string, unknown, string][] = [
     ['not JSON', '{"vault": ', 'body'],
     ['an unknown field', { vault: 'prod', force: true }, 'force'],
     ['a wrong type', { vault: 'prod', dryRun: 'true' }, 'dryRun'],
@@ -212,7 +212,7 @@ describe('POST /api/restore', () => {
 
     expect(response.status).toBe(400);
     expect(response.jsonBody).toMatchObject({ error: { code: 'ValidationError', field } });
-    expect((response.jsonBody as any).error.message).toContain(JSON.stringify(field.split('.').at(-1)));
+    expect((response.jsonBody).error.message).toContain(JSON.stringify(field.split('.').at(-1)));
     expect(world.prod.calls.length).toBe(before);
     expect(world.prod.callCount('restore')).toBe(0);
   });

@@ -322,7 +322,7 @@ describe('reliability: stored backups through the HTTP API', () => {
       const etags = async () => {
         const all = new Map<string, string>();
         for await (const blob of container.listBlobsFlat({ prefix: 'backups/' }))
-          all.set(blob.name, blob.properties.etag!);
+          all.set(blob.name, blob.properties.etag);
         return all;
       };
       const before = await etags();

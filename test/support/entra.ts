@@ -25,7 +25,7 @@ export interface TestSigningKey {
 export function testSigningKey(kid = 'test-key-1'): TestSigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
-  return { kid, privateKey, jwks: { keys: [jwk as JSONWebKeySet['keys'][number]] } };
+  return { kid, privateKey, jwks: { keys: [jwk] } };
 }
 
 /** The key the tenant publishes in these tests. */

@@ -33,7 +33,7 @@ const optionalTime = z
  * character means the event is not what it claims to be, so that one event is rejected (its batch is not).
  */
 function isPlausibleSource(source: string | undefined): boolean {
-  return source === undefined || (!/(^|[/\\])\.\.([/\\]|$)/.test(source) && !/[\u0000-\u001f\u007f]/.test(source));
+  return source === undefined || (!/(^|[/\\])\.\.([/\\]|$)/.test(source) && !/\p{Cc}/u.test(source));
 }
 const SOURCE_RULE = { error: 'must be a resource id without ".." segments or control characters' };
 
