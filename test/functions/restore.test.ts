@@ -212,7 +212,7 @@ describe('POST /api/restore', () => {
 
     expect(response.status).toBe(400);
     expect(response.jsonBody).toMatchObject({ error: { code: 'ValidationError', field } });
-    expect((response.jsonBody).error.message).toContain(JSON.stringify(field.split('.').at(-1)));
+    expect(response.jsonBody.error.message).toContain(JSON.stringify(field.split('.').at(-1)));
     expect(world.prod.calls.length).toBe(before);
     expect(world.prod.callCount('restore')).toBe(0);
   });
