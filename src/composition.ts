@@ -66,7 +66,7 @@ export function backupSettings(config: KvGuardConfig): BackupSettings {
 /** Wires the adapters for a configuration; `logger` defaults to JSON lines on stdout. */
 export function createServices(config: KvGuardConfig, logger: Logger = createConsoleLogger('kvguard')): Services {
   const clock = systemClock;
-  const credential = createCredential(config.credential);
+  const credential = createCredential(config.credential, { managedIdentityClientId: config.clientId });
   const telemetry = createTelemetry({ connectionString: config.appInsights, logger });
   const storage = {
     connectionString: config.storageConnectionString,
@@ -76,7 +76,14 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
   };
   const blobs = createBlobServiceClient(storage);
   const queues = createQueueServiceClient(storage);
-  const state = new BlobStateStore({ container: blobs.getContainerClient(config.stateContainer) });
+  // In Azure the state lives in the runtime account: the backup account only ever receives create-only writes.
+  const stateBlobs = config.stateBlobServiceUri
+    ? createBlobServiceClient({ blobServiceUri: config.stateBlobServiceUri, credential })
+    : blobs;
+  const state = new BlobStateStore({
+    container: stateBlobs.getContainerClient(config.stateContainer),
+    createContainer: config.createContainers,
+  });
   return {
     config,
     vaults: createKeyVaultPortFactory({
@@ -90,6 +97,7 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     store: new BlobBackupStore({
       container: blobs.getContainerClient(config.container),
       immutability: config.immutability,
+      createContainer: config.createContainers,
       retentionDays: config.retentionDays,
       clock,
       logger,
