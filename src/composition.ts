@@ -1,6 +1,7 @@
 import { version as kvguardVersion } from '../package.json';
 import { readFileSync } from 'node:fs';
 import { createAlertSinks } from './adapters/alert-sinks';
+import { createArmVaultDirectory } from './adapters/arm-vault-directory';
 import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
 import { createCredential } from './adapters/credential';
 import { createKeyVaultPortFactory } from './adapters/key-vault';
@@ -10,6 +11,7 @@ import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
 import { loadConfig, type KvGuardConfig } from './config';
 import { createAlerts } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
+import type { DiscoverySettings } from './core/discovery';
 import type { BackupJob, RestoreJob } from './core/jobs';
 import {
   systemClock,
@@ -20,6 +22,7 @@ import {
   type Logger,
   type StateStore,
   type Telemetry,
+  type VaultDirectory,
   type VaultPortFactory,
 } from './core/ports';
 
@@ -27,6 +30,8 @@ import {
 export interface Services {
   config: KvGuardConfig;
   vaults: VaultPortFactory;
+  /** Azure Resource Manager, for discovery by tag; absent when no discovery subscription is configured. */
+  directory?: VaultDirectory;
   store: BackupStore;
   state: StateStore;
   backupQueue: JobQueue<BackupJob>;
@@ -84,12 +89,17 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     container: stateBlobs.getContainerClient(config.stateContainer),
     createContainer: config.createContainers,
   });
+  const caCertPem = config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined;
   return {
     config,
+    directory:
+      config.discoverySubscriptions.length > 0
+        ? createArmVaultDirectory({ credential, endpoint: config.armEndpoint, caCertPem })
+        : undefined,
     vaults: createKeyVaultPortFactory({
       credential,
       maxConcurrency: config.maxConcurrency,
-      caCertPem: config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined,
+      caCertPem,
       logger,
       telemetry,
       clock,
@@ -115,5 +125,15 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     telemetry,
     logger,
     clock,
+  };
+}
+
+/** Discovery settings from the configuration. */
+export function discoverySettings(config: KvGuardConfig): DiscoverySettings {
+  return {
+    subscriptions: config.discoverySubscriptions,
+    tagName: config.discoveryTag,
+    types: config.objectTypes,
+    critical: config.critical,
   };
 }
