@@ -5,13 +5,16 @@ import { createArmVaultDirectory } from './adapters/arm-vault-directory';
 import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
 import { createCredential } from './adapters/credential';
 import { createKeyVaultPortFactory } from './adapters/key-vault';
-import { createBlobServiceClient, createQueueServiceClient } from './adapters/storage-clients';
+import type { TokenCredential } from '@azure/core-auth';
+import { createBlobServiceClient, createQueueServiceClient, type StorageSettings } from './adapters/storage-clients';
+import { createStorageProbe } from './adapters/storage-probe';
 import { StorageJobQueue } from './adapters/storage-queue';
 import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
 import { loadConfig, type KvGuardConfig } from './config';
 import { createAlerts } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
 import type { DiscoverySettings } from './core/discovery';
+import type { DoctorDependencies, DoctorSettings } from './core/doctor';
 import type { BackupJob, RestoreJob } from './core/jobs';
 import {
   systemClock,
@@ -73,12 +76,7 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
   const clock = systemClock;
   const credential = createCredential(config.credential, { managedIdentityClientId: config.clientId });
   const telemetry = createTelemetry({ connectionString: config.appInsights, logger });
-  const storage = {
-    connectionString: config.storageConnectionString,
-    blobServiceUri: config.blobServiceUri,
-    queueServiceUri: config.queueServiceUri,
-    credential,
-  };
+  const storage = storageSettings(config, credential);
   const blobs = createBlobServiceClient(storage);
   const queues = createQueueServiceClient(storage);
   // In Azure the state lives in the runtime account: the backup account only ever receives create-only writes.
@@ -125,6 +123,52 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     telemetry,
     logger,
     clock,
+  };
+}
+
+/** Where kvguard's storage is, from the configuration. */
+function storageSettings(config: KvGuardConfig, credential: TokenCredential): StorageSettings {
+  return {
+    connectionString: config.storageConnectionString,
+    blobServiceUri: config.blobServiceUri,
+    queueServiceUri: config.queueServiceUri,
+    credential,
+  };
+}
+
+/**
+ * The doctor's dependencies: the services' vaults, state and directory, plus storage probes and the alert sinks
+ * themselves (the test alert goes to each sink directly, past de-duplication).
+ */
+export function doctorDependencies(services: Services): DoctorDependencies {
+  const { config, telemetry, logger } = services;
+  const credential = createCredential(config.credential, { managedIdentityClientId: config.clientId });
+  const storage = storageSettings(config, credential);
+  return {
+    vaults: services.vaults,
+    directory: services.directory,
+    state: services.state,
+    logger,
+    clock: services.clock,
+    sinks: createAlertSinks(config, { credential, telemetry, logger }),
+    probe: createStorageProbe({
+      backupContainer: createBlobServiceClient(storage).getContainerClient(config.container),
+      queues: createQueueServiceClient(storage),
+      local: config.storageConnectionString !== undefined,
+    }),
+  };
+}
+
+/** What `kvguard doctor` and `GET /api/doctor` check, from the configuration. */
+export function doctorSettings(config: KvGuardConfig, sendTestAlert: boolean): DoctorSettings {
+  return {
+    vaults: config.vaults,
+    scratchVault: config.scratchVault,
+    container: config.container,
+    queues: [config.backupQueue, config.restoreQueue],
+    discovery: discoverySettings(config),
+    appInsightsConfigured: config.appInsights !== undefined,
+    sendTestAlert,
   };
 }
 
