@@ -84,6 +84,7 @@ var token = toLower(uniqueString(subscription().id, environmentName, location))
 // Deployment names are unique per environment (and subscription/region, through the token) and stay under 64.
 var deploymentPrefix = 'kvguard-${take(environmentName, 24)}-${take(token, 6)}'
 var vaultSubscriptions = union(map(protectedVaults, v => split(v.id, '/')[2]), [subscription().subscriptionId])
+var roleSubscriptions = union(vaultSubscriptions, discoverySubscriptionIds)
 // The resource group the subscription-level system topic of each subscription lives in: kvguard's own group in its
 // subscription, else the group of the first protected vault there, else the group of an existing topic.
 var subscriptionTopicGroups = union(
@@ -156,8 +157,16 @@ module backupStorage 'app/backup-storage.bicep' = {
 
 module vaultRoles 'app/vault-roles.bicep' = {
   name: '${deploymentPrefix}-vault-roles'
-  params: { environmentName: environmentName, assignableSubscriptionIds: vaultSubscriptions }
+  params: { environmentName: environmentName, assignableSubscriptionIds: roleSubscriptions }
 }
+
+module discoveryAccess 'app/discovery-access.bicep' = [
+  for (id, i) in discoverySubscriptionIds: {
+    name: '${deploymentPrefix}-discovery-${i}'
+    scope: subscription(id)
+    params: { principalId: identity.outputs.principalId, roleDefinitionId: vaultRoles.outputs.listerRoleId }
+  }
+]
 
 module scratchVault 'app/scratch-vault.bicep' = if (createScratchVault && !scratchIsExisting) {
   name: '${deploymentPrefix}-scratch-vault'

@@ -64,6 +64,18 @@ resource drillRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   }
 }
 
+// Discovery lists vaults in whole subscriptions: only the vaults' ARM metadata, not Reader on everything.
+resource listerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'kvguard-vault-lister', environmentName)
+  properties: {
+    roleName: 'kvguard Vault Lister (${environmentName}, ${subscription().subscriptionId})'
+    description: 'Lists Key Vaults and reads their ARM metadata (tags, URI, permission model), for discovery by tag.'
+    type: 'CustomRole'
+    assignableScopes: assignableScopes
+    permissions: [{ actions: ['Microsoft.KeyVault/vaults/read'], dataActions: [] }]
+  }
+}
+
 resource purgeRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, 'kvguard-vault-purge', environmentName)
   properties: {
@@ -78,3 +90,4 @@ resource purgeRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
 output backupRoleId string = backupRole.id
 output drillRoleId string = drillRole.id
 output breakGlassPurgeRoleId string = purgeRole.id
+output listerRoleId string = listerRole.id
