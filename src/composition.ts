@@ -165,6 +165,7 @@ export function doctorSettings(config: KvGuardConfig, sendTestAlert: boolean): D
     vaults: config.vaults,
     scratchVault: config.scratchVault,
     container: config.container,
+    createsContainers: config.createContainers,
     queues: [config.backupQueue, config.restoreQueue],
     discovery: discoverySettings(config),
     appInsightsConfigured: config.appInsights !== undefined,

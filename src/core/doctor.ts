@@ -35,6 +35,8 @@ export interface DoctorSettings {
   vaults: readonly VaultTarget[];
   scratchVault?: string;
   container: string;
+  /** kvguard creates missing containers itself (local stack); in Azure the infra must have. */
+  createsContainers: boolean;
   queues: readonly string[];
   discovery: DiscoverySettings;
   appInsightsConfigured: boolean;
@@ -64,7 +66,7 @@ export async function runDoctor(settings: DoctorSettings, deps: DoctorDependenci
   const vaults = discovery.result ? await protectedVaults(settings.vaults, deps.state) : settings.vaults;
   for (const vault of vaults) checks.push(...(await vaultChecks(vault, deps, discovery.result)));
   if (settings.scratchVault) checks.push(await scratchCheck(settings.scratchVault, deps.vaults));
-  checks.push(...(await storageChecks(settings.container, deps.probe)));
+  checks.push(...(await storageChecks(settings, deps.probe)));
   checks.push(...(await queueChecks(settings.queues, deps.probe)));
   checks.push(...(await alertChecks(deps.sinks, settings.sendTestAlert, deps.clock)));
   checks.push(telemetryCheck(settings.appInsightsConfigured));
@@ -193,8 +195,14 @@ async function scratchCheck(url: string, vaults: VaultPortFactory): Promise<Doct
   }
 }
 
-async function storageChecks(container: string, probe: StorageProbe): Promise<DoctorCheck[]> {
+async function storageChecks(settings: DoctorSettings, probe: StorageProbe): Promise<DoctorCheck[]> {
+  const { container } = settings;
   const exists = await probe.backupContainerExists().catch((e: unknown) => describeError(e).reason);
+  const local = probe.local ? azuriteUnknowns(container) : [];
+  if (exists === false && settings.createsContainers) {
+    const detail = 'not created yet: kvguard creates it on the first backup (KVGUARD_CREATE_CONTAINERS=true)';
+    return [{ check: 'storage.container', subject: container, outcome: 'warn', detail }, ...local];
+  }
   if (exists !== true) {
     return [
       {
@@ -202,28 +210,28 @@ async function storageChecks(container: string, probe: StorageProbe): Promise<Do
         subject: container,
         outcome: 'fail',
         detail: exists === false ? 'the backup container does not exist' : `cannot read it: ${exists}`,
-        fix: probe.local
-          ? 'the local stack creates it on the first backup (KVGUARD_CREATE_CONTAINERS=true)'
-          : 'run azd provision: the infra creates it (kvguard holds no containers/write there)',
+        fix: 'run azd provision: the infra creates it (kvguard holds no containers/write there), or set KVGUARD_CREATE_CONTAINERS=true where the identity may',
       },
+      ...local,
     ];
   }
-  const checks: DoctorCheck[] = [{ check: 'storage.container', subject: container, outcome: 'pass', detail: 'exists' }];
-  if (probe.local) {
-    const azurite = 'Azurite implements neither immutability policies nor RBAC';
-    checks.push(
-      { check: 'storage.immutability', subject: container, outcome: 'unknown', detail: azurite, fix: 'check in Azure' },
-      {
-        check: 'storage.tamperProof',
-        subject: container,
-        outcome: 'unknown',
-        detail: `${azurite}: deletes succeed there`,
-      },
-    );
-    return checks;
-  }
-  checks.push(await immutabilityCheck(container, probe), await tamperCheck(container, probe));
-  return checks;
+  const present: DoctorCheck = { check: 'storage.container', subject: container, outcome: 'pass', detail: 'exists' };
+  if (probe.local) return [present, ...local];
+  return [present, await immutabilityCheck(container, probe), await tamperCheck(container, probe)];
+}
+
+/** What Azurite cannot answer, said as such instead of passed. */
+function azuriteUnknowns(container: string): DoctorCheck[] {
+  const azurite = 'Azurite implements neither immutability policies nor RBAC';
+  return [
+    { check: 'storage.immutability', subject: container, outcome: 'unknown', detail: azurite, fix: 'check in Azure' },
+    {
+      check: 'storage.tamperProof',
+      subject: container,
+      outcome: 'unknown',
+      detail: `${azurite}: deletes succeed there`,
+    },
+  ];
 }
 
 async function immutabilityCheck(container: string, probe: StorageProbe): Promise<DoctorCheck> {

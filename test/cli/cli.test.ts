@@ -162,7 +162,7 @@ describe('kvguard doctor on the local stack', () => {
     });
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/FAIL storage\.container missing-\S+: the backup container does not exist/);
-    expect(broken.stdout).toMatch(/fix: the local stack creates it/);
+    expect(broken.stdout).toMatch(/fix: run azd provision: the infra creates it/);
     expect(broken.stderr).toBe('kvguard: 1 check(s) failed\n');
   });
 });

@@ -6,6 +6,7 @@ import { InMemoryStateStore } from '../support/in-memory';
 const settings: DoctorSettings = {
   vaults: [],
   container: 'kvguard-backups',
+  createsContainers: false,
   queues: ['kvguard-backup-jobs'],
   discovery: { subscriptions: [], tagName: 'kvguard', types: ['key'], critical: { kind: 'all' } },
   appInsightsConfigured: true,
