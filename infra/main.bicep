@@ -99,6 +99,10 @@ var dataPrincipals = union(
 )
 var scratchIsExisting = !empty(scratchVaultId)
 var withScratchVault = createScratchVault || scratchIsExisting
+// Known before deployment (a module's scope must be): the given vault, or the one scratch-vault.bicep creates.
+var scratchName = scratchIsExisting ? last(split(scratchVaultId, '/')) : 'kv-kvgdrill-${take(token, 12)}'
+var scratchSubscription = scratchIsExisting ? split(scratchVaultId, '/')[2] : subscription().subscriptionId
+var scratchGroup = scratchIsExisting ? split(scratchVaultId, '/')[4] : resourceGroupName
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: resourceGroupName
@@ -171,16 +175,15 @@ module discoveryAccess 'app/discovery-access.bicep' = [
 module scratchVault 'app/scratch-vault.bicep' = if (createScratchVault && !scratchIsExisting) {
   name: '${deploymentPrefix}-scratch-vault'
   scope: rg
-  params: { location: location, tags: tags, token: token }
+  params: { location: location, tags: tags, name: scratchName }
 }
-
-var scratchId = scratchIsExisting ? scratchVaultId : (createScratchVault ? scratchVault!.outputs.id : '')
 
 module scratchAccess 'app/vault-access.bicep' = if (withScratchVault) {
   name: '${deploymentPrefix}-scratch-access'
-  scope: resourceGroup(split(scratchId, '/')[2], split(scratchId, '/')[4])
+  scope: resourceGroup(scratchSubscription, scratchGroup)
+  dependsOn: [scratchVault, rg]
   params: {
-    vaultName: last(split(scratchId, '/'))
+    vaultName: scratchName
     permissionModel: 'rbac'
     principals: dataPrincipals
     roleDefinitionId: vaultRoles.outputs.drillRoleId
@@ -219,7 +222,7 @@ module function 'app/function.bicep' = {
     backupContainerName: backupStorage.outputs.containerName
     appInsightsConnectionString: monitoring.outputs.connectionString
     vaultUrls: [for vault in protectedVaults: 'https://${last(split(vault.id, '/'))}${environment().suffixes.keyvaultDns}/']
-    scratchVaultUrl: withScratchVault ? 'https://${last(split(scratchId, '/'))}${environment().suffixes.keyvaultDns}/' : ''
+    scratchVaultUrl: withScratchVault ? 'https://${scratchName}${environment().suffixes.keyvaultDns}/' : ''
     rpoHours: rpoHours
     alertWebhookUrl: alertWebhookUrl
     discoverySubscriptionIds: discoverySubscriptionIds

@@ -53,7 +53,7 @@ resource vault 'Microsoft.KeyVault/vaults@2026-02-01' existing = if (topicKind =
   name: last(split(sourceId, '/'))
 }
 
-resource created 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (!reuse) {
+resource createdTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (!reuse) {
   name: newTopicName
   // A vault's system topic lives in the vault's region; the subscription topic is global.
   location: topicKind == 'vault' ? vault!.location : 'global'
@@ -65,12 +65,12 @@ resource created 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (!reuse) {
   }
 }
 
-resource existing 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = if (reuse) {
+resource reusedTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = if (reuse) {
   name: existingTopicName
 }
 
 resource createdSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (!reuse) {
-  parent: created
+  parent: createdTopic
   name: 'kvguard'
   properties: union(subscription, {
     deadLetterWithResourceIdentity: {
@@ -83,7 +83,7 @@ resource createdSubscription 'Microsoft.EventGrid/systemTopics/eventSubscription
 // A reused topic keeps its owner's identity settings: dead letters go through its system-assigned identity
 // (README: "Vaults that already have an Event Grid system topic").
 resource reusedSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (reuse) {
-  parent: existing
+  parent: reusedTopic
   name: 'kvguard'
   properties: union(subscription, {
     deadLetterWithResourceIdentity: {
@@ -101,7 +101,7 @@ resource deliveryAlert 'Microsoft.Insights/metricAlerts@2026-01-01' = {
     description: 'Event Grid could not deliver events to kvguard (failed attempts or dead letters).'
     severity: 2
     enabled: true
-    scopes: [reuse ? existing.id : created.id]
+    scopes: [reuse ? reusedTopic!.id : createdTopic!.id]
     evaluationFrequency: 'PT15M'
     windowSize: 'PT1H'
     criteria: {

@@ -2,10 +2,10 @@
 // since the drill purges what it restored.
 param location string
 param tags object
-param token string
+param name string
 
 resource scratch 'Microsoft.KeyVault/vaults@2026-02-01' = {
-  name: 'kv-kvgdrill-${take(token, 12)}'
+  name: name
   location: location
   tags: tags
   properties: {

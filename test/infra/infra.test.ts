@@ -154,6 +154,46 @@ describe("the Function App's settings match kvguard's settings schema", () => {
   });
 });
 
+describe('Event Grid, alerting and redeploys', () => {
+  it('delivers events with retries and dead-lettering, on created and on reused system topics alike', () => {
+    const events = bicep('app/event-subscription.bicep');
+    expect(events).toMatch(/retryPolicy: \{ maxDeliveryAttempts: \d+, eventTimeToLiveInMinutes: \d+ \}/);
+    for (const symbol of ['createdSubscription', 'reusedSubscription']) {
+      const body = resourceBody(events, symbol);
+      expect(body).toMatch(/union\(subscription, \{\s*deadLetterWithResourceIdentity:/);
+    }
+    expect(resourceBody(events, 'reusedSubscription')).toMatch(/parent: existing\b/);
+    expect(resourceBody(events, 'deliveryAlert')).toMatch(/metricName: 'DeadLetteredCount'/);
+    expect(bicep('main.bicep')).not.toMatch(/deploymentScripts/);
+  });
+
+  it('tells someone: action group, log alerts on kvguard alerts, failures and the RPO, a capped workspace, audit logs', () => {
+    const monitoring = bicep('app/monitoring.bicep');
+    for (const rule of ['kvguard-alert-raised', 'kvguard-function-failures', 'kvguard-rpo-breached']) {
+      expect(monitoring).toContain(`name: '${rule}'`);
+    }
+    expect(monitoring).toMatch(/workspaceCapping: \{ dailyQuotaGb: logDailyCapGb \}/);
+    expect(monitoring).toMatch(/actions: \{ actionGroups: \[actionGroup\.id\] \}/);
+    expect(monitoring).toMatch(/DisableLocalAuth: true/);
+    expect(monitoring).toMatch(/3913510d-42f4-4e42-8a64-420c390055eb/); // Monitoring Metrics Publisher
+    expect(resourceBody(bicep('app/vault-access.bicep'), 'auditLogs')).toMatch(/category: 'AuditEvent'/);
+    expect(resourceBody(bicep('app/backup-storage.bicep'), 'blobLogs')).toMatch(/category: 'StorageDelete'/);
+  });
+
+  it('keeps tokens out of deployment history and names every deployment after its environment', () => {
+    const main = bicep('main.bicep');
+    for (const param of ['actionGroupWebhookUrl', 'alertWebhookUrl']) {
+      expect(main).toMatch(new RegExp(`@secure\\(\\)\\s*\\n(@description\\([^\\n]*\\)\\s*\\n)?param ${param} string`));
+    }
+    expect(main).toMatch(/@minLength\(1\)\s*\n@description\([^\n]*\)\s*\nparam protectedVaults array/);
+    const names = [...main.matchAll(/^module \w+ '[^']+' = [^\n]*\n(?:[^\n]*\n)?\s*name: ([^\n]+)/gm)].map(
+      (m) => m[1]!,
+    );
+    expect(names.length).toBeGreaterThanOrEqual(10);
+    for (const name of names) expect(name).toContain('${deploymentPrefix}');
+  });
+});
+
 describe('bicep-lite', () => {
   // CI and the main checkout have ../shared beside the project; worktrees one level deeper have it two up.
   const candidates = [join(root, '..', 'shared'), join(root, '..', '..', 'shared')].map((dir) =>
