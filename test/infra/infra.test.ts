@@ -162,7 +162,7 @@ describe('Event Grid, alerting and redeploys', () => {
       const body = resourceBody(events, symbol);
       expect(body).toMatch(/union\(subscription, \{\s*deadLetterWithResourceIdentity:/);
     }
-    expect(resourceBody(events, 'reusedSubscription')).toMatch(/parent: existing\b/);
+    expect(resourceBody(events, 'reusedSubscription')).toMatch(/parent: reusedTopic\b/);
     expect(resourceBody(events, 'deliveryAlert')).toMatch(/metricName: 'DeadLetteredCount'/);
     expect(bicep('main.bicep')).not.toMatch(/deploymentScripts/);
   });
