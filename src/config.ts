@@ -157,6 +157,19 @@ export const SETTINGS = {
     description: 'Queue endpoint for identity-based access, e.g. `https://<account>.queue.core.windows.net`.',
     schema: httpsUrl.optional(),
   }),
+  stateBlobServiceUri: setting({
+    name: 'KVGUARD_STATE_BLOB_SERVICE_URI',
+    description:
+      'Blob endpoint of the account holding the state container, when it is not the backup account (Azure: the runtime account).',
+    schema: httpsUrl.optional(),
+  }),
+  createContainers: setting({
+    name: 'KVGUARD_CREATE_CONTAINERS',
+    description:
+      'Create the backup and state containers when missing (local stack). `false` in Azure: the infra creates them and kvguard holds no `containers/write`.',
+    default: 'true',
+    schema: bool,
+  }),
   container: setting({
     name: 'KVGUARD_CONTAINER',
     description: 'Blob container holding backups, manifests and the audit log (immutable in Azure).',
@@ -223,6 +236,38 @@ export const SETTINGS = {
     description: '`default` (DefaultAzureCredential: managed identity in Azure) or `emulator` (local stack only).',
     default: 'default',
     schema: z.enum(['default', 'emulator']),
+  }),
+  discoverySubscriptions: setting({
+    name: 'KVGUARD_DISCOVERY_SUBSCRIPTIONS',
+    description:
+      'Subscription ids (comma-separated) searched on each backup schedule for vaults tagged `<KVGUARD_DISCOVERY_TAG>=protect`.',
+    default: '',
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(/[\s,;]+/)
+          .map((id) => id.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.uuid('must be subscription ids (GUIDs)'))),
+  }),
+  discoveryTag: setting({
+    name: 'KVGUARD_DISCOVERY_TAG',
+    description: 'Tag that marks a vault for protection by discovery (its value must be `protect`).',
+    default: 'kvguard',
+    schema: z.string().trim().min(1).max(512),
+  }),
+  armEndpoint: setting({
+    name: 'KVGUARD_ARM_ENDPOINT',
+    description: 'Azure Resource Manager endpoint used for discovery (sovereign clouds, local stand-ins).',
+    default: 'https://management.azure.com',
+    schema: httpsUrl,
+  }),
+  clientId: setting({
+    name: 'AZURE_CLIENT_ID',
+    description: 'Client id of the user-assigned managed identity kvguard runs as (set by the infra).',
+    schema: z.string().min(1).optional(),
   }),
   keyVaultCaCert: setting({
     name: 'KVGUARD_KEYVAULT_CA_CERT',

@@ -203,3 +203,42 @@ export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () 
 
 /** Telemetry that drops everything. */
 export const noTelemetry: Telemetry = { event: () => {}, metric: () => {} };
+
+/** A vault Azure Resource Manager lists with the discovery tag. */
+export interface TaggedVault {
+  /** ARM resource id. */
+  resourceId: string;
+  /** Vault name (lower case). */
+  name: string;
+  /** Data-plane URL, e.g. `https://contoso.vault.azure.net/`. */
+  url: string;
+  /** How the vault authorises data access. */
+  permissionModel: 'rbac' | 'accessPolicy';
+}
+
+/** Finds vaults by tag through Azure Resource Manager. */
+export interface VaultDirectory {
+  /**
+   * Every vault of a subscription whose tag `tagName` has the value `tagValue` (case-insensitive).
+   * @param subscriptionId - the subscription to search
+   * @param tag - tag name and the value that marks a vault
+   */
+  listTaggedVaults(subscriptionId: string, tag: { name: string; value: string }): AsyncIterable<TaggedVault>;
+}
+
+/** Read-only probes of kvguard's storage, for `kvguard doctor`. */
+export interface StorageProbe {
+  /** True when storage is reached with a connection string (local stack): neither RBAC nor WORM applies there. */
+  readonly local: boolean;
+  /** Whether the backup container exists. */
+  backupContainerExists(): Promise<boolean>;
+  /** What the service says about the backup container's immutability; fields are undefined when it says nothing. */
+  backupImmutability(): Promise<{ hasPolicy?: boolean; hasLegalHold?: boolean }>;
+  /**
+   * Creates a canary blob (create-only, under `doctor/`), then tries to overwrite and to delete it; answers which
+   * attempts the service refused.
+   */
+  probeTamper(): Promise<{ canary: string; overwriteRefused: boolean; deleteRefused: boolean }>;
+  /** Whether a queue exists and answers. */
+  queueExists(name: string): Promise<boolean>;
+}
