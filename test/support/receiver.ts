@@ -1,6 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { generate } from 'selfsigned';
 
 /** One request the receiver got. */
 export interface ReceivedRequest {
@@ -28,7 +30,9 @@ export async function startReceiver(tls?: { cert: string; key: string }): Promis
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      // The Application Insights exporter gzips its batches.
+      const text = (request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
       requests.push({
         method: request.method ?? '',
         url: request.url ?? '',
@@ -59,4 +63,22 @@ export async function startReceiver(tls?: { cert: string; key: string }): Promis
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A self-signed certificate for `localhost` and 127.0.0.1 (PEM), for an HTTPS receiver a client is told to trust. */
+export async function localhostTls(): Promise<{ cert: string; key: string }> {
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
 }
