@@ -16,7 +16,6 @@
  * a version-level WORM policy (unlocked, `retentionDays`); Azurite ignores the request, Azure enforces it where the
  * account has version-level immutability enabled.
  */
-import { createHash } from 'node:crypto';
 import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
 import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
 import { KvGuardError } from '../core/errors';
@@ -34,6 +33,7 @@ import {
   auditBlobName,
   backupBlobName,
   backupMetadata,
+  checkBytesMatchRecord,
   compareManifestBlobNames,
   encodeMetadata,
   LAYOUT_ROOTS,
@@ -77,13 +77,7 @@ export class BlobBackupStore implements BackupStore {
 
   /** Stores the exact bytes under the layout's name, create-only; checks them against the record's hash and size. */
   async putBackup(record: Omit<BackupRecord, 'blobName'>, bytes: Uint8Array): Promise<BackupRecord> {
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (sha256 !== record.sha256.toLowerCase() || bytes.byteLength !== record.size) {
-      throw new KvGuardError(
-        'IntegrityError',
-        `backup of ${record.type} ${record.name} does not match its record (sha256 or size differ)`,
-      );
-    }
+    checkBytesMatchRecord(record, bytes);
     const blobName = backupBlobName(record);
     await this.createBlob(blobName, bytes, 'application/octet-stream', backupMetadata(record));
     return { ...record, blobName };

@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   backupBlobName,
   auditBlobName,
+  checkBytesMatchRecord,
   compareManifestBlobNames,
   manifestBlobName,
   manifestPrefix,
@@ -804,9 +805,10 @@ export class InMemoryBackupStore implements BackupStore {
     return this;
   }
 
-  /** Stores the bytes under the layout's name; `AlreadyExists` when that name is taken. */
+  /** Stores the bytes under the layout's name after the blob store's SHA-256 and size check; `AlreadyExists` when taken. */
   async putBackup(record: Omit<BackupRecord, 'blobName'>, bytes: Uint8Array): Promise<BackupRecord> {
     this.failures.check('putBackup', [record]);
+    checkBytesMatchRecord(record, bytes);
     const blobName = backupBlobName(record);
     const stored: BackupRecord = { ...record, takenAt: new Date(record.takenAt), blobName };
     this.create(blobName, { bytes: new Uint8Array(bytes), record: stored });
