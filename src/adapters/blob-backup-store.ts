@@ -36,13 +36,13 @@ import {
   checkBytesMatchRecord,
   compareManifestBlobNames,
   encodeMetadata,
-  LAYOUT_ROOTS,
   manifestBlobName,
   manifestPrefix,
   matchesBackupQuery,
   parseBackupBlobName,
   prefixesForQuery,
   recordFromMetadata,
+  stateBlobName,
 } from './blob-layout';
 import { storageCode, storageError, storageStatus } from './storage-errors';
 
@@ -316,21 +316,7 @@ export class BlobStateStore implements StateStore {
   }
 
   private blob(key: string) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
-      throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`, {
-        field: 'key',
-      });
-    }
-    // State blobs are overwritten; should the state and backup containers be one, a key under the catalog's folders
-    // could replace a run manifest or an audit entry.
-    if (Object.values(LAYOUT_ROOTS).some((root) => key.startsWith(root))) {
-      throw new KvGuardError(
-        'ValidationError',
-        `state key ${JSON.stringify(key)} lies under the backup catalog's folders`,
-        { field: 'key' },
-      );
-    }
-    return this.options.container.getBlockBlobClient(`${key}.json`);
+    return this.options.container.getBlockBlobClient(stateBlobName(key));
   }
 }
 

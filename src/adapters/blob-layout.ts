@@ -163,6 +163,29 @@ export function checkBytesMatchRecord(
   }
 }
 
+/**
+ * The blob name of a state document (`<key>.json`); throws `ValidationError` for a key that is not a safe blob
+ * name or that lies under the catalog's folders: state blobs are overwritten, so should the state and backup
+ * containers be one, such a key could replace a run manifest or an audit entry.
+ */
+export function stateBlobName(key: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
+    throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`, {
+      field: 'key',
+    });
+  }
+  if (Object.values(LAYOUT_ROOTS).some((root) => key.startsWith(root))) {
+    throw new KvGuardError(
+      'ValidationError',
+      `state key ${JSON.stringify(key)} lies under the backup catalog's folders`,
+      {
+        field: 'key',
+      },
+    );
+  }
+  return `${key}.json`;
+}
+
 /** Blob metadata from plain values: keys must be C# identifiers (lower case here), values are percent-encoded so they stay ASCII. */
 export function encodeMetadata(plain: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, encodeURIComponent(v)]));

@@ -13,6 +13,7 @@ import {
   manifestPrefix,
   matchesBackupQuery,
   prefixesForQuery,
+  stateBlobName,
 } from '../../src/adapters/blob-layout';
 import type {
   BackupRecord,
@@ -24,6 +25,7 @@ import type {
   Page,
   RunManifest,
 } from '../../src/core/domain';
+import { queueMessageText } from '../../src/adapters/storage-queue';
 import { createAlerts } from '../../src/core/alerts';
 import { KvGuardError, type ErrorCode } from '../../src/core/errors';
 import type {
@@ -901,19 +903,21 @@ export class InMemoryBackupStore implements BackupStore {
   }
 }
 
-/** Small JSON documents with etags, like the blob state store. */
+/** Small JSON documents with etags and the blob state store's key rules. */
 export class InMemoryStateStore implements StateStore {
   private readonly documents = new Map<string, { json: string; etag: string }>();
   private counter = 0;
 
   /** Reads a document (a deep copy). */
   async read<T>(key: string): Promise<{ value: T; etag: string } | undefined> {
+    stateBlobName(key);
     const doc = this.documents.get(key);
     return doc ? { value: JSON.parse(doc.json) as T, etag: doc.etag } : undefined;
   }
 
   /** Writes a document; `Conflict` when the etag condition fails. */
   async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
+    stateBlobName(key);
     const existing = this.documents.get(key);
     if (options.etag === null && existing) {
       throw kvError('Conflict', `state ${JSON.stringify(key)} already exists`, {
@@ -937,7 +941,7 @@ export class InMemoryStateStore implements StateStore {
   }
 }
 
-/** A queue that keeps what was sent (JSON round-tripped, as a real queue message would be). */
+/** A queue that keeps what was sent (JSON round-tripped and size-checked, as a storage queue message would be). */
 export class InMemoryQueue<T> implements JobQueue<T> {
   /** Every message sent and not yet drained. */
   readonly sent: { job: T; delaySeconds?: number }[] = [];
@@ -949,9 +953,10 @@ export class InMemoryQueue<T> implements JobQueue<T> {
     return this;
   }
 
-  /** Sends one job. */
+  /** Sends one job; `ValidationError` when it would not fit in a storage queue message. */
   async send(job: T, options: { delaySeconds?: number } = {}): Promise<void> {
     this.failures.check('send', [job]);
+    queueMessageText(job);
     this.sent.push({ job: JSON.parse(JSON.stringify(job)) as T, delaySeconds: options.delaySeconds });
   }
 
