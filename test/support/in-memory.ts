@@ -30,6 +30,7 @@ import { createAlerts } from '../../src/core/alerts';
 import { KvGuardError, type ErrorCode } from '../../src/core/errors';
 import type {
   Alert,
+  AlertSink,
   Alerts,
   AuditEntry,
   BackupQuery,
@@ -979,11 +980,27 @@ export function recordingAlerts(deps: { state: StateStore; logger: Logger; clock
   alerts: Alerts;
   received: Alert[];
 } {
-  const received: Alert[] = [];
-  const alerts = createAlerts({
-    sinks: [{ name: 'recording', send: async (alert) => void received.push(alert) }],
-    telemetry: new RecordingTelemetry(),
-    ...deps,
-  });
-  return { alerts, received };
+  const sink = new RecordingAlertSink();
+  const alerts = createAlerts({ sinks: [sink], telemetry: new RecordingTelemetry(), ...deps });
+  return { alerts, received: sink.received };
+}
+
+/** An alert sink that keeps what it is sent (a JSON copy, as it would cross the wire); failures are injectable. */
+export class RecordingAlertSink implements AlertSink {
+  readonly name = 'recording';
+  /** Every alert delivered, in order. */
+  readonly received: Alert[] = [];
+  private readonly failures = new FailurePlan<'send'>();
+
+  /** Makes the next `times` sends throw `error` (as a real sink throws when its endpoint refuses). */
+  failNext(error: ErrorFactory, times = 1): this {
+    this.failures.next('send', error, times);
+    return this;
+  }
+
+  /** Delivers one alert. */
+  async send(alert: Alert): Promise<void> {
+    this.failures.check('send', [alert]);
+    this.received.push(JSON.parse(JSON.stringify(alert)) as Alert);
+  }
 }

@@ -10,6 +10,8 @@ export interface ReceivedRequest {
   url: string;
   headers: IncomingMessage['headers'];
   body: unknown;
+  /** The status the receiver answered (or `'hang'`). */
+  answered: number | 'hang';
 }
 
 /** A local HTTP(S) endpoint on 127.0.0.1 that records requests and answers what it is told. */
@@ -18,6 +20,8 @@ export interface Receiver {
   requests: ReceivedRequest[];
   /** Status of the next answers (default 200); `'hang'` never answers. */
   respondWith(status: number | 'hang'): void;
+  /** Status of the next answer only; later ones go back to the `respondWith` status. */
+  respondOnceWith(status: number): void;
   close(): Promise<void>;
 }
 
@@ -25,6 +29,7 @@ export interface Receiver {
 export async function startReceiver(tls?: { cert: string; key: string }): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   let status: number | 'hang' = 200;
+  const once: number[] = [];
   const hanging: ServerResponse[] = [];
   const handler = (request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -33,19 +38,21 @@ export async function startReceiver(tls?: { cert: string; key: string }): Promis
       const raw = Buffer.concat(chunks);
       // The Application Insights exporter gzips its batches.
       const text = (request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+      const answer = once.shift() ?? status;
       requests.push({
         method: request.method ?? '',
         url: request.url ?? '',
         headers: request.headers,
         body: text ? JSON.parse(text) : undefined,
+        answered: answer,
       });
-      if (status === 'hang') {
+      if (answer === 'hang') {
         hanging.push(response);
         return;
       }
       response
-        .writeHead(status, { 'content-type': 'application/json' })
-        .end(status >= 400 ? '{"error":{"code":"Failed","message":"no"}}' : '');
+        .writeHead(answer, { 'content-type': 'application/json' })
+        .end(answer >= 400 ? '{"error":{"code":"Failed","message":"no"}}' : '');
     });
   };
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
@@ -56,6 +63,9 @@ export async function startReceiver(tls?: { cert: string; key: string }): Promis
     requests,
     respondWith: (next) => {
       status = next;
+    },
+    respondOnceWith: (next) => {
+      once.push(next);
     },
     close: async () => {
       for (const response of hanging) response.destroy();
