@@ -17,6 +17,7 @@
  * account has version-level immutability enabled.
  */
 import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
+import type { z } from 'zod';
 import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
 import { KvGuardError } from '../core/errors';
 import {
@@ -45,6 +46,7 @@ import {
   stateBlobName,
 } from './blob-layout';
 import { storageCode, storageError, storageStatus } from './storage-errors';
+import { decodeStoredDocument, encodeStoredDocument, readStoredManifest } from './stored-document';
 
 /** Options of a {@link BlobBackupStore}. */
 export interface BlobBackupStoreOptions {
@@ -125,7 +127,8 @@ export class BlobBackupStore implements BackupStore {
     const names = vault === undefined ? this.mergedManifestNames() : this.blobNames(manifestPrefix(vault));
     for await (const blobName of names) {
       const { bytes } = await this.download(blobName);
-      yield { ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as RunManifest), blobName };
+      const manifest = readStoredManifest(blobName, bytes, this.logger);
+      if (manifest) yield { ...manifest, blobName };
     }
   }
 
@@ -141,13 +144,8 @@ export class BlobBackupStore implements BackupStore {
     return this.ensure();
   }
 
-  private async createJson(blobName: string, value: unknown, metadata: Record<string, string>): Promise<void> {
-    await this.createBlob(
-      blobName,
-      Buffer.from(JSON.stringify(value), 'utf8'),
-      'application/json',
-      encodeMetadata(metadata),
-    );
+  private async createJson(blobName: string, value: object, metadata: Record<string, string>): Promise<void> {
+    await this.createBlob(blobName, encodeStoredDocument(value), 'application/json', encodeMetadata(metadata));
   }
 
   /** One Put Blob, create-only, with the immutability policy the configuration asks for. */
@@ -274,27 +272,29 @@ export class BlobStateStore implements StateStore {
     this.ensureContainer = containerCreator(options.container);
   }
 
-  /** Reads a document; undefined when it does not exist. */
-  async read<T>(key: string): Promise<{ value: T; etag: string } | undefined> {
+  /** Reads a document and checks it against `schema`; undefined when it does not exist. */
+  async read<T>(key: string, schema: z.ZodType<T>): Promise<{ value: T; etag: string } | undefined> {
     await this.ensureContainer();
+    const blob = this.blob(key);
+    let text: string;
+    let etag: string;
     try {
-      const response = await this.blob(key).download();
-      return {
-        value: JSON.parse((await readAll(response.readableStreamBody)).toString('utf8')) as T,
-        etag: response.etag!,
-      };
+      const response = await blob.download();
+      text = (await readAll(response.readableStreamBody)).toString('utf8');
+      etag = response.etag!;
     } catch (error) {
       if (storageStatus(error) === 404) return undefined;
       throw storageError(error, `read state ${key}`);
     }
+    return { value: decodeStoredDocument(blob.name, text, schema), etag };
   }
 
   /** Writes a document; with `etag` only if unchanged, with `etag: null` only if absent; `Conflict` otherwise. */
-  async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
+  async write<T extends object>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
     await this.ensureContainer();
     const conditions =
       options.etag === null ? { ifNoneMatch: '*' } : options.etag !== undefined ? { ifMatch: options.etag } : undefined;
-    const body = Buffer.from(JSON.stringify(value), 'utf8');
+    const body = encodeStoredDocument(value);
     try {
       await this.blob(key).upload(body, body.byteLength, {
         conditions,

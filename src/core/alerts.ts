@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { describeError, isKvGuardError } from './errors';
 import type { Alert, AlertSink, Alerts, Clock, Logger, StateStore, Telemetry } from './ports';
 
@@ -123,6 +124,12 @@ export interface ClaimRecord {
   [detail: string]: unknown;
 }
 
+/** A claim as read back from the state store: its status and time are what claiming relies on. */
+const claimRecordSchema: z.ZodType<ClaimRecord> = z.looseObject({
+  status: z.enum(['pending', 'done', 'failed']),
+  claimedAt: z.iso.datetime({ offset: true }),
+});
+
 /** A pending claim older than this belongs to a process that died mid-way; another may take it over. */
 const STALE_CLAIM_MS = 5 * 60_000;
 
@@ -148,7 +155,7 @@ export async function claimOnce(
   } catch (error) {
     if (!isKvGuardError(error, 'Conflict', 'AlreadyExists')) throw error;
   }
-  const existing = await state.read<ClaimRecord>(key);
+  const existing = await state.read(key, claimRecordSchema);
   if (!existing) return 'duplicate';
   const { value, etag } = existing;
   const stale = value.status === 'pending' && Date.parse(value.claimedAt) + STALE_CLAIM_MS < clock.now().getTime();

@@ -7,14 +7,23 @@ import { BlobBackupStore } from '../../src/adapters/blob-backup-store';
 import type { AuditEntry, BackupStore } from '../../src/core/ports';
 import { startTestAzurite, uniqueStorageName, type TestAzurite } from '../support/azurite';
 import { backupRecordOf, collect, runSummaryOf } from '../support/catalog-fixtures';
-import { InMemoryBackupStore } from '../support/in-memory';
+import { InMemoryBackupStore, RecordingLogger } from '../support/in-memory';
+
+/** A store, raw access to its container, and what it reported. */
+interface StoreUnderTest {
+  store: BackupStore;
+  /** Puts raw text under a blob name (damage, or a document from another kvguard). */
+  plantRaw(blobName: string, text: string): Promise<void>;
+  logger: RecordingLogger;
+}
 
 /**
  * The behaviour every {@link BackupStore} keeps.
  * @param name - which implementation
  * @param newStore - an empty store (a fresh container for a real one)
  */
-function backupStoreContract(name: string, newStore: () => BackupStore): void {
+function backupStoreContract(name: string, newStoreUnderTest: () => StoreUnderTest): void {
+  const newStore = () => newStoreUnderTest().store;
   describe(`BackupStore contract: ${name}`, () => {
     it('stores the exact bytes and answers them with their catalog entry', async () => {
       const store = newStore();
@@ -119,6 +128,38 @@ function backupStoreContract(name: string, newStore: () => BackupStore): void {
       expect((await collect(store.listManifests())).map((m) => m.blobName)).toEqual([newer, other, older]);
     });
 
+    it('skips a run manifest that does not match its schema, reporting the blob and the problem', async () => {
+      const { store, plantRaw, logger } = newStoreUnderTest();
+      const good = await store.putManifest(runSummaryOf('demo', '2025-01-01T00:00:00.000Z', 'run-a'));
+      const damaged = good.replace('run-a', 'run-z');
+      await plantRaw(
+        damaged,
+        JSON.stringify({ ...runSummaryOf('demo', '2025-01-01T00:00:00.000Z', 'run-z'), stats: {} }),
+      );
+      const future = good.replace('run-a', 'run-f');
+      await plantRaw(
+        future,
+        JSON.stringify({ ...runSummaryOf('demo', '2025-01-01T00:00:00.000Z', 'run-f'), formatVersion: 9 }),
+      );
+      expect((await collect(store.listManifests('demo'))).map((m) => m.blobName)).toEqual([good]);
+      const warnings = logger.records.filter((r) => r.level === 'warn').map((r) => r.properties);
+      expect(warnings).toEqual(
+        expect.arrayContaining([
+          { blobName: damaged, reason: expect.stringMatching(/does not match its schema \(stats\.stored: /) },
+          { blobName: future, reason: expect.stringContaining('format version 9') },
+        ]),
+      );
+    });
+
+    it('reads a run manifest written before format versions existed as version 1', async () => {
+      const { store, plantRaw } = newStoreUnderTest();
+      const old = runSummaryOf('demo', '2025-01-01T00:00:00.000Z', 'run-old');
+      await plantRaw('runs/demo/8264310399999-run-old-summary.json', JSON.stringify(old));
+      expect(await collect(store.listManifests('demo'))).toEqual([
+        { ...old, blobName: 'runs/demo/8264310399999-run-old-summary.json' },
+      ]);
+    });
+
     it('appends audit entries create-only under audit/<day>/', async () => {
       const store = newStore();
       const entry: AuditEntry = {
@@ -147,13 +188,20 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-backupStoreContract('in-memory fake', () => new InMemoryBackupStore());
-backupStoreContract(
-  'blob store on Azurite',
-  () =>
-    new BlobBackupStore({
-      container: azurite.blobService().getContainerClient(uniqueStorageName('contract')),
-      immutability: 'container',
-      retentionDays: 30,
-    }),
-);
+backupStoreContract('in-memory fake', () => {
+  const logger = new RecordingLogger();
+  const store = new InMemoryBackupStore(logger);
+  return { store, logger, plantRaw: async (blobName, text) => store.plantRaw(blobName, text) };
+});
+backupStoreContract('blob store on Azurite', () => {
+  const logger = new RecordingLogger();
+  const container = azurite.blobService().getContainerClient(uniqueStorageName('contract'));
+  return {
+    store: new BlobBackupStore({ container, immutability: 'container', retentionDays: 30, logger }),
+    logger,
+    plantRaw: async (blobName, text) => {
+      await container.createIfNotExists();
+      await container.getBlockBlobClient(blobName).upload(text, Buffer.byteLength(text));
+    },
+  };
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backupRecordOf } from '../support/catalog-fixtures';
+import { anyDocument, backupRecordOf } from '../support/catalog-fixtures';
 import { ALERT_TYPES } from '../../src/core/alerts';
 import type { VaultTarget } from '../../src/core/domain';
 import { watchDeletions } from '../../src/core/watch-deletions';
@@ -181,7 +181,7 @@ describe('watchDeletions', () => {
     await watch();
     await vault.delete('key', 'k1');
     clock.advance(5 * 60_000);
-    const before = await state.read('watch/contoso');
+    const before = await state.read('watch/contoso', anyDocument);
     await watch();
     await state.write('watch/contoso', before!.value);
     await watch();

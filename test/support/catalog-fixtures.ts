@@ -1,4 +1,5 @@
 /** Catalog test data: backup records that match their bytes, run manifests, and a way to drain async listings. */
+import { z } from 'zod';
 import { sha256Hex } from '../../src/core/backup/fingerprint';
 import { emptyRunStats, type BackupRecord, type RunManifest } from '../../src/core/domain';
 
@@ -50,3 +51,6 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   for await (const item of items) all.push(item);
   return all;
 }
+
+/** A reader's schema for tests that only move a state document around: any JSON object. */
+export const anyDocument = z.record(z.string(), z.unknown());

@@ -4,6 +4,7 @@
  * same against the emulator and Azurite. Failures are injected per call with `failNext` / `failWhen`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 import {
   backupBlobName,
   auditBlobName,
@@ -26,6 +27,7 @@ import type {
   RunManifest,
 } from '../../src/core/domain';
 import { queueMessageText } from '../../src/adapters/storage-queue';
+import { decodeStoredDocument, encodeStoredDocument, readStoredManifest } from '../../src/adapters/stored-document';
 import { createAlerts } from '../../src/core/alerts';
 import { KvGuardError, type ErrorCode } from '../../src/core/errors';
 import type {
@@ -44,6 +46,7 @@ import type {
   VaultPort,
   VaultPortFactory,
 } from '../../src/core/ports';
+import { silentLogger } from '../../src/core/ports';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Clock, telemetry, logger
@@ -802,6 +805,14 @@ export class InMemoryBackupStore implements BackupStore {
   readonly blobs = new Map<string, { bytes: Uint8Array; record?: BackupRecord; json?: unknown }>();
   private readonly failures = new FailurePlan<BackupStoreMethod>();
 
+  /** @param logger - where damaged documents are reported (as the blob store reports them) */
+  constructor(private readonly logger: Logger = silentLogger) {}
+
+  /** Puts raw bytes under a blob name, as damage or an older kvguard might have left them. */
+  plantRaw(blobName: string, text: string): void {
+    this.blobs.set(blobName, { bytes: new Uint8Array(Buffer.from(text)) });
+  }
+
   /** Makes the next `times` calls of `method` throw. */
   failNext(method: BackupStoreMethod, error: ErrorFactory, times = 1): this {
     this.failures.next(method, error, times);
@@ -860,8 +871,10 @@ export class InMemoryBackupStore implements BackupStore {
   async *listManifests(vault?: string): AsyncIterable<RunManifest & { blobName: string }> {
     this.failures.check('listManifests', [vault]);
     const names = this.namesUnder(manifestPrefix(vault)).sort(compareManifestBlobNames);
-    for (const blobName of names)
-      yield { ...(JSON.parse(JSON.stringify(this.blobs.get(blobName)!.json)) as RunManifest), blobName };
+    for (const blobName of names) {
+      const manifest = readStoredManifest(blobName, this.blobs.get(blobName)!.bytes, this.logger);
+      if (manifest) yield { ...manifest, blobName };
+    }
   }
 
   /** Appends an audit entry (create-only). */
@@ -884,9 +897,11 @@ export class InMemoryBackupStore implements BackupStore {
     return this.namesUnder('backups/').map((n) => this.blobs.get(n)!.record!);
   }
 
-  private createJson(blobName: string, value: unknown): void {
-    const text = JSON.stringify(value);
-    this.create(blobName, { bytes: new Uint8Array(Buffer.from(text)), json: JSON.parse(text) });
+  private createJson(blobName: string, value: object): void {
+    this.create(blobName, {
+      bytes: new Uint8Array(encodeStoredDocument(value)),
+      json: JSON.parse(JSON.stringify(value)) as unknown,
+    });
   }
 
   private create(blobName: string, blob: { bytes: Uint8Array; record?: BackupRecord; json?: unknown }): void {
@@ -909,15 +924,22 @@ export class InMemoryStateStore implements StateStore {
   private readonly documents = new Map<string, { json: string; etag: string }>();
   private counter = 0;
 
-  /** Reads a document (a deep copy). */
-  async read<T>(key: string): Promise<{ value: T; etag: string } | undefined> {
-    stateBlobName(key);
+  /** Reads a document (a deep copy), checked against `schema` as the blob state store checks it. */
+  async read<T>(key: string, schema: z.ZodType<T>): Promise<{ value: T; etag: string } | undefined> {
+    const blobName = stateBlobName(key);
     const doc = this.documents.get(key);
-    return doc ? { value: JSON.parse(doc.json) as T, etag: doc.etag } : undefined;
+    return doc ? { value: decodeStoredDocument(blobName, doc.json, schema), etag: doc.etag } : undefined;
+  }
+
+  /** Puts raw text under a key, as something other than kvguard (or an older kvguard) might have left it. */
+  plantRaw(key: string, text: string): void {
+    stateBlobName(key);
+    this.counter += 1;
+    this.documents.set(key, { json: text, etag: `"0x${this.counter.toString(16).padStart(8, '0')}"` });
   }
 
   /** Writes a document; `Conflict` when the etag condition fails. */
-  async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
+  async write<T extends object>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
     stateBlobName(key);
     const existing = this.documents.get(key);
     if (options.etag === null && existing) {
@@ -933,7 +955,10 @@ export class InMemoryStateStore implements StateStore {
       });
     }
     this.counter += 1;
-    this.documents.set(key, { json: JSON.stringify(value), etag: `"0x${this.counter.toString(16).padStart(8, '0')}"` });
+    this.documents.set(key, {
+      json: encodeStoredDocument(value).toString('utf8'),
+      etag: `"0x${this.counter.toString(16).padStart(8, '0')}"`,
+    });
   }
 
   /** Keys stored so far. */

@@ -3,6 +3,7 @@ import type { RestoreJob } from '../jobs';
 import type { Logger, StateStore } from '../ports';
 import { preflight, refusesWholePlan, selectBackups } from './plan-restore';
 import { finishRestore } from './restore-audit';
+import { restoreJobStateSchema } from './restore-job-schema';
 import { executePlan, type ObjectResult } from './restore-objects';
 import { conflictsOf, finalStatus, FINAL_STATUSES, withResults, type RestoreReport } from './restore-report';
 import type { RestoreRequest } from './restore-request';
@@ -69,7 +70,7 @@ export async function enqueueRestoreJob(
  * @param requestId - the id `POST /api/restore` answered
  */
 export async function readRestoreReport(state: StateStore, requestId: string): Promise<RestoreReport> {
-  const doc = await state.read<RestoreJobState>(restoreStateKey(requestId));
+  const doc = await state.read(restoreStateKey(requestId), restoreJobStateSchema);
   if (!doc)
     throw new KvGuardError('NotFound', `no restore request with id ${JSON.stringify(requestId)}`, { field: 'id' });
   return doc.value.report;
@@ -91,7 +92,7 @@ export async function runRestoreJob(
   settings: RestoreSettings,
 ): Promise<RestoreReport | undefined> {
   const key = restoreStateKey(job.requestId);
-  const doc = await deps.state.read<RestoreJobState>(key);
+  const doc = await deps.state.read(key, restoreJobStateSchema);
   if (!doc) {
     deps.logger.error('restore job names an unknown request; dropped', { requestId: job.requestId });
     return undefined;
