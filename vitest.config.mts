@@ -18,7 +18,14 @@ export default defineConfig({
       reportsDirectory: 'coverage',
       // A run with a failing test still says how much it covered.
       reportOnFailure: true,
-      thresholds: {},
+      // Just below what the suite reached (npm test on 2026-12-01: core 96 % lines, adapters 90 %, functions 84 %),
+      // so a change that drops tests fails. src/cli is measured but not held: its tests run the CLI as a child
+      // process, which V8 coverage of the test workers cannot see.
+      thresholds: {
+        'src/core/**': { lines: 94, statements: 93, branches: 85, functions: 92 },
+        'src/adapters/**': { lines: 88, statements: 86, branches: 78, functions: 86 },
+        'src/functions/**': { lines: 81, statements: 79, branches: 66, functions: 84 },
+      },
     },
   },
 });
