@@ -19,9 +19,9 @@ type Delivered = Omit<Alert, 'data'> & { data: Record<string, unknown> };
 interface SinkUnderTest {
   sink: AlertSink;
   /** Alerts that arrived at the far end, decoded, oldest first. */
-  delivered(): Delivered[];
+  delivered: () => Delivered[];
   /** Makes the far end refuse the next delivery with this HTTP status. */
-  refuseNext(status: number): void;
+  refuseNext: (status: number) => void;
 }
 
 const ALERT: Alert = {

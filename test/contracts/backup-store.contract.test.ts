@@ -13,7 +13,7 @@ import { InMemoryBackupStore, RecordingLogger } from '../support/in-memory';
 interface StoreUnderTest {
   store: BackupStore;
   /** Puts raw text under a blob name (damage, or a document from another kvguard). */
-  plantRaw(blobName: string, text: string): Promise<void>;
+  plantRaw: (blobName: string, text: string) => Promise<void>;
   logger: RecordingLogger;
 }
 

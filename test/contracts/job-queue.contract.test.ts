@@ -15,7 +15,7 @@ type Job = Record<string, unknown>;
 interface QueueUnderTest {
   queue: JobQueue<Job>;
   /** The jobs visible to a consumer now, oldest first. */
-  visible(): Promise<unknown[]>;
+  visible: () => Promise<unknown[]>;
 }
 
 /**

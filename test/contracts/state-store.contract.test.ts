@@ -15,7 +15,7 @@ import { InMemoryStateStore } from '../support/in-memory';
 interface StoreUnderTest {
   store: StateStore;
   /** Puts raw text where the store keeps `key` (an older kvguard's document, or damage). */
-  plantRaw(key: string, text: string): Promise<void>;
+  plantRaw: (key: string, text: string) => Promise<void>;
 }
 
 const pass = z.object({ pass: z.number().int() });

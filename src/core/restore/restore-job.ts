@@ -3,23 +3,13 @@ import type { RestoreJob } from '../jobs';
 import type { Logger, StateStore } from '../ports';
 import { preflight, refusesWholePlan, selectBackups } from './plan-restore';
 import { finishRestore } from './restore-audit';
-import { restoreJobStateSchema } from './restore-job-schema';
+import { restoreJobStateSchema, type RestoreJobState } from './restore-job-state';
 import { executePlan, type ObjectResult } from './restore-objects';
 import { conflictsOf, finalStatus, FINAL_STATUSES, withResults, type RestoreReport } from './restore-report';
 import type { RestoreRequest } from './restore-request';
 import { executionSettings, type RestoreDependencies, type RestoreSettings } from './restore-settings';
 
-/** A queued restore as the state store keeps it: the request, who asked, and the report so far. */
-export interface RestoreJobState {
-  principal: string;
-  /** The request, `asOf` pinned to when it was accepted so the job restores what was planned then. */
-  request: RestoreRequest;
-  /** Job invocations so far. */
-  attempts: number;
-  /** While an invocation works on the job, re-delivered messages wait until this instant. */
-  leaseUntil?: string;
-  report: RestoreReport;
-}
+export type { RestoreJobState } from './restore-job-state';
 
 /** Share of an invocation's deadline during which new objects are started; the rest lets those in flight finish. */
 const START_SHARE_OF_DEADLINE = 0.75;

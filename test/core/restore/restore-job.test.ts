@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { requestRestore } from '../../../src/core/restore/request-restore';
 import { readRestoreReport, restoreStateKey, runRestoreJob } from '../../../src/core/restore/restore-job';
-import { restoreJobStateSchema } from '../../../src/core/restore/restore-job-schema';
+import { restoreJobStateSchema } from '../../../src/core/restore/restore-job-state';
 import { ASYNC_RESTORE_THRESHOLD } from '../../../src/core/restore/restore-settings';
 import { kvError } from '../../support/in-memory';
 import { destroy, restoreWorld } from './harness';

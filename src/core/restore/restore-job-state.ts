@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { AbsentObject, ChosenBackup, PlannedObject } from './plan-restore';
-import type { RestoreJobState } from './restore-job';
 import type { ObjectResult } from './restore-objects';
 import type { RestoreReport } from './restore-report';
 import type { RestoreRequest, VaultRef } from './restore-request';
@@ -74,6 +73,18 @@ const report: z.ZodType<RestoreReport> = z.object({
   finishedAt: z.string().optional(),
   audit: z.string().optional(),
 });
+
+/** A queued restore as the state store keeps it: the request, who asked, and the report so far. */
+export interface RestoreJobState {
+  principal: string;
+  /** The request, `asOf` pinned to when it was accepted so the job restores what was planned then. */
+  request: RestoreRequest;
+  /** Job invocations so far. */
+  attempts: number;
+  /** While an invocation works on the job, re-delivered messages wait until this instant. */
+  leaseUntil?: string;
+  report: RestoreReport;
+}
 
 /** A queued restore as read back from the state store. */
 export const restoreJobStateSchema: z.ZodType<RestoreJobState> = z.object({
