@@ -16,8 +16,8 @@
  * a version-level WORM policy (unlocked, `retentionDays`); Azurite ignores the request, Azure enforces it where the
  * account has version-level immutability enabled.
  */
-import { createHash } from 'node:crypto';
 import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
+import type { z } from 'zod';
 import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
 import { KvGuardError } from '../core/errors';
 import {
@@ -34,17 +34,19 @@ import {
   auditBlobName,
   backupBlobName,
   backupMetadata,
+  checkBytesMatchRecord,
   compareManifestBlobNames,
   encodeMetadata,
-  LAYOUT_ROOTS,
   manifestBlobName,
   manifestPrefix,
   matchesBackupQuery,
   parseBackupBlobName,
   prefixesForQuery,
   recordFromMetadata,
+  stateBlobName,
 } from './blob-layout';
 import { storageCode, storageError, storageStatus } from './storage-errors';
+import { decodeStoredDocument, encodeStoredDocument, readStoredManifest } from './stored-document';
 
 /** Options of a {@link BlobBackupStore}. */
 export interface BlobBackupStoreOptions {
@@ -79,13 +81,7 @@ export class BlobBackupStore implements BackupStore {
 
   /** Stores the exact bytes under the layout's name, create-only; checks them against the record's hash and size. */
   async putBackup(record: Omit<BackupRecord, 'blobName'>, bytes: Uint8Array): Promise<BackupRecord> {
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (sha256 !== record.sha256.toLowerCase() || bytes.byteLength !== record.size) {
-      throw new KvGuardError(
-        'IntegrityError',
-        `backup of ${record.type} ${record.name} does not match its record (sha256 or size differ)`,
-      );
-    }
+    checkBytesMatchRecord(record, bytes);
     const blobName = backupBlobName(record);
     await this.createBlob(blobName, bytes, 'application/octet-stream', backupMetadata(record));
     return { ...record, blobName };
@@ -133,7 +129,8 @@ export class BlobBackupStore implements BackupStore {
     const names = vault === undefined ? this.mergedManifestNames() : this.blobNames(manifestPrefix(vault));
     for await (const blobName of names) {
       const { bytes } = await this.download(blobName);
-      yield { ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as RunManifest), blobName };
+      const manifest = readStoredManifest(blobName, bytes, this.logger);
+      if (manifest) yield { ...manifest, blobName };
     }
   }
 
@@ -149,13 +146,8 @@ export class BlobBackupStore implements BackupStore {
     return this.ensure();
   }
 
-  private async createJson(blobName: string, value: unknown, metadata: Record<string, string>): Promise<void> {
-    await this.createBlob(
-      blobName,
-      Buffer.from(JSON.stringify(value), 'utf8'),
-      'application/json',
-      encodeMetadata(metadata),
-    );
+  private async createJson(blobName: string, value: object, metadata: Record<string, string>): Promise<void> {
+    await this.createBlob(blobName, encodeStoredDocument(value), 'application/json', encodeMetadata(metadata));
   }
 
   /** One Put Blob, create-only, with the immutability policy the configuration asks for. */
@@ -284,27 +276,29 @@ export class BlobStateStore implements StateStore {
     this.ensureContainer = containerCreator(options.container, options.createContainer ?? true);
   }
 
-  /** Reads a document; undefined when it does not exist. */
-  async read<T>(key: string): Promise<{ value: T; etag: string } | undefined> {
+  /** Reads a document and checks it against `schema`; undefined when it does not exist. */
+  async read<T>(key: string, schema: z.ZodType<T>): Promise<{ value: T; etag: string } | undefined> {
     await this.ensureContainer();
+    const blob = this.blob(key);
+    let text: string;
+    let etag: string;
     try {
-      const response = await this.blob(key).download();
-      return {
-        value: JSON.parse((await readAll(response.readableStreamBody)).toString('utf8')) as T,
-        etag: response.etag!,
-      };
+      const response = await blob.download();
+      text = (await readAll(response.readableStreamBody)).toString('utf8');
+      etag = response.etag!;
     } catch (error) {
       if (storageStatus(error) === 404) return undefined;
       throw storageError(error, `read state ${key}`);
     }
+    return { value: decodeStoredDocument(blob.name, text, schema), etag };
   }
 
   /** Writes a document; with `etag` only if unchanged, with `etag: null` only if absent; `Conflict` otherwise. */
-  async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
+  async write<T extends object>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
     await this.ensureContainer();
     const conditions =
       options.etag === null ? { ifNoneMatch: '*' } : options.etag !== undefined ? { ifMatch: options.etag } : undefined;
-    const body = Buffer.from(JSON.stringify(value), 'utf8');
+    const body = encodeStoredDocument(value);
     try {
       await this.blob(key).upload(body, body.byteLength, {
         conditions,
@@ -326,21 +320,7 @@ export class BlobStateStore implements StateStore {
   }
 
   private blob(key: string) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
-      throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`, {
-        field: 'key',
-      });
-    }
-    // State blobs are overwritten; should the state and backup containers be one, a key under the catalog's folders
-    // could replace a run manifest or an audit entry.
-    if (Object.values(LAYOUT_ROOTS).some((root) => key.startsWith(root))) {
-      throw new KvGuardError(
-        'ValidationError',
-        `state key ${JSON.stringify(key)} lies under the backup catalog's folders`,
-        { field: 'key' },
-      );
-    }
-    return this.options.container.getBlockBlobClient(`${key}.json`);
+    return this.options.container.getBlockBlobClient(stateBlobName(key));
   }
 }
 

@@ -15,6 +15,7 @@ import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
 import { OBJECT_TYPES } from '../core/domain';
 import type { AuditEntry } from '../core/ports';
 import { KvGuardError } from '../core/errors';
+import { sha256Hex } from '../core/backup/fingerprint';
 
 /** Largest 13-digit millisecond timestamp (year 2286); inverted times count down from it. */
 const MAX_TIME_MS = 9_999_999_999_999;
@@ -146,6 +147,45 @@ export function auditBlobName(entry: Pick<AuditEntry, 'at' | 'requestId'>): stri
   const at = new Date(entry.at);
   const day = at.toISOString().slice(0, 10).replace(/-/g, '/');
   return `${LAYOUT_ROOTS.audit}${day}/${invertedTimestamp(at)}-${idSegment(entry.requestId)}.json`;
+}
+
+/**
+ * Refuses to store bytes that are not the ones the record describes (SHA-256 and size), so the catalog never
+ * points at content it does not match; throws `IntegrityError` naming the object, never quoting the bytes.
+ */
+export function checkBytesMatchRecord(
+  record: Pick<BackupRecord, 'type' | 'name' | 'sha256' | 'size'>,
+  bytes: Uint8Array,
+): void {
+  if (sha256Hex(bytes) !== record.sha256.toLowerCase() || bytes.byteLength !== record.size) {
+    throw new KvGuardError(
+      'IntegrityError',
+      `backup of ${record.type} ${record.name} does not match its record (sha256 or size differ)`,
+    );
+  }
+}
+
+/**
+ * The blob name of a state document (`<key>.json`); throws `ValidationError` for a key that is not a safe blob
+ * name or that lies under the catalog's folders: state blobs are overwritten, so should the state and backup
+ * containers be one, such a key could replace a run manifest or an audit entry.
+ */
+export function stateBlobName(key: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
+    throw new KvGuardError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`, {
+      field: 'key',
+    });
+  }
+  if (Object.values(LAYOUT_ROOTS).some((root) => key.startsWith(root))) {
+    throw new KvGuardError(
+      'ValidationError',
+      `state key ${JSON.stringify(key)} lies under the backup catalog's folders`,
+      {
+        field: 'key',
+      },
+    );
+  }
+  return `${key}.json`;
 }
 
 /** Blob metadata from plain values: keys must be C# identifiers (lower case here), values are percent-encoded so they stay ASCII. */

@@ -17,6 +17,22 @@ export function encodeQueueMessage(job: unknown): string {
   return Buffer.from(JSON.stringify(job), 'utf8').toString('base64');
 }
 
+/**
+ * The queue message text for a job; throws `ValidationError` when it exceeds what a storage queue message holds.
+ * @param job - the job (JSON-serialisable)
+ */
+export function queueMessageText(job: unknown): string {
+  const text = encodeQueueMessage(job);
+  if (text.length > MAX_MESSAGE_BYTES) {
+    throw new KvGuardError(
+      'ValidationError',
+      `job is ${text.length} bytes encoded; a queue message holds at most ${MAX_MESSAGE_BYTES}`,
+      { field: 'job' },
+    );
+  }
+  return text;
+}
+
 /** Decodes a message written by {@link encodeQueueMessage}. */
 export function decodeQueueMessage<T>(text: string): T {
   return JSON.parse(Buffer.from(text, 'base64').toString('utf8')) as T;
@@ -31,14 +47,7 @@ export class StorageJobQueue<T> implements JobQueue<T> {
 
   /** Sends one job, invisible for `delaySeconds` when given. */
   async send(job: T, options: { delaySeconds?: number } = {}): Promise<void> {
-    const text = encodeQueueMessage(job);
-    if (text.length > MAX_MESSAGE_BYTES) {
-      throw new KvGuardError(
-        'ValidationError',
-        `job is ${text.length} bytes encoded; a queue message holds at most ${MAX_MESSAGE_BYTES}`,
-        { field: 'job' },
-      );
-    }
+    const text = queueMessageText(job);
     const delay =
       options.delaySeconds === undefined
         ? undefined

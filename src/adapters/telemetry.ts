@@ -6,11 +6,60 @@
 import type * as AppInsights from 'applicationinsights';
 import type { Logger, Telemetry } from '../core/ports';
 
-/** Property names whose values are never emitted (secret values, passwords, key material, tokens, connection strings). */
-const SECRET_NAME =
-  /secret|passw|pwd|token|credential|connectionstring|privatekey|keymaterial|apikey|accountkey|signature|^key$|^value$|value$|^bytes$|backup(bytes|blob)$/i;
+/**
+ * Field names that carry secret material, compared after lower-casing and dropping `_`, `-` and `.`: exact names
+ * (`value` is a Key Vault secret's value, `key` a JSON Web Key, `sig` a SAS signature) and endings that always
+ * name a credential (`clientSecret`, `storageAccountKey`, `AzureWebJobsStorage__connectionString` …). Names are
+ * matched precisely on purpose: a pattern such as `value$` also hid `metricValue`, and `bytes` is a size.
+ */
+const SECRET_FIELD_NAMES = new Set([
+  'value',
+  'key',
+  'sig',
+  'sas',
+  'pwd',
+  'authorization',
+  'cookie',
+  'setcookie',
+  'credential',
+  'credentials',
+]);
+const SECRET_FIELD_ENDINGS = [
+  'secret',
+  'secretvalue',
+  'password',
+  'passwd',
+  'passphrase',
+  'token',
+  'connectionstring',
+  'accountkey',
+  'sharedkey',
+  'accesskey',
+  'apikey',
+  'functionkey',
+  'masterkey',
+  'privatekey',
+  'keymaterial',
+  'signature',
+  'backupbytes',
+  'backupblob',
+];
 const REDACTED = '[redacted]';
 const MAX_DEPTH = 5;
+
+/** True when a property of this name may hold secret material. */
+export function isSecretFieldName(name: string): boolean {
+  const normalised = name.toLowerCase().replace(/[-_.]/g, '');
+  return SECRET_FIELD_NAMES.has(normalised) || SECRET_FIELD_ENDINGS.some((ending) => normalised.endsWith(ending));
+}
+
+/**
+ * Whether a value under a secret-looking name can still be shown: numbers and booleans carry no secret material
+ * (Key Vault secret values, tokens and keys are strings or bytes; a numeric-looking *string* is still hidden).
+ */
+function isHarmless(value: unknown): boolean {
+  return value === undefined || value === null || typeof value === 'number' || typeof value === 'boolean';
+}
 
 /** A copy of `properties` with every secret-looking property's value replaced, nested objects included. */
 export function scrub<T>(properties: T, depth = 0): T {
@@ -23,7 +72,7 @@ export function scrub<T>(properties: T, depth = 0): T {
   if (Array.isArray(properties)) return (properties as unknown[]).map((item) => scrub(item, depth + 1)) as T;
   const copy: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(properties)) {
-    copy[name] = SECRET_NAME.test(name) && value !== undefined ? REDACTED : scrub(value, depth + 1);
+    copy[name] = isSecretFieldName(name) && !isHarmless(value) ? REDACTED : scrub(value, depth + 1);
   }
   return copy as T;
 }

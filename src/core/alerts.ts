@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { describeError, isKvGuardError } from './errors';
 import type { Alert, AlertSink, Alerts, Clock, Logger, StateStore, Telemetry } from './ports';
 
@@ -130,6 +131,12 @@ export interface ClaimRecord {
   [detail: string]: unknown;
 }
 
+/** A claim as read back from the state store: its status and time are what claiming relies on. */
+const claimRecordSchema: z.ZodType<ClaimRecord> = z.looseObject({
+  status: z.enum(['pending', 'done', 'failed']),
+  claimedAt: z.iso.datetime({ offset: true }),
+});
+
 /** A pending claim older than this belongs to a process that died mid-way; another may take it over. */
 const STALE_CLAIM_MS = 5 * 60_000;
 
@@ -155,7 +162,7 @@ export async function claimOnce(
   } catch (error) {
     if (!isKvGuardError(error, 'Conflict', 'AlreadyExists')) throw error;
   }
-  const existing = await state.read<ClaimRecord>(key);
+  const existing = await state.read(key, claimRecordSchema);
   // Written a moment ago and already gone is not a state claims get into; treat it as still being worked on.
   if (!existing) return 'pending';
   const { value, etag } = existing;

@@ -4,7 +4,8 @@
  * the state store so the queue workers (which never call ARM) accept jobs for discovered vaults too. A
  * subscription kvguard cannot list, or a vault it can see but not read, is a finding — never a crash.
  */
-import type { CriticalSelector, ObjectType, VaultTarget } from './domain';
+import { z } from 'zod';
+import { OBJECT_TYPES, type CriticalSelector, type ObjectType, type VaultTarget } from './domain';
 import { describeError } from './errors';
 import type { Logger, StateStore, TaggedVault, VaultDirectory, VaultPortFactory } from './ports';
 
@@ -38,6 +39,30 @@ export interface DiscoveryResult {
   vaults: (VaultTarget & { resourceId: string; permissionModel: TaggedVault['permissionModel'] })[];
   findings: DiscoveryFinding[];
 }
+
+const criticalSelectorSchema: z.ZodType<CriticalSelector> = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('all') }),
+  z.object({ kind: z.literal('tag'), tag: z.string(), value: z.string() }),
+  z.object({ kind: z.literal('names'), patterns: z.array(z.string()) }),
+]);
+
+/** Schema of the stored discovery result, checked when the queue workers read it back. */
+const discoveryResultSchema: z.ZodType<DiscoveryResult> = z.object({
+  discoveredAt: z.string(),
+  vaults: z.array(
+    z.object({
+      url: z.string(),
+      name: z.string(),
+      types: z.array(z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]])),
+      critical: criticalSelectorSchema,
+      resourceId: z.string(),
+      permissionModel: z.enum(['rbac', 'accessPolicy']),
+    }),
+  ),
+  findings: z.array(
+    z.object({ subscriptionId: z.string(), vault: z.string().optional(), code: z.string(), reason: z.string() }),
+  ),
+});
 
 /** What discovery needs. */
 export interface DiscoveryDependencies {
@@ -113,7 +138,7 @@ async function readProblem(
  * @param state - the state store holding the latest discovery
  */
 export async function protectedVaults(configured: readonly VaultTarget[], state: StateStore): Promise<VaultTarget[]> {
-  const latest = await state.read<DiscoveryResult>(DISCOVERY_STATE_KEY);
+  const latest = await state.read(DISCOVERY_STATE_KEY, discoveryResultSchema);
   const known = new Set(configured.map((v) => v.url.toLowerCase()));
   const discovered = (latest?.value.vaults ?? []).filter((v) => !known.has(v.url.toLowerCase()));
   return [...configured, ...discovered.map(({ url, name, types, critical }) => ({ url, name, types, critical }))];

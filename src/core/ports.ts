@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type {
   BackupRecord,
   CertificatePolicyState,
@@ -117,15 +118,21 @@ export interface PrincipalVerifier {
   verify(token: string): Promise<VerifiedPrincipal>;
 }
 
-/** Small mutable documents (watcher state, event de-duplication), with optimistic concurrency. */
+/**
+ * Small mutable documents (watcher state, event de-duplication, restore jobs), with optimistic concurrency. Each
+ * document is stored with a format version and checked against the reader's schema when read back.
+ */
 export interface StateStore {
-  /** Reads a document; undefined when it does not exist. */
-  read<T>(key: string): Promise<{ value: T; etag: string } | undefined>;
   /**
-   * Writes a document. With `etag`, only if unchanged since read; with `etag: null`, only if it does not exist.
-   * Throws `Conflict` when the condition fails.
+   * Reads a document; undefined when it does not exist. Throws `IntegrityError` naming the document when it does
+   * not match `schema` or is in a format this kvguard cannot read.
    */
-  write<T>(key: string, value: T, options?: { etag?: string | null }): Promise<void>;
+  read<T>(key: string, schema: z.ZodType<T>): Promise<{ value: T; etag: string } | undefined>;
+  /**
+   * Writes a document (a JSON object). With `etag`, only if unchanged since read; with `etag: null`, only if it
+   * does not exist. Throws `Conflict` when the condition fails.
+   */
+  write<T extends object>(key: string, value: T, options?: { etag?: string | null }): Promise<void>;
 }
 
 /** A queue of jobs for the Functions engine to run. */

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ALERT_TYPES } from './alerts';
 import { mapWithConcurrency } from './concurrency';
 import type { DeletedObject, ObjectType, VaultTarget } from './domain';
@@ -76,6 +77,20 @@ interface DeletedEntry {
   scheduledPurgeDate?: string;
 }
 
+const deletedEntrySchema: z.ZodType<DeletedEntry> = z.object({
+  name: z.string().min(1),
+  deletedOn: z.string().optional(),
+  scheduledPurgeDate: z.string().optional(),
+});
+const seenSchema = z.object({ live: z.array(z.string()), deleted: z.array(deletedEntrySchema) });
+
+/** The watcher's state of one vault as read back from the state store. */
+const watchStateSchema: z.ZodType<WatchState> = z.object({
+  version: z.literal(1),
+  checkedAt: z.iso.datetime({ offset: true }),
+  types: z.object({ key: seenSchema.optional(), secret: seenSchema.optional(), certificate: seenSchema.optional() }),
+});
+
 /** What a vault holds now, per type. */
 type Listing = Map<ObjectType, { live: Map<string, string>; deleted: Map<string, DeletedEntry> }>;
 
@@ -120,7 +135,7 @@ async function watchVault(
     const deadline = new Date(checkedAt.getTime() + settings.vaultDeadlineMs);
     const port = deps.open.open(vault.url, { deadline });
     const key = `watch/${vault.name}`;
-    const previous = await deps.state.read<WatchState>(key);
+    const previous = await deps.state.read(key, watchStateSchema);
     const now = await listVault(port, vault.types, deadline, deps.clock);
     result.baseline = !previous;
     const lookbackStart = previous

@@ -1,34 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { isKvGuardError } from '../../src/core/errors';
 import {
-  InMemoryBackupStore,
   InMemoryQueue,
-  InMemoryStateStore,
   InMemoryVault,
   InMemoryVaultFactory,
   ManualClock,
   kvError,
   seedObjects,
 } from '../support/in-memory';
-
-const record = (takenAt: string, fingerprint = 'abcdef0123456789') => ({
-  vault: 'demo',
-  type: 'key' as const,
-  name: 'DB-Key',
-  fingerprint,
-  sha256: 'f'.repeat(64),
-  size: 3,
-  versionCount: 1,
-  takenAt: new Date(takenAt),
-  runId: 'run-1',
-  kvguardVersion: '0.1.0',
-});
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
-}
 
 describe('InMemoryVault', () => {
   it('pages a listing with continuation tokens and flags the managed key of a certificate', async () => {
@@ -102,65 +80,7 @@ describe('InMemoryVaultFactory', () => {
   });
 });
 
-describe('InMemoryBackupStore', () => {
-  it('refuses a second write to the same blob name and keeps the first content', async () => {
-    const store = new InMemoryBackupStore();
-    const stored = await store.putBackup(record('2025-01-01T00:00:00Z'), new Uint8Array([1, 2, 3]));
-    const error = await store
-      .putBackup(record('2025-01-01T00:00:00Z'), new Uint8Array([9, 9, 9]))
-      .catch((e: unknown) => e);
-    expect(isKvGuardError(error, 'AlreadyExists')).toBe(true);
-    expect([...(await store.readBackup(stored.blobName)).bytes]).toEqual([1, 2, 3]);
-  });
-
-  it('answers the newest backup, and the newest at or before an instant', async () => {
-    const store = new InMemoryBackupStore();
-    await store.putBackup(record('2025-01-01T00:00:00Z', 'aaa'), new Uint8Array([1]));
-    await store.putBackup(record('2025-01-03T00:00:00Z', 'ccc'), new Uint8Array([3]));
-    await store.putBackup(record('2025-01-02T00:00:00Z', 'bbb'), new Uint8Array([2]));
-    expect((await store.latestBackup('demo', 'key', 'db-key'))?.fingerprint).toBe('ccc');
-    expect((await store.latestBackup('demo', 'key', 'DB-KEY', new Date('2025-01-02T12:00:00Z')))?.fingerprint).toBe(
-      'bbb',
-    );
-    expect(await store.latestBackup('demo', 'key', 'db-key', new Date('2024-12-31T00:00:00Z'))).toBeUndefined();
-    const listed = await collect(store.listBackups({ vault: 'demo', name: 'db-key' }));
-    expect(listed.map((r) => r.fingerprint)).toEqual(['ccc', 'bbb', 'aaa']);
-  });
-
-  it('lists manifests newest first across vaults', async () => {
-    const store = new InMemoryBackupStore();
-    const manifest = (vault: string, startedAt: string) => ({
-      runId: `r-${vault}-${startedAt}`,
-      vault,
-      vaultUrl: `https://${vault}.vault.azure.net/`,
-      trigger: 'schedule' as const,
-      full: false,
-      scope: 'summary' as const,
-      startedAt,
-      finishedAt: startedAt,
-      entries: [],
-      stats: { stored: 0, unchanged: 0, failed: 0, bytes: 0, durationMs: 0, throttled: 0, maxConcurrency: 0 },
-    });
-    await store.putManifest(manifest('a', '2025-01-01T00:00:00Z'));
-    await store.putManifest(manifest('b', '2025-01-02T00:00:00Z'));
-    await store.putManifest(manifest('a', '2025-01-03T00:00:00Z'));
-    const all = await collect(store.listManifests());
-    expect(all.map((m) => `${m.vault}@${m.startedAt.slice(8, 10)}`)).toEqual(['a@03', 'b@02', 'a@01']);
-    expect((await collect(store.listManifests('b'))).map((m) => m.vault)).toEqual(['b']);
-  });
-});
-
-describe('InMemoryStateStore', () => {
-  it('applies etag conditions like blob storage', async () => {
-    const state = new InMemoryStateStore();
-    await state.write('w', { n: 1 }, { etag: null });
-    await expect(state.write('w', { n: 2 }, { etag: null })).rejects.toMatchObject({ code: 'Conflict' });
-    const read = await state.read<{ n: number }>('w');
-    await state.write('w', { n: 2 }, { etag: read!.etag });
-    await expect(state.write('w', { n: 3 }, { etag: read!.etag })).rejects.toMatchObject({ code: 'Conflict' });
-    expect((await state.read<{ n: number }>('w'))!.value).toEqual({ n: 2 });
-  });
-});
+// The backup store's and state store's behaviour is checked by the port contracts in test/contracts/.
 
 describe('InMemoryQueue and ManualClock', () => {
   it('keeps JSON copies of sent jobs and drains them', async () => {

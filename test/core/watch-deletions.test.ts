@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { anyDocument, backupRecordOf } from '../support/catalog-fixtures';
 import { ALERT_TYPES } from '../../src/core/alerts';
 import type { VaultTarget } from '../../src/core/domain';
 import { watchDeletions } from '../../src/core/watch-deletions';
@@ -32,20 +33,10 @@ function setup() {
 }
 
 async function storeBackup(store: InMemoryBackupStore, name: string, takenAt: string): Promise<void> {
+  const bytes = new Uint8Array([1]);
   await store.putBackup(
-    {
-      vault: 'contoso',
-      type: 'key',
-      name,
-      fingerprint: 'f',
-      sha256: 'a'.repeat(64),
-      size: 1,
-      versionCount: 1,
-      takenAt: new Date(takenAt),
-      runId: 'r',
-      kvguardVersion: '0.1.0',
-    },
-    new Uint8Array([1]),
+    backupRecordOf(bytes, takenAt, { vault: 'contoso', name, fingerprint: 'f', runId: 'r' }),
+    bytes,
   );
 }
 
@@ -190,7 +181,7 @@ describe('watchDeletions', () => {
     await watch();
     await vault.delete('key', 'k1');
     clock.advance(5 * 60_000);
-    const before = await state.read('watch/contoso');
+    const before = await state.read('watch/contoso', anyDocument);
     await watch();
     await state.write('watch/contoso', before!.value);
     await watch();

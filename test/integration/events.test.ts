@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../dev/start';
 import { BlobBackupStore } from '../../src/adapters/blob-backup-store';
 import type { Alert } from '../../src/core/ports';
-import { startReceiver, type Receiver } from '../adapters/alert-sinks/receiver';
+import { startReceiver, type Receiver } from '../support/receiver';
 import { sdkClients } from '../support/emulator';
 
 const run = promisify(execFile);

@@ -4,14 +4,17 @@
  * same against the emulator and Azurite. Failures are injected per call with `failNext` / `failWhen`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 import {
   backupBlobName,
   auditBlobName,
+  checkBytesMatchRecord,
   compareManifestBlobNames,
   manifestBlobName,
   manifestPrefix,
   matchesBackupQuery,
   prefixesForQuery,
+  stateBlobName,
 } from '../../src/adapters/blob-layout';
 import type {
   BackupRecord,
@@ -24,10 +27,13 @@ import type {
   Page,
   RunManifest,
 } from '../../src/core/domain';
+import { queueMessageText } from '../../src/adapters/storage-queue';
+import { decodeStoredDocument, encodeStoredDocument, readStoredManifest } from '../../src/adapters/stored-document';
 import { createAlerts } from '../../src/core/alerts';
 import { KvGuardError, type ErrorCode } from '../../src/core/errors';
 import type {
   Alert,
+  AlertSink,
   Alerts,
   AuditEntry,
   BackupQuery,
@@ -41,6 +47,7 @@ import type {
   VaultPort,
   VaultPortFactory,
 } from '../../src/core/ports';
+import { silentLogger } from '../../src/core/ports';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Clock, telemetry, logger
@@ -826,15 +833,24 @@ export class InMemoryBackupStore implements BackupStore {
   readonly blobs = new Map<string, { bytes: Uint8Array; record?: BackupRecord; json?: unknown }>();
   private readonly failures = new FailurePlan<BackupStoreMethod>();
 
+  /** @param logger - where damaged documents are reported (as the blob store reports them) */
+  constructor(private readonly logger: Logger = silentLogger) {}
+
+  /** Puts raw bytes under a blob name, as damage or an older kvguard might have left them. */
+  plantRaw(blobName: string, text: string): void {
+    this.blobs.set(blobName, { bytes: new Uint8Array(Buffer.from(text)) });
+  }
+
   /** Makes the next `times` calls of `method` throw. */
   failNext(method: BackupStoreMethod, error: ErrorFactory, times = 1): this {
     this.failures.next(method, error, times);
     return this;
   }
 
-  /** Stores the bytes under the layout's name; `AlreadyExists` when that name is taken. */
+  /** Stores the bytes under the layout's name after the blob store's SHA-256 and size check; `AlreadyExists` when taken. */
   async putBackup(record: Omit<BackupRecord, 'blobName'>, bytes: Uint8Array): Promise<BackupRecord> {
     this.failures.check('putBackup', [record]);
+    checkBytesMatchRecord(record, bytes);
     const blobName = backupBlobName(record);
     const stored: BackupRecord = { ...record, takenAt: new Date(record.takenAt), blobName };
     this.create(blobName, { bytes: new Uint8Array(bytes), record: stored });
@@ -883,8 +899,10 @@ export class InMemoryBackupStore implements BackupStore {
   async *listManifests(vault?: string): AsyncIterable<RunManifest & { blobName: string }> {
     this.failures.check('listManifests', [vault]);
     const names = this.namesUnder(manifestPrefix(vault)).sort(compareManifestBlobNames);
-    for (const blobName of names)
-      yield { ...(JSON.parse(JSON.stringify(this.blobs.get(blobName)!.json)) as RunManifest), blobName };
+    for (const blobName of names) {
+      const manifest = readStoredManifest(blobName, this.blobs.get(blobName)!.bytes, this.logger);
+      if (manifest) yield { ...manifest, blobName };
+    }
   }
 
   /** Appends an audit entry (create-only). */
@@ -907,9 +925,11 @@ export class InMemoryBackupStore implements BackupStore {
     return this.namesUnder('backups/').map((n) => this.blobs.get(n)!.record!);
   }
 
-  private createJson(blobName: string, value: unknown): void {
-    const text = JSON.stringify(value);
-    this.create(blobName, { bytes: new Uint8Array(Buffer.from(text)), json: JSON.parse(text) });
+  private createJson(blobName: string, value: object): void {
+    this.create(blobName, {
+      bytes: new Uint8Array(encodeStoredDocument(value)),
+      json: JSON.parse(JSON.stringify(value)) as unknown,
+    });
   }
 
   private create(blobName: string, blob: { bytes: Uint8Array; record?: BackupRecord; json?: unknown }): void {
@@ -927,23 +947,29 @@ export class InMemoryBackupStore implements BackupStore {
   }
 }
 
-/** Small JSON documents with etags, like the blob state store. */
+/** Small JSON documents with etags and the blob state store's key rules. */
 export class InMemoryStateStore implements StateStore {
   private readonly documents = new Map<string, { json: string; etag: string }>();
   private counter = 0;
 
-  /** Reads a document (a deep copy). */
-  async read<T>(key: string): Promise<{ value: T; etag: string } | undefined> {
+  /** Reads a document (a deep copy), checked against `schema` as the blob state store checks it. */
+  async read<T>(key: string, schema: z.ZodType<T>): Promise<{ value: T; etag: string } | undefined> {
+    const blobName = stateBlobName(key);
     const doc = this.documents.get(key);
-    return doc ? { value: JSON.parse(doc.json) as T, etag: doc.etag } : undefined;
+    return doc ? { value: decodeStoredDocument(blobName, doc.json, schema), etag: doc.etag } : undefined;
+  }
+
+  /** Puts raw text under a key, as something other than kvguard (or an older kvguard) might have left it. */
+  plantRaw(key: string, text: string): void {
+    stateBlobName(key);
+    this.counter += 1;
+    this.documents.set(key, { json: text, etag: `"0x${this.counter.toString(16).padStart(8, '0')}"` });
   }
 
   /** Writes a document; `Conflict` when the etag condition fails, `ValidationError` for a key no blob could have. */
-  async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
-    // The blob state store's key rule, so a key that Azure Storage would refuse fails here too.
-    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
-      throw kvError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`);
-    }
+  async write<T extends object>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
+    // The blob state store's own key rule, so a key that Azure Storage would refuse fails here too.
+    stateBlobName(key);
     const existing = this.documents.get(key);
     if (options.etag === null && existing) {
       throw kvError('Conflict', `state ${JSON.stringify(key)} already exists`, {
@@ -958,7 +984,10 @@ export class InMemoryStateStore implements StateStore {
       });
     }
     this.counter += 1;
-    this.documents.set(key, { json: JSON.stringify(value), etag: `"0x${this.counter.toString(16).padStart(8, '0')}"` });
+    this.documents.set(key, {
+      json: encodeStoredDocument(value).toString('utf8'),
+      etag: `"0x${this.counter.toString(16).padStart(8, '0')}"`,
+    });
   }
 
   /** Keys stored so far. */
@@ -967,7 +996,7 @@ export class InMemoryStateStore implements StateStore {
   }
 }
 
-/** A queue that keeps what was sent (JSON round-tripped, as a real queue message would be). */
+/** A queue that keeps what was sent (JSON round-tripped and size-checked, as a storage queue message would be). */
 export class InMemoryQueue<T> implements JobQueue<T> {
   /** Every message sent and not yet drained. */
   readonly sent: { job: T; delaySeconds?: number }[] = [];
@@ -979,9 +1008,10 @@ export class InMemoryQueue<T> implements JobQueue<T> {
     return this;
   }
 
-  /** Sends one job. */
+  /** Sends one job; `ValidationError` when it would not fit in a storage queue message. */
   async send(job: T, options: { delaySeconds?: number } = {}): Promise<void> {
     this.failures.check('send', [job]);
+    queueMessageText(job);
     this.sent.push({ job: JSON.parse(JSON.stringify(job)) as T, delaySeconds: options.delaySeconds });
   }
 
@@ -1004,11 +1034,27 @@ export function recordingAlerts(deps: { state: StateStore; logger: Logger; clock
   alerts: Alerts;
   received: Alert[];
 } {
-  const received: Alert[] = [];
-  const alerts = createAlerts({
-    sinks: [{ name: 'recording', send: async (alert) => void received.push(alert) }],
-    telemetry: new RecordingTelemetry(),
-    ...deps,
-  });
-  return { alerts, received };
+  const sink = new RecordingAlertSink();
+  const alerts = createAlerts({ sinks: [sink], telemetry: new RecordingTelemetry(), ...deps });
+  return { alerts, received: sink.received };
+}
+
+/** An alert sink that keeps what it is sent (a JSON copy, as it would cross the wire); failures are injectable. */
+export class RecordingAlertSink implements AlertSink {
+  readonly name = 'recording';
+  /** Every alert delivered, in order. */
+  readonly received: Alert[] = [];
+  private readonly failures = new FailurePlan<'send'>();
+
+  /** Makes the next `times` sends throw `error` (as a real sink throws when its endpoint refuses). */
+  failNext(error: ErrorFactory, times = 1): this {
+    this.failures.next('send', error, times);
+    return this;
+  }
+
+  /** Delivers one alert. */
+  async send(alert: Alert): Promise<void> {
+    this.failures.check('send', [alert]);
+    this.received.push(JSON.parse(JSON.stringify(alert)) as Alert);
+  }
 }

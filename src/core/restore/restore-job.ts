@@ -3,22 +3,13 @@ import type { RestoreJob } from '../jobs';
 import type { Logger, StateStore } from '../ports';
 import { preflight, refusesWholePlan, selectBackups } from './plan-restore';
 import { auditRestoreStarted, finishRestore } from './restore-audit';
+import { restoreJobStateSchema, type RestoreJobState } from './restore-job-state';
 import { executePlan, type ObjectResult } from './restore-objects';
 import { conflictsOf, finalStatus, FINAL_STATUSES, withResults, type RestoreReport } from './restore-report';
 import type { RestoreRequest } from './restore-request';
 import { executionSettings, type RestoreDependencies, type RestoreSettings } from './restore-settings';
 
-/** A queued restore as the state store keeps it: the request, who asked, and the report so far. */
-export interface RestoreJobState {
-  principal: string;
-  /** The request, `asOf` pinned to when it was accepted so the job restores what was planned then. */
-  request: RestoreRequest;
-  /** Job invocations so far. */
-  attempts: number;
-  /** While an invocation works on the job, re-delivered messages wait until this instant. */
-  leaseUntil?: string;
-  report: RestoreReport;
-}
+export type { RestoreJobState } from './restore-job-state';
 
 /** Share of an invocation's deadline during which new objects are started; the rest lets those in flight finish. */
 const START_SHARE_OF_DEADLINE = 0.75;
@@ -69,7 +60,7 @@ export async function enqueueRestoreJob(
  * @param requestId - the id `POST /api/restore` answered
  */
 export async function readRestoreReport(state: StateStore, requestId: string): Promise<RestoreReport> {
-  const doc = await state.read<RestoreJobState>(restoreStateKey(requestId));
+  const doc = await state.read(restoreStateKey(requestId), restoreJobStateSchema);
   if (!doc)
     throw new KvGuardError('NotFound', `no restore request with id ${JSON.stringify(requestId)}`, { field: 'id' });
   return doc.value.report;
@@ -91,7 +82,7 @@ export async function runRestoreJob(
   settings: RestoreSettings,
 ): Promise<RestoreReport | undefined> {
   const key = restoreStateKey(job.requestId);
-  const doc = await deps.state.read<RestoreJobState>(key);
+  const doc = await deps.state.read(key, restoreJobStateSchema);
   if (!doc) {
     deps.logger.error('restore job names an unknown request; dropped', { requestId: job.requestId });
     return undefined;

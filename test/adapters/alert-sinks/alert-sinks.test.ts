@@ -1,11 +1,10 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { generate } from 'selfsigned';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertSinks, eventGridTopicSink, webhookSink } from '../../../src/adapters/alert-sinks';
 import { ALERT_TYPES, createAlerts } from '../../../src/core/alerts';
 import type { Alert } from '../../../src/core/ports';
 import { InMemoryStateStore, ManualClock, RecordingLogger, RecordingTelemetry } from '../../support/in-memory';
-import { startReceiver, type Receiver } from './receiver';
+import { localhostTls, startReceiver, type Receiver } from '../../support/receiver';
 
 const ALERT: Alert = {
   type: ALERT_TYPES.objectPurged,
@@ -27,20 +26,7 @@ let receiver: Receiver;
 let topic: Receiver;
 let tls: { cert: string; key: string };
 beforeAll(async () => {
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-        ],
-      },
-    ],
-  });
-  tls = { cert: pems.cert, key: pems.private };
+  tls = await localhostTls();
   receiver = await startReceiver();
   topic = await startReceiver(tls);
 });

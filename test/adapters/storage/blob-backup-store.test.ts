@@ -6,7 +6,7 @@ import {
   type RequestPolicyFactory,
 } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobBackupStore, BlobStateStore } from '../../../src/adapters/blob-backup-store';
+import { BlobBackupStore } from '../../../src/adapters/blob-backup-store';
 import type { BackupRecord, RunManifest } from '../../../src/core/domain';
 import { emptyRunStats } from '../../../src/core/domain';
 import { isKvGuardError } from '../../../src/core/errors';
@@ -261,34 +261,4 @@ describe('BlobBackupStore against Azurite', () => {
   });
 });
 
-describe('BlobStateStore against Azurite', () => {
-  it('writes only when the etag condition holds and answers Conflict otherwise', async () => {
-    const state = new BlobStateStore({
-      container: azurite.blobService().getContainerClient(uniqueStorageName('state')),
-    });
-    expect(await state.read('watch/demo')).toBeUndefined();
-    await state.write('watch/demo', { seen: 1 }, { etag: null });
-    await expect(state.write('watch/demo', { seen: 2 }, { etag: null })).rejects.toMatchObject({ code: 'Conflict' });
-    const first = (await state.read<{ seen: number }>('watch/demo'))!;
-    await state.write('watch/demo', { seen: 2 }, { etag: first.etag });
-    await expect(state.write('watch/demo', { seen: 3 }, { etag: first.etag })).rejects.toMatchObject({
-      code: 'Conflict',
-    });
-    await expect(state.write('missing/doc', { seen: 1 }, { etag: first.etag })).rejects.toMatchObject({
-      code: 'Conflict',
-    });
-    expect((await state.read<{ seen: number }>('watch/demo'))!.value).toEqual({ seen: 2 });
-    await state.write('watch/demo', { seen: 4 });
-    expect((await state.read<{ seen: number }>('watch/demo'))!.value).toEqual({ seen: 4 });
-  });
-
-  it('refuses keys under the catalog folders, so a state write can never replace a manifest or an audit entry', async () => {
-    const state = new BlobStateStore({
-      container: azurite.blobService().getContainerClient(uniqueStorageName('state')),
-    });
-    for (const key of ['runs/demo/0001-run', 'audit/2025/01/01/0001-req', 'backups/demo/key/db']) {
-      await expect(state.write(key, { seen: 1 })).rejects.toMatchObject({ code: 'ValidationError' });
-      await expect(state.read(key)).rejects.toMatchObject({ code: 'ValidationError' });
-    }
-  });
-});
+// BlobStateStore's behaviour is checked by test/contracts/state-store.contract.test.ts.

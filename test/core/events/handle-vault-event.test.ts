@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { backupRecordOf } from '../../support/catalog-fixtures';
 import { findVault } from '../../../src/config';
 import { ALERT_TYPES, claimOnce, dedupeStateKey } from '../../../src/core/alerts';
 import type { VaultTarget } from '../../../src/core/domain';
@@ -134,27 +135,13 @@ describe('handleVaultEvent', () => {
 
     it('raises a critical alert when a protected vault is deleted, saying what kvguard holds and how to recover', async () => {
       const { handle, store, received } = setup();
-      const base = {
-        vault: 'contoso',
-        fingerprint: 'f',
-        sha256: 'a'.repeat(64),
-        size: 10,
-        versionCount: 1,
-        runId: 'r',
-        kvguardVersion: '0.1.0',
+      const put = (type: 'key' | 'secret', name: string, takenAt: string, content: number) => {
+        const bytes = new Uint8Array([content]);
+        return store.putBackup(backupRecordOf(bytes, takenAt, { vault: 'contoso', type, name, size: 1 }), bytes);
       };
-      await store.putBackup(
-        { ...base, type: 'key', name: 'db-key', takenAt: new Date('2025-02-01T00:00:00Z') },
-        new Uint8Array([1]),
-      );
-      await store.putBackup(
-        { ...base, type: 'key', name: 'db-key', takenAt: new Date('2025-02-02T00:00:00Z') },
-        new Uint8Array([2]),
-      );
-      await store.putBackup(
-        { ...base, type: 'secret', name: 'db-pass', takenAt: new Date('2025-02-03T00:00:00Z') },
-        new Uint8Array([3]),
-      );
+      await put('key', 'db-key', '2025-02-01T00:00:00Z', 1);
+      await put('key', 'db-key', '2025-02-02T00:00:00Z', 2);
+      await put('secret', 'db-pass', '2025-02-03T00:00:00Z', 3);
       const result = await handle(resourceDeletedEvent(vaultResourceId('Contoso'), { schema }));
       expect(result).toMatchObject({ outcome: 'handled', actions: [`alert ${ALERT_TYPES.vaultDeleted}`] });
       expect(received).toHaveLength(1);

@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { requestRestore } from '../../../src/core/restore/request-restore';
-import {
-  readRestoreReport,
-  restoreStateKey,
-  runRestoreJob,
-  type RestoreJobState,
-} from '../../../src/core/restore/restore-job';
+import { readRestoreReport, restoreStateKey, runRestoreJob } from '../../../src/core/restore/restore-job';
+import { restoreJobStateSchema } from '../../../src/core/restore/restore-job-state';
 import { ASYNC_RESTORE_THRESHOLD } from '../../../src/core/restore/restore-settings';
 import { kvError } from '../../support/in-memory';
 import { destroy, restoreWorld } from './harness';
@@ -79,7 +75,7 @@ describe('whole-vault restores as queue jobs', () => {
       world.settings,
     );
     const [job] = world.restoreQueue.drain();
-    const doc = await world.state.read<RestoreJobState>(restoreStateKey(queued.requestId));
+    const doc = await world.state.read(restoreStateKey(queued.requestId), restoreJobStateSchema);
     const leaseUntil = new Date(world.clock.now().getTime() + 90_000).toISOString();
     await world.state.write(restoreStateKey(queued.requestId), {
       ...doc!.value,
@@ -155,7 +151,7 @@ describe('whole-vault restores as queue jobs', () => {
     ).rejects.toMatchObject({ code: 'Transient' });
 
     const [key] = world.state.keys();
-    const doc = await world.state.read<RestoreJobState>(key!);
+    const doc = await world.state.read(key!, restoreJobStateSchema);
     expect(doc?.value.report).toMatchObject({ status: 'failed', error: { code: 'Transient' } });
   });
 

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import type { ManifestEntry, ObjectOutcome, RunManifest, RunStats } from './domain';
+
+/** Kept in step with `OBJECT_TYPES` by the type annotation of the schemas below. */
+const objectType = z.enum(['key', 'secret', 'certificate']);
+const count = z.number().int().nonnegative();
+const isoTime = z.iso.datetime({ offset: true });
+const errorSummary = z.object({ code: z.string(), reason: z.string() });
+
+const outcome: z.ZodType<ObjectOutcome> = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('stored'), blobName: z.string(), sha256: z.string(), size: count }),
+  z.object({ status: z.literal('unchanged'), blobName: z.string() }),
+  z.object({ status: z.literal('failed'), code: z.string(), reason: z.string() }),
+]);
+
+const entry: z.ZodType<ManifestEntry> = z.object({
+  type: objectType,
+  name: z.string().min(1),
+  versionCount: count,
+  durationMs: z.number(),
+  outcome,
+  warning: z.string().optional(),
+});
+
+const stats: z.ZodType<RunStats> = z.object({
+  stored: count,
+  unchanged: count,
+  failed: count,
+  bytes: count,
+  durationMs: z.number(),
+  throttled: count,
+  maxConcurrency: count,
+});
+
+/** A run manifest (a chunk, an event snapshot or a run summary) as read back from storage. */
+export const runManifestSchema: z.ZodType<RunManifest> = z.object({
+  runId: z.string().min(1),
+  vault: z.string().min(1),
+  vaultUrl: z.string().min(1),
+  trigger: z.enum(['schedule', 'manual', 'event']),
+  full: z.boolean(),
+  scope: z.enum(['chunk', 'objects', 'summary']),
+  startedAt: isoTime,
+  finishedAt: isoTime,
+  chunk: z.object({ type: objectType, sequence: count, lastPage: z.boolean() }).optional(),
+  entries: z.array(entry),
+  error: errorSummary.optional(),
+  stats,
+});
