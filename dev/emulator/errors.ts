@@ -115,9 +115,14 @@ export function serviceUnavailable(): ServiceError {
   return new ServiceError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry later.');
 }
 
-/** 401 challenge body; the header carries the authority and resource the SDK authenticates against. */
+/** 401 challenge body (2025-07-01 wording); the header carries the authority and resource the SDK authenticates against. */
 export function unauthorized(): ServiceError {
-  return new ServiceError(401, 'Unauthorized', 'Request is missing a Bearer or PoP token.');
+  return new ServiceError(401, 'Unauthorized', 'AKV10000: Request is missing a Bearer, PoP, or MTLS_POP token.');
+}
+
+/** 405 for a method the path does not take, and for an empty object name (`PUT /secrets/`). */
+export function methodNotAllowed(method: string): ServiceError {
+  return new ServiceError(405, 'MethodNotAllowed', `HTTP ${method} not allowed`);
 }
 
 /**

@@ -13,10 +13,26 @@ export interface FamilySpec<P, E = unknown> {
   kind: ObjectKind;
   collection: 'keys' | 'secrets' | 'certificates';
   store(vault: Vault): ObjectCollection<P, E>;
-  /** Full bundle of a version (get/create answers). */
-  bundle(vault: Vault, object: StoredObject<P, E>, version: StoredVersion<P>): Record<string, unknown>;
-  /** List item of a version (no secret material). */
-  item(vault: Vault, object: StoredObject<P, E>, version: StoredVersion<P>): Record<string, unknown>;
+  /**
+   * Full bundle of a version (get/create answers). `omitValue`: the answers Key Vault sends without a secret's value
+   * (update, delete, get-deleted, recover; recorded in the 2025-07-01 secrets sessions).
+   */
+  bundle(
+    vault: Vault,
+    object: StoredObject<P, E>,
+    version: StoredVersion<P>,
+    options?: { omitValue?: boolean },
+  ): Record<string, unknown>;
+  /**
+   * List item of a version (no secret material). `versioned` is false in the lists of objects and of deleted objects,
+   * whose ids are version-less in the service's answers; only the versions listing names each version.
+   */
+  item(
+    vault: Vault,
+    object: StoredObject<P, E>,
+    version: StoredVersion<P>,
+    versioned: boolean,
+  ): Record<string, unknown>;
   /** Family-specific fields of an update body (key_ops, contentType, policy …). */
   applyUpdate?(
     vault: Vault,
@@ -59,6 +75,9 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
 
   const listed = (request: ApiRequest, object: StoredObject<P, E>) =>
     object.versions.filter((version) => !spec.hiddenFromLists?.(version, request));
+  // The service lists versions by version id, not by creation (recorded: listoperations/list secret versions).
+  const byVersionId = (versions: StoredVersion<P>[]) =>
+    [...versions].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
   const listedObjects = (request: ApiRequest, objects: StoredObject<P, E>[]) =>
     objects.filter((object) => listed(request, object).length > 0);
 
@@ -81,7 +100,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
     if (tags !== undefined) version.tags = tags;
     spec.applyUpdate?.(request.vault, object, version, body);
     store(request).touched();
-    return ok(spec.bundle(request.vault, object, version));
+    return ok(spec.bundle(request.vault, object, version, { omitValue: true }));
   };
 
   return [
@@ -91,7 +110,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
       pattern: `${collection}/:name/versions`,
       handle: (r, p) => {
         const object = store(r).live(p['name']!);
-        return page(r, listed(r, object), (version) => spec.item(r.vault, object, version));
+        return page(r, byVersionId(listed(r, object)), (version) => spec.item(r.vault, object, version, true));
       },
     },
     {
@@ -110,7 +129,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
       pattern: collection,
       handle: (r) =>
         page(r, listedObjects(r, store(r).listLive()), (object) =>
-          spec.item(r.vault, object, listed(r, object).at(-1)!),
+          spec.item(r.vault, object, listed(r, object).at(-1)!, false),
         ),
     },
     {
@@ -122,7 +141,10 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
         const [own, ...others] = movers(r);
         const object = own!.softDelete(name) as StoredObject<P, E>;
         for (const other of others) if (other.findLive(name)) other.softDelete(name);
-        return ok({ ...spec.bundle(r.vault, object, latest(object)), ...deletionJson(r.vault, collection, object) });
+        return ok({
+          ...deletionJson(r.vault, collection, object),
+          ...spec.bundle(r.vault, object, latest(object), { omitValue: true }),
+        });
       },
     },
     {
@@ -130,8 +152,8 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
       pattern: deleted,
       handle: (r) =>
         page(r, listedObjects(r, store(r).listDeleted()), (object) => ({
-          ...spec.item(r.vault, object, listed(r, object).at(-1)!),
           ...deletionJson(r.vault, collection, object),
+          ...spec.item(r.vault, object, listed(r, object).at(-1)!, false),
         })),
     },
     {
@@ -140,8 +162,8 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
       handle: (r, p) => {
         const object = store(r).deleted(p['name']!);
         return ok({
-          ...spec.bundle(r.vault, object, readable(latest(object))),
           ...deletionJson(r.vault, collection, object),
+          ...spec.bundle(r.vault, object, readable(latest(object)), { omitValue: true }),
         });
       },
     },
@@ -153,7 +175,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
         const [own, ...others] = movers(r);
         const object = own!.recover(name) as StoredObject<P, E>;
         for (const other of others) if (other.findDeleted(name)) other.recover(name);
-        return ok(spec.bundle(r.vault, object, latest(object)));
+        return ok(spec.bundle(r.vault, object, latest(object), { omitValue: true }));
       },
     },
     {

@@ -41,8 +41,14 @@ export function publicJwk(vault: Vault, name: string, version: StoredVersion<Key
   return jwk;
 }
 
+/** Recorded key attributes (2025-07-01): `key_size` for RSA keys, `exportable`, and `hsmPlatform` "0" for software keys. */
 function keyAttributes(version: StoredVersion<KeyPayload>): Record<string, unknown> {
-  return attributesJson(version, { exportable: version.payload.exportable ?? false });
+  const { payload } = version;
+  const rsaBits = payload.kty.startsWith('RSA') ? Buffer.from(String(payload.jwk['n']), 'base64url').length * 8 : 0;
+  return {
+    ...attributesJson(version, { exportable: payload.exportable ?? false, hsmPlatform: '0' }),
+    ...(rsaBits ? { key_size: rsaBits } : {}),
+  };
 }
 
 const keysSpec: FamilySpec<KeyPayload> = {
@@ -55,8 +61,8 @@ const keysSpec: FamilySpec<KeyPayload> = {
     ...(version.tags ? { tags: version.tags } : {}),
     ...(version.managed ? { managed: true } : {}),
   }),
-  item: (vault, object, version) => ({
-    kid: vault.objectId('keys', object.name, version.version),
+  item: (vault, object, version, versioned) => ({
+    kid: vault.objectId('keys', object.name, versioned ? version.version : undefined),
     attributes: keyAttributes(version),
     ...(version.tags ? { tags: version.tags } : {}),
     ...(version.managed ? { managed: true } : {}),

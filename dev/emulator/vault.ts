@@ -75,13 +75,19 @@ export class Vault {
     /** AES-256 key sealing backups; shared by all vaults of one emulator (one "geography"). */
     readonly backupKey: Buffer,
     timing: () => TransitionTiming,
-    readonly nowSeconds: () => number,
+    /** The emulator clock in milliseconds. */
+    readonly nowMs: () => number,
     onChange: () => void,
     private readonly onNewVersion: NewVersionListener,
   ) {
-    this.keys = new ObjectCollection('key', timing, nowSeconds, onChange);
-    this.secrets = new ObjectCollection('secret', timing, nowSeconds, onChange);
-    this.certificates = new ObjectCollection('certificate', timing, nowSeconds, onChange);
+    this.keys = new ObjectCollection('key', timing, nowMs, onChange);
+    this.secrets = new ObjectCollection('secret', timing, nowMs, onChange);
+    this.certificates = new ObjectCollection('certificate', timing, nowMs, onChange);
+  }
+
+  /** The emulator clock in epoch seconds, as timestamps go on the wire. */
+  nowSeconds(): number {
+    return Math.floor(this.nowMs() / 1000);
   }
 
   /** The vault's base URL without the trailing slash. */

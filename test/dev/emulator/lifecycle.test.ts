@@ -50,6 +50,8 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     await (await keys.beginDeleteKey('payments', POLL)).pollUntilDone();
     await expect(keys.restoreKeyBackup(backup!)).rejects.toMatchObject({ statusCode: 409, code: 'Conflict' });
 
+    // A purge conflict far longer than the test, settled by moving the emulator clock: no race with the machine's load.
+    emulator.configure({ purgeConflictMs: 3_600_000 });
     await keys.purgeDeletedKey('payments');
     // like Key Vault: gone from both views at once, yet the name stays blocked for a moment
     await expect(keys.getDeletedKey('payments')).rejects.toMatchObject({ statusCode: 404 });
@@ -57,7 +59,8 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
       statusCode: 409,
       message: 'Key payments is currently being deleted and cannot be re-created; retry later.',
     });
-    await wait(120);
+    emulator.clock.advance(3_600_000);
+    emulator.configure({ purgeConflictMs: 50 });
     const restored = await keys.restoreKeyBackup(backup!);
 
     expect(restored.properties.version).toBe(newest.properties.version);
@@ -98,7 +101,8 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
 
   it('answers like Key Vault while a delete is still finishing', async () => {
     const { keys, secrets } = clients;
-    emulator.configure({ pendingMs: 300 });
+    // Hours in between, moved on by the emulator clock: the machine's load cannot settle a transition early.
+    emulator.configure({ pendingMs: 3_600_000 });
     try {
       await keys.createRsaKey('slow-delete');
       await secrets.setSecret('slow-delete', 'x');
@@ -120,7 +124,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
         statusCode: 409,
         message: 'Key slow-delete is currently being deleted and cannot be re-created; retry later.',
       });
-      await wait(350);
+      emulator.clock.advance(3_600_000);
       await expect(keys.createRsaKey('slow-delete')).rejects.toMatchObject({ statusCode: 409, code: 'Conflict' });
       expect((await keys.getDeletedKey('slow-delete')).name).toBe('slow-delete');
 
@@ -138,7 +142,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
       expect(setDuringRecover.body).toMatchObject({
         error: { code: 'Conflict', innererror: { code: 'ObjectIsBeingRecovered' } },
       });
-      await wait(350);
+      emulator.clock.advance(3_600_000);
       expect((await keys.getKey('slow-delete')).name).toBe('slow-delete');
     } finally {
       emulator.configure({ pendingMs: 20 });
@@ -182,7 +186,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     await wait(120);
     await expect(keys.restoreKeyBackup(backup)).rejects.toMatchObject({
       statusCode: 400,
-      code: 'BadParameter',
+      code: 'Malformed backup blob',
       message: 'Backup blob contains invalid or corrupt version.',
     });
     await expect(secrets.restoreSecretBackup(new Uint8Array(4728))).rejects.toMatchObject({ statusCode: 400 });
