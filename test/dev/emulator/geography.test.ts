@@ -52,7 +52,7 @@ describe('emulator: backups bound to a subscription and geography, as Key Vault 
   it('answers a corrupt blob with the recorded code and message', async () => {
     await clientsOf('source').secrets.setSecret('tampered', 'v1');
     const blob = Buffer.from((await clientsOf('source').secrets.backupSecret('tampered'))!);
-    blob[blob.length - 5] ^= 0x01;
+    blob[blob.length - 5] = blob[blob.length - 5]! ^ 0x01;
     await expect(clientsOf('source').secrets.restoreSecretBackup(blob)).rejects.toMatchObject({
       statusCode: 400,
       code: 'Malformed backup blob',
