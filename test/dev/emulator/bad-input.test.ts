@@ -123,4 +123,25 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
       error: { code: 'SecretNotFound', message: 'Deleted Secret not found: missing' },
     });
   });
+
+  it('answers 400, never 500, for key material or a certificate subject it cannot use', async () => {
+    const badJwk = await send('/keys/bad-jwk?api-version=7.6', {
+      method: 'PUT',
+      body: JSON.stringify({ key: { kty: 'RSA', n: 'AQAB', e: 'AQAB', d: 'not-a-key' } }),
+    });
+    expect(badJwk.status).toBe(400);
+    expect(badJwk.body).toMatchObject({ error: { code: 'BadParameter' } });
+    expect(badJwk.text).not.toContain('not-a-key');
+    const missingMembers = await send('/keys/bad-ec?api-version=7.6', {
+      method: 'PUT',
+      body: JSON.stringify({ key: { kty: 'EC', crv: 'P-256' } }),
+    });
+    expect(missingMembers.status).toBe(400);
+    const oddSubject = await send('/certificates/odd/create?api-version=7.6', {
+      method: 'POST',
+      body: JSON.stringify({ policy: { x509_props: { subject: 'notanattribute=x' }, issuer: { name: 'Self' } } }),
+    });
+    expect(oddSubject.status).toBe(400);
+    expect(oddSubject.body).toMatchObject({ error: { code: 'BadParameter' } });
+  });
 });
