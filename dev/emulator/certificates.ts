@@ -325,7 +325,7 @@ async function createCertificate(request: ApiRequest, name: string, pendingMs: n
   const answer = operationJson(vault, object);
   const finish = () => completeIssue(vault, object, version, issued, body);
   if (pendingMs <= 0) finish();
-  else setTimeout(() => finishInBackground(object, finish), pendingMs).unref();
+  else vault.schedule(vault.nowMs() + pendingMs, () => finishInBackground(object, finish));
   const requestId = object.extra.operation!.requestId;
   const location = `${pendingId(vault, object.name)}?api-version=${encodeURIComponent(request.apiVersion)}&request_id=${requestId}`;
   return { status: 202, body: answer, headers: { Location: location, ...operationHeaders(object) } };

@@ -106,7 +106,10 @@ export async function startKeyVaultEmulator(options: EmulatorOptions): Promise<R
   const tls = await ensureTlsMaterial(options.dataDir);
   const backupKey = ensureMasterKey(options.dataDir);
   const runtimes: VaultRuntime[] = [];
-  const clock = createClock(() => events.checkExpiry(runtimes.map((runtime) => runtime.vault)));
+  const clock = createClock(() => {
+    for (const runtime of runtimes) runtime.vault.settleDue();
+    events.checkExpiry(runtimes.map((runtime) => runtime.vault));
+  });
   const events = new EventPublisher(clock.now);
   for (const subscription of options.eventSubscriptions ?? [])
     events.subscribe(subscription.vault, subscription.endpoint);

@@ -130,6 +130,7 @@ async function dispatch(options: VaultServerOptions, req: IncomingMessage, rawBo
     .filter((segment) => segment !== '')
     .map(safeDecode);
   const method = (req.method ?? 'GET').toUpperCase();
+  options.vault.settleDue();
   const match = matchRoute(options.routes, method, decoded);
   const body = parseBody(rawBody);
   const request: ApiRequest = {

@@ -90,6 +90,28 @@ export class Vault {
     return Math.floor(this.nowMs() / 1000);
   }
 
+  private readonly scheduled: { at: number; run: () => void }[] = [];
+
+  /**
+   * Runs `run` once the emulator clock reaches `at` (ms): on the next request, when a test moves the clock, or by a
+   * timer, whichever comes first, so background completions follow the same clock as timestamps.
+   */
+  schedule(at: number, run: () => void): void {
+    this.scheduled.push({ at, run });
+    setTimeout(() => this.settleDue(), Math.max(0, at - this.nowMs())).unref();
+  }
+
+  /** Runs every scheduled completion that is due. */
+  settleDue(): void {
+    const now = this.nowMs();
+    for (let index = this.scheduled.length - 1; index >= 0; index--) {
+      const entry = this.scheduled[index]!;
+      if (entry.at > now) continue;
+      this.scheduled.splice(index, 1);
+      entry.run();
+    }
+  }
+
   /** The vault's base URL without the trailing slash. */
   get base(): string {
     return this.identity.url.replace(/\/$/, '');

@@ -172,6 +172,21 @@ describe('emulator: certificates through the unchanged SDK', () => {
     expect(completed.headers['retry-after']).toBeUndefined();
   });
 
+  it('completes a pending certificate when the emulator clock passes its pending time', async () => {
+    emulator.configure({ pendingMs: 3_600_000 });
+    try {
+      await clients.certificates.beginCreateCertificate('clocked', { issuerName: 'Self', subject: 'CN=c' });
+      const pending = await clients.certificates.getCertificateOperation('clocked');
+      expect(pending.getOperationState().certificateOperation?.status).toBe('inProgress');
+      emulator.clock.advance(3_600_000);
+      const operation = await clients.certificates.getCertificateOperation('clocked');
+      expect(operation.getOperationState().certificateOperation?.status).toBe('completed');
+      expect((await clients.keys.getKey('clocked')).properties.managed).toBe(true);
+    } finally {
+      emulator.configure({ pendingMs: 50 });
+    }
+  });
+
   it('keeps a certificate secret as PEM when the policy asks for it', async () => {
     const policy = { issuerName: 'Self', subject: 'CN=pem', contentType: 'application/x-pem-file' as const };
     await (await clients.certificates.beginCreateCertificate('pem', policy, POLL)).pollUntilDone();
