@@ -5,7 +5,7 @@
  * another subscription or geography cannot open the blob, as Key Vault's cannot.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import { ServiceError, badParameter, type ObjectKind } from './errors';
+import { badParameter, cannotDecryptBackup, malformedBackup, type ObjectKind } from './errors';
 import { geographyOf } from './geography';
 import type { Vault } from './vault';
 import type { StoredObject } from './vault-store';
@@ -84,21 +84,21 @@ function stripTransient(content: BackupContent): BackupContent {
 /** Opens a blob for a restore of `kind` into `vault`, or answers the service's 400. */
 export function decodeBackup(vault: Vault, kind: ObjectKind, value: string): BackupContent {
   const text = Buffer.from(value, 'base64url').toString('latin1');
-  if (!text.startsWith(BACKUP_MARKER)) throw corrupt();
+  if (!text.startsWith(BACKUP_MARKER)) throw malformedBackup();
   const parts = text.slice(BACKUP_MARKER.length).split('.');
-  if (parts.length !== 5) throw corrupt();
+  if (parts.length !== 5) throw malformedBackup();
   const [header, , iv, body, tag] = parts as [string, string, string, string, string];
   let kid: unknown;
   try {
     kid = (JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { kid?: unknown }).kid;
   } catch {
-    throw corrupt();
+    throw malformedBackup();
   }
   const own = sealingKey(vault);
   // Another subscription's or geography's key: the service cannot decrypt it (azure-cli#8767).
-  if (kid !== own.kid) throw cannotDecrypt();
+  if (kid !== own.kid) throw cannotDecryptBackup();
   const sealed = open(own.key, header, iv, body, tag);
-  if (sealed.kind !== kind) throw corrupt();
+  if (sealed.kind !== kind) throw malformedBackup();
   return { kind: sealed.kind, object: sealed.object, companions: sealed.companions };
 }
 
@@ -109,19 +109,9 @@ function open(key: Buffer, header: string, iv: string, body: string, tag: string
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     const plain = Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
     const sealed = JSON.parse(plain) as SealedBackup;
-    if (sealed.format !== 1 || !sealed.object?.versions?.length) throw corrupt();
+    if (sealed.format !== 1 || !sealed.object?.versions?.length) throw malformedBackup();
     return sealed;
   } catch {
-    throw corrupt();
+    throw malformedBackup();
   }
-}
-
-/** Recorded (certificates, 2025-07-01): code "Malformed backup blob", message "Backup blob contains invalid or corrupt version." */
-function corrupt(): ServiceError {
-  return new ServiceError(400, 'Malformed backup blob', 'Backup blob contains invalid or corrupt version.');
-}
-
-/** The message azure-cli#8767 reports for a blob from another subscription or geography; the code is not recorded. */
-function cannotDecrypt(): ServiceError {
-  return badParameter('Cannot decrypt backup blob');
 }

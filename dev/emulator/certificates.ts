@@ -4,7 +4,7 @@
  * secret with the same name and version id, as in Key Vault.
  */
 import { createHash, randomUUID, webcrypto } from 'node:crypto';
-import { badParameter, ServiceError } from './errors';
+import { badParameter, pendingCertificateNotFound } from './errors';
 import { objectBody, ok, parseTags, newAttributes, type ApiRequest, type Route } from './api';
 import { familyRoutes, type FamilySpec } from './family';
 import { addKeyVersion } from './keys';
@@ -234,7 +234,7 @@ function pendingId(vault: Vault, name: string): string {
 
 function operationJson(vault: Vault, object: CertObject): Record<string, unknown> {
   const operation = object.extra?.operation;
-  if (!operation) throw new ServiceError(404, 'CertificateNotFound', `Pending certificate not found: ${object.name}`);
+  if (!operation) throw pendingCertificateNotFound(object.name);
   return {
     id: pendingId(vault, object.name),
     issuer: { name: operation.issuer },

@@ -6,13 +6,13 @@ import { badParameter, restoreOverExisting as restoreConflict, type ObjectKind, 
 import { objectBody, ok, page, parseTags, updateAttributes, type ApiRequest, type Route } from './api';
 import { decodeBackup, encodeBackup, type BackupContent } from './backup-codec';
 import { deletionJson, type Vault } from './vault';
-import type { ObjectCollection, StoredObject, StoredVersion } from './vault-store';
+import type { ObjectStore, StoredObject, StoredVersion } from './vault-store';
 
 /** What a family contributes to the shared routes. */
 export interface FamilySpec<P, E = unknown> {
   kind: ObjectKind;
   collection: 'keys' | 'secrets' | 'certificates';
-  store(vault: Vault): ObjectCollection<P, E>;
+  store(vault: Vault): ObjectStore<P, E>;
   /**
    * Full bundle of a version (get/create answers). `omitValue`: the answers Key Vault sends without a secret's value
    * (update, delete, get-deleted, recover; recorded in the 2025-07-01 secrets sessions).
@@ -45,7 +45,7 @@ export interface FamilySpec<P, E = unknown> {
   /** Refuses to answer a version's full bundle (Key Vault will not read out a disabled secret's value). */
   refuseRead?(version: StoredVersion<P>): ServiceError | undefined;
   /** Objects of other families that move with this one (a certificate's managed key and secret). */
-  companions?(vault: Vault): ObjectCollection<unknown>[];
+  companions?(vault: Vault): ObjectStore<unknown>[];
 }
 
 function latest<P>(object: StoredObject<P, unknown>): StoredVersion<P> {
@@ -69,7 +69,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
   const deleted = `deleted${collection}`;
   const store = (request: ApiRequest) => spec.store(request.vault);
   const movers = (request: ApiRequest) => [
-    store(request) as ObjectCollection<unknown>,
+    store(request) as ObjectStore<unknown>,
     ...(spec.companions?.(request.vault) ?? []),
   ];
 

@@ -6,7 +6,16 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { accessDenied, badParameter, methodNotAllowed, serviceUnavailable, ServiceError, unauthorized } from './errors';
+import {
+  accessDenied,
+  badParameter,
+  bodyTooLarge,
+  methodNotAllowed,
+  serviceUnavailable,
+  ServiceError,
+  unauthorized,
+  unknownPath,
+} from './errors';
 import { OBJECT_NAME, type ApiRequest, type ApiResponse, type Route } from './api';
 import { throttleError, type TrafficShaper } from './traffic';
 import type { Vault } from './vault';
@@ -172,7 +181,7 @@ function matchRoute(
   }
   // An empty object name (`PUT /secrets/`, `POST /certificates//create`) lands here too, as in the service.
   if (pathMatched) throw methodNotAllowed(method);
-  throw new ServiceError(404, 'NotFound', `The requested path /${segments.join('/')} was not found.`);
+  throw unknownPath(`/${segments.join('/')}`);
 }
 
 function matchPattern(pattern: string, segments: string[]): Record<string, string> | undefined {
@@ -203,7 +212,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new ServiceError(413, 'RequestEntityTooLarge', `The request body exceeds ${MAX_BODY_BYTES} bytes.`));
+        reject(bodyTooLarge(MAX_BODY_BYTES));
         req.destroy();
         return;
       }

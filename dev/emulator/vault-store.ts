@@ -67,8 +67,43 @@ export function newVersionId(): string {
   return randomUUID().replace(/-/g, '');
 }
 
+/**
+ * What the REST handlers and persistence need from the objects of one family: the store interface the handlers are
+ * written against (an in-memory {@link ObjectCollection} today; another store only has to keep these promises).
+ */
+export interface ObjectStore<P, E = unknown> {
+  readonly kind: ObjectKind;
+  /** The live object, or Key Vault's 404 (also while it is being deleted or recovered). */
+  live(name: string): StoredObject<P, E>;
+  findLive(name: string): StoredObject<P, E> | undefined;
+  /** A version of the live object (`''` = latest), or 404. */
+  version(name: string, version: string): { object: StoredObject<P, E>; version: StoredVersion<P> };
+  /** The soft-deleted object; 404 while it is still being deleted, recovered or purged. */
+  deleted(name: string): StoredObject<P, E>;
+  findDeleted(name: string): StoredObject<P, E> | undefined;
+  /** Refuses to (re)create a name that is soft-deleted, in transition or recently purged. */
+  assertNameUsable(name: string): void;
+  addVersion(
+    name: string,
+    build: (versionId: string, now: number) => Omit<StoredVersion<P>, 'version'>,
+    versionId?: string,
+  ): { object: StoredObject<P, E>; version: StoredVersion<P> };
+  insertRestored(object: StoredObject<P, E>): StoredObject<P, E>;
+  /** Records a change made in place to a live object. */
+  touched(): void;
+  softDelete(name: string): StoredObject<P, E>;
+  recover(name: string): StoredObject<P, E>;
+  purge(name: string): void;
+  listLive(): StoredObject<P, E>[];
+  listDeleted(): StoredObject<P, E>[];
+  /** Every stored object, for persistence and expiry scans. */
+  all(): StoredObject<P, E>[];
+  /** Replaces the contents (loading persisted state). */
+  load(objects: StoredObject<P, E>[]): void;
+}
+
 /** The objects of one kind in one vault, keyed case-insensitively as Key Vault does. */
-export class ObjectCollection<P, E = unknown> {
+export class ObjectCollection<P, E = unknown> implements ObjectStore<P, E> {
   private readonly objects = new Map<string, StoredObject<P, E>>();
   /** Names purged recently: restore/create still answers 409 until the time (emulator-clock ms). */
   private readonly purgeConflicts = new Map<string, number>();

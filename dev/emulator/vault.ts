@@ -1,6 +1,7 @@
 /** One emulated vault: its three object families, identity (URL, resource id) and the wire shapes they share. */
 import {
   ObjectCollection,
+  type ObjectStore,
   RETENTION_DAYS,
   type StoredObject,
   type StoredVersion,
@@ -66,9 +67,9 @@ export type NewVersionListener = (
 
 /** A vault's state; the REST handlers read and change it. */
 export class Vault {
-  readonly keys: ObjectCollection<KeyPayload>;
-  readonly secrets: ObjectCollection<SecretPayload>;
-  readonly certificates: ObjectCollection<CertificatePayload, CertificateExtra>;
+  readonly keys: ObjectStore<KeyPayload>;
+  readonly secrets: ObjectStore<SecretPayload>;
+  readonly certificates: ObjectStore<CertificatePayload, CertificateExtra>;
 
   constructor(
     readonly identity: VaultIdentity,
