@@ -37,7 +37,7 @@ const certificatesSpec: FamilySpec<CertificatePayload, CertificateExtra> = {
   kind: 'certificate',
   collection: 'certificates',
   store: (vault) => vault.certificates,
-  companions: (vault) => [vault.keys as never, vault.secrets as never],
+  companions: (vault) => [vault.keys, vault.secrets],
   bundle: (vault, object, version) => ({
     id: vault.objectId('certificates', object.name, version.version),
     ...(version.payload.pending
@@ -194,7 +194,7 @@ async function issue(policy: Policy, now: Date): Promise<IssuedCertificate> {
       notBefore,
       notAfter,
       names: { dns: sans.dns_names ?? [], emails: sans.emails ?? [] },
-      keyUsages: usages.reduce<number>((flags, usage) => flags | (USAGE_FLAGS[usage] ?? 0), 0) as x509.KeyUsageFlags,
+      keyUsages: usages.reduce<number>((flags, usage) => flags | (USAGE_FLAGS[usage] ?? 0), 0),
       extendedKeyUsages: x509Props['ekus'] as string[],
     });
     const der = Buffer.from(certificate.rawData);
@@ -295,7 +295,7 @@ function completeIssue(
     };
   }
   vault.certificates.touched();
-  vault.newVersion('certificate', object as StoredObject<unknown>, version as StoredVersion<unknown>);
+  vault.newVersion('certificate', object, version);
 }
 
 async function createCertificate(request: ApiRequest, name: string, pendingMs: number) {

@@ -40,6 +40,7 @@ export class VaultPersistence {
     } catch (error) {
       throw new Error(
         `${this.path} is not valid JSON (${(error as Error).message.split('\n')[0]}); remove it to start empty`,
+        { cause: error },
       );
     }
     if (saved?.format !== STATE_FORMAT || ![saved.keys, saved.secrets, saved.certificates].every(Array.isArray)) {

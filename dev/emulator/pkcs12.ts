@@ -5,10 +5,7 @@
 import { webcrypto } from 'node:crypto';
 import * as pkijs from 'pkijs';
 
-const engine = new pkijs.CryptoEngine({
-  name: 'node',
-  crypto: webcrypto as unknown as ConstructorParameters<typeof pkijs.CryptoEngine>[0]['crypto'],
-});
+const engine = new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto });
 
 /** OIDs of the two bag types (RFC 7292 §4.2). */
 const KEY_BAG = '1.2.840.113549.1.12.10.1.1';

@@ -5,7 +5,11 @@ import { parseKeyVaultKeyIdentifier } from '@azure/keyvault-keys';
 import { rawRequest, sdkClients, startTestEmulator, type TestEmulator } from '../../support/emulator';
 
 const POLL = { intervalInMs: 10 };
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * How long a purged name stays blocked. The window runs on the emulator clock, which only the test moves on
+ * (`afterPurgeConflict`), so the calls right after a purge still see it however busy the machine is.
+ */
+const PURGE_CONFLICT_MS = 3_600_000;
 
 async function keyVersions(
   keys: KeyClient,
@@ -34,10 +38,14 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
   let clients: ReturnType<typeof sdkClients>;
 
   beforeAll(async () => {
-    emulator = await startTestEmulator({ vaults: [{ name: 'lifecycle' }, { name: 'other' }] });
+    emulator = await startTestEmulator({
+      vaults: [{ name: 'lifecycle' }, { name: 'other' }],
+      purgeConflictMs: PURGE_CONFLICT_MS,
+    });
     clients = sdkClients(emulator.url, emulator.caCertPem);
   });
   afterAll(() => emulator.stop());
+  const afterPurgeConflict = () => emulator.clock.advance(PURGE_CONFLICT_MS + 1_000);
 
   it('backs up, refuses restore while deleted, and after purge restores every version with ids and timestamps', async () => {
     const { keys } = clients;
@@ -50,8 +58,6 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     await (await keys.beginDeleteKey('payments', POLL)).pollUntilDone();
     await expect(keys.restoreKeyBackup(backup!)).rejects.toMatchObject({ statusCode: 409, code: 'Conflict' });
 
-    // A purge conflict far longer than the test, settled by moving the emulator clock: no race with the machine's load.
-    emulator.configure({ purgeConflictMs: 3_600_000 });
     await keys.purgeDeletedKey('payments');
     // like Key Vault: gone from both views at once, yet the name stays blocked for a moment
     await expect(keys.getDeletedKey('payments')).rejects.toMatchObject({ statusCode: 404 });
@@ -59,8 +65,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
       statusCode: 409,
       message: 'Key payments is currently being deleted and cannot be re-created; retry later.',
     });
-    emulator.clock.advance(3_600_000);
-    emulator.configure({ purgeConflictMs: 50 });
+    afterPurgeConflict();
     const restored = await keys.restoreKeyBackup(backup!);
 
     expect(restored.properties.version).toBe(newest.properties.version);
@@ -170,7 +175,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     const backup = await secrets.backupSecret('db-password');
     await (await secrets.beginDeleteSecret('db-password', POLL)).pollUntilDone();
     await secrets.purgeDeletedSecret('db-password');
-    await wait(120);
+    afterPurgeConflict();
     await secrets.restoreSecretBackup(backup!);
     expect(await secretVersions(secrets, 'db-password')).toEqual(before);
     expect((await secrets.getSecret('db-password')).value).toBe('two');
@@ -183,7 +188,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     backup[backup.length - 5] = backup[backup.length - 5]! ^ 0xff;
     await (await keys.beginDeleteKey('tamper', POLL)).pollUntilDone();
     await keys.purgeDeletedKey('tamper');
-    await wait(120);
+    afterPurgeConflict();
     await expect(keys.restoreKeyBackup(backup)).rejects.toMatchObject({
       statusCode: 400,
       code: 'Malformed backup blob',
