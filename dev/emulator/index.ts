@@ -78,6 +78,8 @@ export interface RunningEmulator {
     vault?: string,
   ): void;
   addEventSubscription(vault: string, endpoint: string): void;
+  /** Requests each vault shaped and the faults it injected (429, 503, resets) or throttled, since start. */
+  trafficCounts(): Record<string, TrafficShaper['counts']>;
   /** Closes servers and sockets; ports are free after. */
   stop(): Promise<void>;
 }
@@ -145,6 +147,9 @@ export async function startKeyVaultEmulator(options: EmulatorOptions): Promise<R
         if (change.pendingMs !== undefined) runtime.timing.pendingMs = change.pendingMs;
         if (change.purgeConflictMs !== undefined) runtime.timing.purgeConflictMs = change.purgeConflictMs;
       }
+    },
+    trafficCounts() {
+      return Object.fromEntries(runtimes.map((runtime) => [runtime.vault.identity.name, { ...runtime.shaper.counts }]));
     },
     addEventSubscription(vault, endpoint) {
       select(vault);

@@ -1,18 +1,22 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { services } from '../composition';
+import { discoverySettings, services } from '../composition';
+import { scheduledTargets } from '../core/discovery';
 import { scheduleBackups } from '../core/backup/runs';
 import { alertRpoBreaches, vaultStatuses } from '../core/backup/status';
 import type { TimerFunctionDefinition } from './definition';
 import { invocationLogger } from './invocation-logger';
 
-/** Timer: enqueues one backup job per configured vault, then alerts on vaults past their RPO. */
+/** Timer: enqueues one backup job per protected vault (configured or discovered), then alerts on RPO breaches. */
 async function handler(timer: Timer, context: InvocationContext): Promise<void> {
-  const { config, backupQueue, store, alerts, clock } = services();
+  const deps = services();
+  const { config, backupQueue, store, alerts, clock } = deps;
   const logger = invocationLogger(context);
   if (timer.isPastDue) logger.warn('backup schedule is running late');
-  const jobs = await scheduleBackups(config.vaults, backupQueue, clock);
+  // Tagged vaults are re-discovered on each schedule, so a newly tagged vault is protected without a redeploy.
+  const targets = await scheduledTargets(config.vaults, discoverySettings(config), { ...deps, logger });
+  const jobs = await scheduleBackups(targets, backupQueue, clock);
   logger.info('backup jobs enqueued', { runs: jobs.map((j) => ({ vault: j.vaultUrl, runId: j.runId })) });
-  const { vaults } = await vaultStatuses(config.vaults, store, clock, config.rpoHours);
+  const { vaults } = await vaultStatuses(targets, store, clock, config.rpoHours);
   await alertRpoBreaches(vaults, alerts, clock);
 }
 
