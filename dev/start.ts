@@ -1,14 +1,16 @@
 /**
- * `npm start`: the whole local stack, with no configuration — the Key Vault emulator (a seeded `demo` vault),
- * Azurite in memory, and the dev host running every function definition. Writes `.kvguard/dev.json` when ready and
+ * `npm start`: the whole local stack, with no configuration — the Key Vault emulator (a seeded `demo` vault, an
+ * empty `scratch` vault for restore drills and an empty `dr` vault in the paired region), Azurite in memory, and the
+ * dev host running every function definition. Writes `.kvguard/dev.json` when ready and
  * stays in the foreground until SIGINT/SIGTERM, then stops every part and exits 0.
  *
  * Environment (all optional):
  * - `KVGUARD_DEV_PORTS=ephemeral`: every part on a free port instead of 8443 / 10000 / 10001 / 7071 (tests).
  * - `KVGUARD_DEV_DIR=<dir>`: use `<dir>` instead of `<project>/.kvguard` for dev.json and the emulator's CA.
  * - `KVGUARD_DEV_LOGS=quiet`: no dev host log lines on stdout (the summary is still printed).
- * - `KVGUARD_EMULATOR={...}`: JSON tuning of the Key Vault emulator: `throttle` ({ operations, windowSeconds,
- *   retryAfter }), `faults` ({ seed, latencyMs, rate429, rate503, rateReset, forbidden }), `pendingMs`,
+ * - `KVGUARD_EMULATOR={...}`: JSON tuning of the Key Vault emulator: `vaults` ([{ name, subscription?, location?,
+ *   resourceGroup? }], default {@link DEFAULT_VAULTS}), `throttle` ({ operations, windowSeconds, retryAfter }),
+ *   `faults` ({ seed, latencyMs, rate429, rate503, rateReset, forbidden }), `pendingMs`,
  *   `persist` (true: keep vault state in `.kvguard/emulator/state` across restarts).
  * - any app setting (`KVGUARD_*` …): overrides local.settings.json and what the stack wires.
  */
@@ -24,16 +26,41 @@ import { seedDemoVault } from './emulator/seed';
 import { startDevHost, type DevHostOptions, type RunningDevHost } from './host';
 import { readLocalSettings, resolveDevSettings } from './settings';
 
-/** Fixed ports of the embedded default (Key Vault emulator, Azurite Blob and Queue, dev host as in Core Tools). */
+/**
+ * Fixed ports of the embedded default (the first Key Vault emulator vault, Azurite Blob and Queue, dev host as in
+ * Core Tools); further vaults take the ports after `vault` (8444, 8445 …).
+ */
 export const DEFAULT_PORTS = { vault: 8443, blob: 10000, queue: 10001, host: 7071 };
-/** The demo vault's name. */
+/** The demo vault's name (seeded with demo content). */
 export const DEMO_VAULT = 'demo';
+/** The vault restore drills use (`KVGUARD_SCRATCH_VAULT`); not backed up itself. */
+export const SCRATCH_VAULT = 'scratch';
+/** The emulator's subscription when a vault names none. */
+export const DEV_SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
+
+/** A vault the stack serves and where it lives (a backup restores within one subscription and geography only). */
+export interface DevVault {
+  name: string;
+  subscription: string;
+  location: string;
+  resourceGroup?: string;
+}
+
+/**
+ * The vaults `npm start` serves unless `KVGUARD_EMULATOR.vaults` says otherwise: `demo` and `scratch` side by side,
+ * `dr` in the paired region of the same geography (Key Vault restores across regions of one geography).
+ */
+export const DEFAULT_VAULTS: DevVault[] = [
+  { name: DEMO_VAULT, subscription: DEV_SUBSCRIPTION, location: 'westeurope' },
+  { name: SCRATCH_VAULT, subscription: DEV_SUBSCRIPTION, location: 'westeurope' },
+  { name: 'dr', subscription: DEV_SUBSCRIPTION, location: 'northeurope' },
+];
 /** The Event Grid function the emulator's vault events are delivered to. */
 export const VAULT_EVENTS_FUNCTION = 'vaultEvents';
 
 /** What `.kvguard/dev.json` holds (the shape of interface 2 in shared/README.md, plus extras). */
 export interface DevStackFile {
-  vaults: { name: string; url: string }[];
+  vaults: { name: string; url: string; subscription: string; location: string }[];
   caCertPath: string;
   storage: { connectionString: string; container: string; blobUrl: string; queueUrl: string };
   host: { url: string; functionKey: string; masterKey: string };
@@ -66,8 +93,31 @@ export interface LocalStackOptions {
   env?: Record<string, string | undefined>;
 }
 
+const vaultNameSchema = z
+  .string()
+  .regex(/^[a-zA-Z][a-zA-Z0-9-]{0,22}[a-zA-Z0-9]$/, 'must be 2-24 letters, digits and dashes, starting with a letter');
+
 const emulatorTuningSchema = z
   .object({
+    vaults: z
+      .array(
+        z
+          .object({
+            name: vaultNameSchema,
+            subscription: z
+              .string()
+              .regex(/^[0-9a-fA-F-]{36}$/, 'must be a subscription id (GUID)')
+              .optional(),
+            location: z
+              .string()
+              .regex(/^[a-z0-9]+$/, 'must be an Azure location name such as westeurope')
+              .optional(),
+            resourceGroup: z.string().min(1).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .optional(),
     throttle: z
       .object({
         operations: z.number().int().positive().optional(),
@@ -141,17 +191,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clearInterval(keepAlive);
     }
   };
+  const devVaults = devVaultsOf(options.emulator);
   try {
     mkdirSync(devDir, { recursive: true });
     const emulatorDataDir = path.join(devDir, 'emulator');
     const [emulator, azurite] = await settleAll([
       startPart(
         'Key Vault emulator',
-        port(DEFAULT_PORTS.vault).then((vaultPort) => {
-          const { persist, ...tuning } = options.emulator ?? {};
+        Promise.all(devVaults.map((_vault, index) => port(DEFAULT_PORTS.vault + index))).then((vaultPorts) => {
+          const { persist, vaults: _vaults, ...tuning } = options.emulator ?? {};
           return startKeyVaultEmulator({
             ...tuning,
-            vaults: [{ name: DEMO_VAULT, port: vaultPort }],
+            vaults: devVaults.map((vault, index) => ({
+              name: vault.name,
+              port: vaultPorts[index],
+              subscriptionId: vault.subscription,
+              location: vault.location,
+              ...(vault.resourceGroup ? { resourceGroup: vault.resourceGroup } : {}),
+            })),
             dataDir: emulatorDataDir,
             persistDir: persist ? path.join(emulatorDataDir, 'state') : undefined,
           });
@@ -164,7 +221,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ),
       ),
     ]);
-    const demo = emulator.vaults[0]!;
+    const demo = emulator.vaults.find((vault) => vault.name === DEMO_VAULT) ?? emulator.vaults[0]!;
     const settings = resolveDevSettings({
       root: options.root,
       local,
@@ -186,10 +243,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       seedDemoVault(demo.url, emulator.caCertPem),
     ]);
     if (functionDefinitions.some((d) => d.trigger === 'eventGrid' && d.name === VAULT_EVENTS_FUNCTION)) {
-      emulator.addEventSubscription(
-        DEMO_VAULT,
-        `${host.url}/runtime/webhooks/eventgrid?functionName=${VAULT_EVENTS_FUNCTION}`,
-      );
+      for (const vault of protectedVaults(emulator)) {
+        emulator.addEventSubscription(
+          vault.name,
+          `${host.url}/runtime/webhooks/eventgrid?functionName=${VAULT_EVENTS_FUNCTION}`,
+        );
+      }
     }
     const file = devStackFile(emulator, azurite, host, settings, emulatorDataDir);
     devJsonPath = path.join(devDir, 'dev.json');
@@ -215,8 +274,25 @@ async function settleAll<T extends readonly unknown[] | []>(
   };
 }
 
+/** `KVGUARD_EMULATOR.vaults`, or the default three, each with its subscription and location filled in. */
+function devVaultsOf(tuning: EmulatorTuning | undefined): DevVault[] {
+  if (!tuning?.vaults) return DEFAULT_VAULTS;
+  return tuning.vaults.map((vault) => ({
+    name: vault.name,
+    subscription: vault.subscription ?? DEV_SUBSCRIPTION,
+    location: vault.location ?? DEFAULT_VAULTS[0]!.location,
+    ...(vault.resourceGroup ? { resourceGroup: vault.resourceGroup } : {}),
+  }));
+}
+
+/** Every served vault but the scratch vault: drills restore into it and delete what they restored. */
+function protectedVaults(emulator: RunningEmulator): RunningEmulator['vaults'] {
+  return emulator.vaults.filter((vault) => vault.name !== SCRATCH_VAULT);
+}
+
 /** What the stack wires for the dev host; local.settings.json and the environment override each. */
 function stackSettings(emulator: RunningEmulator, azurite: RunningAzurite): Record<string, string> {
+  const scratch = emulator.vaults.find((vault) => vault.name === SCRATCH_VAULT);
   // Every documented default too: triggers reference settings such as %KVGUARD_BACKUP_QUEUE%, which the Functions
   // host resolves from app settings only (the infra sets them in Azure).
   const documentedDefaults = Object.fromEntries(
@@ -226,7 +302,8 @@ function stackSettings(emulator: RunningEmulator, azurite: RunningAzurite): Reco
     ...documentedDefaults,
     FUNCTIONS_WORKER_RUNTIME: 'node',
     AzureWebJobsStorage: azurite.connectionString,
-    KVGUARD_VAULTS: JSON.stringify(emulator.vaults.map((vault) => ({ url: vault.url, name: vault.name }))),
+    KVGUARD_VAULTS: JSON.stringify(protectedVaults(emulator).map((vault) => ({ url: vault.url, name: vault.name }))),
+    ...(scratch ? { KVGUARD_SCRATCH_VAULT: scratch.url } : {}),
     KVGUARD_STORAGE: azurite.connectionString,
     KVGUARD_CREDENTIAL: 'emulator',
     KVGUARD_KEYVAULT_CA_CERT: emulator.caCertPath,
@@ -252,7 +329,12 @@ function devStackFile(
     if (value !== undefined && !('secret' in spec && spec.secret)) kvguardSettings[spec.name] = value;
   }
   return {
-    vaults: emulator.vaults.map((vault) => ({ name: vault.name, url: vault.url })),
+    vaults: emulator.vaults.map((vault) => ({
+      name: vault.name,
+      url: vault.url,
+      subscription: vault.subscriptionId,
+      location: vault.location,
+    })),
     caCertPath: emulator.caCertPath,
     storage: {
       connectionString: settings.KVGUARD_STORAGE ?? azurite.connectionString,
@@ -318,7 +400,9 @@ function printSummary(stack: LocalStack, readyMs: number): void {
   const lines = [
     '',
     `kvguard local stack ready in ${(readyMs / 1000).toFixed(1)} s`,
-    ...file.vaults.map((vault) => `  Key Vault emulator  ${vault.name}: ${vault.url}  (CA: ${file.caCertPath})`),
+    ...file.vaults.map(
+      (vault) => `  Key Vault emulator  ${vault.name}: ${vault.url}  (${vault.location}; CA: ${file.caCertPath})`,
+    ),
     `  Azurite             blob ${file.storage.blobUrl}  queue ${file.storage.queueUrl}`,
     `  Dev host            ${file.host.url}  (function key in ${stack.devJsonPath})`,
     `  Try                 curl -H "x-functions-key: <key>" ${file.host.url}/api/status   ·   npx kvguard status`,

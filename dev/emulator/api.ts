@@ -19,6 +19,8 @@ export interface ApiRequest {
 export interface ApiResponse {
   status: number;
   body?: unknown;
+  /** Extra response headers (a certificate create's `Location` and `Retry-After`). */
+  headers?: Record<string, string>;
 }
 
 /** A handler bound to a method and a path pattern (`:param` segments are captured). */

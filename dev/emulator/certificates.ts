@@ -4,19 +4,19 @@
  * secret with the same name and version id, as in Key Vault.
  */
 import { createHash, randomUUID, webcrypto } from 'node:crypto';
-import { badParameter, ServiceError } from './errors';
+import { badParameter, pendingCertificateNotFound } from './errors';
 import { objectBody, ok, parseTags, newAttributes, type ApiRequest, type Route } from './api';
 import { familyRoutes, type FamilySpec } from './family';
 import { addKeyVersion } from './keys';
 import { addSecretVersion } from './secrets';
 import { attributesJson, type CertificateExtra, type CertificatePayload, type Vault } from './vault';
 import type { StoredObject, StoredVersion } from './vault-store';
+import { pkcs12 } from './pkcs12';
 import { certificateSigningRequest, generateSigningKeys, issueCertificate, privateKeyPem, x509 } from './x509';
 
 type Policy = Record<string, unknown>;
 type CertObject = StoredObject<CertificatePayload, CertificateExtra>;
 
-const DAY_MS = 24 * 3600 * 1000;
 const USAGE_FLAGS: Record<string, x509.KeyUsageFlags> = {
   digitalSignature: x509.KeyUsageFlags.digitalSignature,
   nonRepudiation: x509.KeyUsageFlags.nonRepudiation,
@@ -51,22 +51,41 @@ const certificatesSpec: FamilySpec<CertificatePayload, CertificateExtra> = {
     attributes: attributesJson(version),
     ...(version.tags ? { tags: version.tags } : {}),
     policy: policyJson(vault, object.name, object.extra?.policy ?? version.payload.policy),
+    // Recorded on every bundle of a certificate created in the vault, also once the operation completed.
+    ...(object.extra?.operation ? { pending: { id: pendingId(vault, object.name) } } : {}),
   }),
   hiddenFromLists: (version, request) =>
     version.payload.pending === true && request.query.get('includePending') !== 'true',
-  item: (vault, object, version) => ({
-    id: vault.objectId('certificates', object.name, version.version),
+  item: (vault, object, version, versioned) => ({
+    id: vault.objectId('certificates', object.name, versioned ? version.version : undefined),
     ...(version.payload.pending ? {} : { x5t: version.payload.x5t }),
     attributes: attributesJson(version),
     ...(version.tags ? { tags: version.tags } : {}),
   }),
 };
 
-/** Fills in Key Vault's policy defaults and checks what the emulator can issue. */
+const DEFAULT_EKUS = ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'];
+const DEFAULT_KEY_USAGE = ['digitalSignature', 'keyEncipherment'];
+/** The managed secret's formats: PKCS#12 unless the policy asks for PEM. */
+export const PKCS12_CONTENT_TYPE = 'application/x-pkcs12';
+export const PEM_CONTENT_TYPE = 'application/x-pem-file';
+
+function policyPart(policy: Policy, field: string): Policy {
+  const part = policy[field];
+  if (part === undefined || part === null) return {};
+  if (typeof part !== 'object' || Array.isArray(part)) throw badParameter(`Invalid value for policy.${field}.`);
+  return part as Policy;
+}
+
+/**
+ * Fills in the policy defaults Key Vault answers with (recorded: an RSA 2048 exportable key, PKCS#12 secret, the
+ * server and client authentication EKUs, digitalSignature + keyEncipherment, 12 months, `basic_constraints.ca`
+ * false, auto-renew at 80 %) and checks what the emulator can issue.
+ */
 export function normalizePolicy(raw: unknown, now: number): Policy {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw badParameter('Property policy is required.');
   const policy = raw as Policy;
-  const issuer = { name: 'Self', ...((policy['issuer'] as Policy | undefined) ?? {}) };
+  const issuer = { name: 'Self', ...policyPart(policy, 'issuer') };
   if (String(issuer['name']).toLowerCase() !== 'self') {
     throw badParameter(`Issuer '${String(issuer['name'])}' is not supported by the emulator; use 'Self'.`);
   }
@@ -75,21 +94,41 @@ export function normalizePolicy(raw: unknown, now: number): Policy {
     kty: 'RSA',
     key_size: 2048,
     reuse_key: false,
-    ...((policy['key_props'] as Policy | undefined) ?? {}),
+    ...policyPart(policy, 'key_props'),
   };
   const kty = String(keyProps['kty']);
   if (!['RSA', 'RSA-HSM', 'EC', 'EC-HSM'].includes(kty))
     throw badParameter(`The specified key type (${kty}) is not supported.`);
-  if (kty.startsWith('EC')) keyProps['crv'] = keyProps['crv'] ?? 'P-256';
-  const x509Props: Policy = { validity_months: 12, ...((policy['x509_props'] as Policy | undefined) ?? {}) };
+  if (kty.startsWith('EC')) {
+    delete keyProps['key_size'];
+    keyProps['crv'] = keyProps['crv'] ?? 'P-256';
+  }
+  const x509Props: Policy = {
+    ...policyPart(policy, 'x509_props'),
+  };
+  x509Props['ekus'] = x509Props['ekus'] ?? DEFAULT_EKUS;
+  x509Props['key_usage'] = x509Props['key_usage'] ?? DEFAULT_KEY_USAGE;
+  x509Props['validity_months'] = x509Props['validity_months'] ?? 12;
+  x509Props['basic_constraints'] = x509Props['basic_constraints'] ?? { ca: false };
+  const months = x509Props['validity_months'];
+  if (typeof months !== 'number' || !Number.isInteger(months) || months < 1 || months > 1200) {
+    throw badParameter(`Invalid value for policy.x509_props.validity_months: ${JSON.stringify(months)}.`);
+  }
   const subject = x509Props['subject'];
-  const sans = x509Props['sans'] as Policy | undefined;
-  if ((typeof subject !== 'string' || subject === '') && !sans) {
+  const sans = x509Props['sans'] as { dns_names?: unknown[]; emails?: unknown[]; upns?: unknown[] } | undefined;
+  const hasSans = Boolean(sans && [sans.dns_names, sans.emails, sans.upns].some((names) => names?.length));
+  if ((typeof subject !== 'string' || subject === '') && !hasSans) {
     throw badParameter('Either subject or subject alternative names must be specified in the certificate policy.');
+  }
+  const secretProps = { contentType: PKCS12_CONTENT_TYPE, ...policyPart(policy, 'secret_props') };
+  if (![PKCS12_CONTENT_TYPE, PEM_CONTENT_TYPE].includes(String(secretProps.contentType))) {
+    throw badParameter(
+      `Invalid value for policy.secret_props.contentType: ${JSON.stringify(secretProps.contentType)}.`,
+    );
   }
   return {
     key_props: keyProps,
-    secret_props: { contentType: 'application/x-pkcs12', ...(policy['secret_props'] ?? {}) },
+    secret_props: secretProps,
     x509_props: x509Props,
     lifetime_actions: policy['lifetime_actions'] ?? [
       { trigger: { lifetime_percentage: 80 }, action: { action_type: 'AutoRenew' } },
@@ -99,51 +138,105 @@ export function normalizePolicy(raw: unknown, now: number): Policy {
   };
 }
 
+/**
+ * An X.500 name the certificate library can parse: attribute types upper-cased (`cn=MyCert` is an ordinary subject
+ * the service accepts), values, quotes and escapes left alone.
+ */
+export function canonicalSubject(subject: string): string {
+  let result = '';
+  let atType = true;
+  let quoted = false;
+  for (let index = 0; index < subject.length; index++) {
+    const char = subject[index]!;
+    if (char === '\\' && !atType) {
+      result += char + (subject[index + 1] ?? '');
+      index++;
+      continue;
+    }
+    if (char === '"') quoted = !quoted;
+    if (!quoted && (char === ',' || char === '+' || char === ';')) atType = true;
+    else if (atType && char === '=') atType = false;
+    result += atType ? char.toUpperCase() : char;
+  }
+  return result;
+}
+
 interface IssuedCertificate {
   der: Buffer;
   csr: Buffer;
   privateJwk: Record<string, unknown>;
-  privatePem: string;
+  /** The managed secret: PKCS#12 (base64) or PEM, as the policy's `secret_props.contentType` says. */
+  secret: { value: string; contentType: string };
   notBefore: Date;
   notAfter: Date;
 }
+
+/** How long before its creation a new certificate is valid (recorded: `nbf` = created - 600 s). */
+const BACKDATE_MS = 10 * 60_000;
 
 async function issue(policy: Policy, now: Date): Promise<IssuedCertificate> {
   const keyProps = policy['key_props'] as Policy;
   const x509Props = policy['x509_props'] as Policy;
   const kty = String(keyProps['kty']).startsWith('EC') ? 'EC' : 'RSA';
-  const keys = await generateSigningKeys(kty, kty === 'EC' ? String(keyProps['crv']) : Number(keyProps['key_size']));
   const subject =
-    typeof x509Props['subject'] === 'string' && x509Props['subject'] ? String(x509Props['subject']) : 'CN=';
+    typeof x509Props['subject'] === 'string' && x509Props['subject'] ? canonicalSubject(x509Props['subject']) : 'CN=';
   const sans = (x509Props['sans'] ?? {}) as { dns_names?: string[]; emails?: string[]; upns?: string[] };
-  const notBefore = new Date(now.getTime() - 5 * 60_000);
-  const months = Number(x509Props['validity_months'] ?? 12);
-  const notAfter = new Date(now.getTime() + Math.max(1, months) * 30 * DAY_MS);
-  const usages = (x509Props['key_usage'] as string[] | undefined) ?? ['digitalSignature', 'keyEncipherment'];
-  const certificate = await issueCertificate({
-    subject,
-    keys,
-    notBefore,
-    notAfter,
-    names: { dns: sans.dns_names ?? [], emails: sans.emails ?? [] },
-    keyUsages: usages.reduce<number>((flags, usage) => flags | (USAGE_FLAGS[usage] ?? 0), 0),
-    extendedKeyUsages: (x509Props['ekus'] as string[] | undefined) ?? ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'],
-  });
-  return {
-    der: Buffer.from(certificate.rawData),
-    csr: await certificateSigningRequest(subject, keys),
-    privateJwk: (await webcrypto.subtle.exportKey('jwk', keys.privateKey)) as Record<string, unknown>,
-    privatePem: await privateKeyPem(keys.privateKey),
-    notBefore,
-    notAfter,
-  };
+  const notBefore = new Date(now.getTime() - BACKDATE_MS);
+  // Recorded: exp = created + validity_months calendar months (12 months = 365 days in 2026).
+  const notAfter = new Date(now.getTime());
+  notAfter.setUTCMonth(notAfter.getUTCMonth() + Number(x509Props['validity_months']));
+  const usages = x509Props['key_usage'] as string[];
+  try {
+    const keys = await generateSigningKeys(kty, kty === 'EC' ? String(keyProps['crv']) : Number(keyProps['key_size']));
+    const certificate = await issueCertificate({
+      subject,
+      keys,
+      notBefore,
+      notAfter,
+      names: { dns: sans.dns_names ?? [], emails: sans.emails ?? [] },
+      keyUsages: usages.reduce<number>((flags, usage) => flags | (USAGE_FLAGS[usage] ?? 0), 0),
+      extendedKeyUsages: x509Props['ekus'] as string[],
+    });
+    const der = Buffer.from(certificate.rawData);
+    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+    const pem = secretPem(await privateKeyPem(keys.privateKey), der);
+    const secretType = String((policy['secret_props'] as Policy)['contentType']);
+    return {
+      der,
+      csr: await certificateSigningRequest(subject, keys),
+      privateJwk: (await webcrypto.subtle.exportKey('jwk', keys.privateKey)) as Record<string, unknown>,
+      secret:
+        secretType === PEM_CONTENT_TYPE
+          ? { value: pem, contentType: PEM_CONTENT_TYPE }
+          : { value: (await pkcs12(der, pkcs8)).toString('base64'), contentType: PKCS12_CONTENT_TYPE },
+      notBefore,
+      notAfter,
+    };
+  } catch (error) {
+    // A policy the library cannot issue (an unknown attribute type, a curve or size WebCrypto refuses) is the
+    // client's mistake: the service answers 400 for what it cannot issue, never 500. The message is ours.
+    throw badParameter(`The certificate policy cannot be issued: ${(error as Error).message}`);
+  }
+}
+
+function secretPem(privatePem: string, der: Buffer): string {
+  const body =
+    der
+      .toString('base64')
+      .match(/.{1,64}/g)
+      ?.join('\n') ?? '';
+  return `${privatePem}-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+}
+
+function pendingId(vault: Vault, name: string): string {
+  return `${vault.objectId('certificates', name)}/pending`;
 }
 
 function operationJson(vault: Vault, object: CertObject): Record<string, unknown> {
   const operation = object.extra?.operation;
-  if (!operation) throw new ServiceError(404, 'CertificateNotFound', `Pending certificate not found: ${object.name}`);
+  if (!operation) throw pendingCertificateNotFound(object.name);
   return {
-    id: `${vault.objectId('certificates', object.name)}/pending`,
+    id: pendingId(vault, object.name),
     issuer: { name: operation.issuer },
     csr: operation.csr,
     cancellation_requested: false,
@@ -182,27 +275,18 @@ function completeIssue(
     ? ['sign', 'verify']
     : ['sign', 'verify', 'wrapKey', 'unwrapKey', 'encrypt', 'decrypt'];
   addKeyVersion(vault, name, { kty, keyOps, jwk: issued.privateJwk }, managedBody, { managed: true, versionId });
-  const pem = `${issued.privatePem}-----BEGIN CERTIFICATE-----\n${issued.der
-    .toString('base64')
-    .match(/.{1,64}/g)
-    ?.join('\n')}\n-----END CERTIFICATE-----\n`;
-  // The emulator cannot write PKCS#12; the managed secret always holds PEM (key + certificate) and says so.
-  addSecretVersion(
-    vault,
-    name,
-    { value: pem, contentType: 'application/x-pem-file', certificateManaged: true },
-    managedBody,
-    { managed: true, versionId },
-  );
+  addSecretVersion(vault, name, { ...issued.secret, certificateManaged: true }, managedBody, {
+    managed: true,
+    versionId,
+  });
   version.payload = {
     cer: issued.der.toString('base64'),
     x5t: createHash('sha1').update(issued.der).digest('base64url'),
     policy,
   };
-  version.attributes = {
-    ...newAttributes({ attributes: validity }, vault.nowSeconds()),
-    created: version.attributes.created,
-  };
+  // Recorded: the version's `created` is its issue time, 600 s after `nbf` (the emulator issues at create time).
+  const issuedAt = validity.nbf + BACKDATE_MS / 1000;
+  version.attributes = newAttributes({ attributes: validity }, issuedAt);
   if (object.extra?.operation) {
     object.extra.operation = {
       ...object.extra.operation,
@@ -241,8 +325,15 @@ async function createCertificate(request: ApiRequest, name: string, pendingMs: n
   const answer = operationJson(vault, object);
   const finish = () => completeIssue(vault, object, version, issued, body);
   if (pendingMs <= 0) finish();
-  else setTimeout(() => finishInBackground(object, finish), pendingMs).unref();
-  return { status: 202, body: answer };
+  else vault.schedule(vault.nowMs() + pendingMs, () => finishInBackground(object, finish));
+  const requestId = object.extra.operation!.requestId;
+  const location = `${pendingId(vault, object.name)}?api-version=${encodeURIComponent(request.apiVersion)}&request_id=${requestId}`;
+  return { status: 202, body: answer, headers: { Location: location, ...operationHeaders(object) } };
+}
+
+/** Recorded: the create answer and every pending read while in progress carry `Retry-After: 10`. */
+function operationHeaders(object: CertObject): Record<string, string> {
+  return object.extra?.operation?.status === 'inProgress' ? { 'Retry-After': '10' } : {};
 }
 
 /** Completes a create after its pending time; should that fail (the name was taken meanwhile), the operation fails, not the emulator. */
@@ -255,7 +346,8 @@ function finishInBackground(object: CertObject, finish: () => void): void {
 }
 
 function getOperation(request: ApiRequest, name: string) {
-  return ok(operationJson(request.vault, request.vault.certificates.live(name)));
+  const object = request.vault.certificates.live(name);
+  return { ...ok(operationJson(request.vault, object)), headers: operationHeaders(object) };
 }
 
 function updatePolicy(request: ApiRequest, name: string) {

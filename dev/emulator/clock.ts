@@ -8,10 +8,11 @@ export interface EmulatorClock {
 }
 
 /** A clock starting at real time; `onAdvance` runs after every move. */
-export function createClock(onAdvance: () => void): EmulatorClock & { nowSeconds: () => number } {
+export function createClock(onAdvance: () => void): EmulatorClock & { nowMs: () => number; nowSeconds: () => number } {
   let offsetMs = 0;
   return {
     now: () => new Date(Date.now() + offsetMs),
+    nowMs: () => Date.now() + offsetMs,
     nowSeconds: () => Math.floor((Date.now() + offsetMs) / 1000),
     advance(ms: number) {
       if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`clock.advance needs a non-negative number, got ${ms}`);

@@ -12,7 +12,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { badParameter, ServiceError } from './errors';
+import { badParameter, keyDisabled, keyOutsideValidity, operationForbidden, unsupportedAlgorithm } from './errors';
 import { objectBody, ok, type ApiRequest, type ApiResponse, type Route } from './api';
 import * as prehashed from './prehashed';
 import type { KeyPayload } from './vault';
@@ -58,39 +58,6 @@ const SIGNING: Record<string, Signing> = {
 
 const MAX_RANDOM_BYTES = 128;
 
-/** 403 for an operation the key's `key_ops` leave out (azure-sdk-for-net#11518, SDK troubleshooting guides). */
-function operationForbidden(operation: KeyOperation): ServiceError {
-  return new ServiceError(
-    403,
-    'Forbidden',
-    `Operation ${operation} is not permitted on this key.`,
-    'KeyOperationForbidden',
-  );
-}
-
-/** 403 on a disabled key (azure-sdk-for-python#45342: `Operation X is not allowed on a disabled key`, KeyDisabled). */
-function keyDisabled(operation: KeyOperation): ServiceError {
-  return new ServiceError(403, 'Forbidden', `Operation ${operation} is not allowed on a disabled key.`, 'KeyDisabled');
-}
-
-// Not found in any recording: modelled on the secret answer "Operation get is not allowed on a expired secret."
-// (inner SecretExpired, Azure/AzureKeyVault#19). Status 403 is documented; message and inner code are our guess.
-function outsideValidity(operation: KeyOperation, expired: boolean): ServiceError {
-  return expired
-    ? new ServiceError(403, 'Forbidden', `Operation ${operation} is not allowed on an expired key.`, 'KeyExpired')
-    : new ServiceError(
-        403,
-        'Forbidden',
-        `Operation ${operation} is not allowed on a key that is not yet valid.`,
-        'KeyNotYetValid',
-      );
-}
-
-// Our message: the service's answer to an algorithm of the wrong key family is not in any recording we found.
-function unsupportedAlgorithm(algorithm: string, kty: string): ServiceError {
-  return badParameter(`The algorithm '${algorithm}' is not supported for a key of type '${kty}'.`);
-}
-
 function requiredString(body: Record<string, unknown>, field: string): string {
   const value = body[field];
   if (typeof value !== 'string' || value === '') throw badParameter(`Property ${field} is required.`);
@@ -110,8 +77,8 @@ function assertUsable(version: StoredVersion<KeyPayload>, operation: KeyOperatio
   const { enabled, nbf, exp } = version.attributes;
   if (!enabled && BLOCKED_WHEN_DISABLED.has(operation)) throw keyDisabled(operation);
   if (BLOCKED_OUTSIDE_VALIDITY.has(operation)) {
-    if (exp !== undefined && now >= exp) throw outsideValidity(operation, true);
-    if (nbf !== undefined && now < nbf) throw outsideValidity(operation, false);
+    if (exp !== undefined && now >= exp) throw keyOutsideValidity(operation, true);
+    if (nbf !== undefined && now < nbf) throw keyOutsideValidity(operation, false);
   }
   if (!version.payload.keyOps.includes(operation)) throw operationForbidden(operation);
 }

@@ -115,9 +115,14 @@ export function serviceUnavailable(): ServiceError {
   return new ServiceError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry later.');
 }
 
-/** 401 challenge body; the header carries the authority and resource the SDK authenticates against. */
+/** 401 challenge body (2025-07-01 wording); the header carries the authority and resource the SDK authenticates against. */
 export function unauthorized(): ServiceError {
-  return new ServiceError(401, 'Unauthorized', 'Request is missing a Bearer or PoP token.');
+  return new ServiceError(401, 'Unauthorized', 'AKV10000: Request is missing a Bearer, PoP, or MTLS_POP token.');
+}
+
+/** 405 for a method the path does not take, and for an empty object name (`PUT /secrets/`). */
+export function methodNotAllowed(method: string): ServiceError {
+  return new ServiceError(405, 'MethodNotAllowed', `HTTP ${method} not allowed`);
 }
 
 /**
@@ -136,4 +141,64 @@ export function accessDenied(vaultName: string): ServiceError {
 /** 403 for reading a disabled secret's value (recorded: Forbidden / SecretDisabled, also on the deleted secret). */
 export function secretDisabled(): ServiceError {
   return new ServiceError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', 'SecretDisabled');
+}
+
+/** 403 for an operation the key's `key_ops` leave out (azure-sdk-for-net#11518, SDK troubleshooting guides). */
+export function operationForbidden(operation: string): ServiceError {
+  return new ServiceError(
+    403,
+    'Forbidden',
+    `Operation ${operation} is not permitted on this key.`,
+    'KeyOperationForbidden',
+  );
+}
+
+/** 403 on a disabled key (azure-sdk-for-python#45342: `Operation X is not allowed on a disabled key`, KeyDisabled). */
+export function keyDisabled(operation: string): ServiceError {
+  return new ServiceError(403, 'Forbidden', `Operation ${operation} is not allowed on a disabled key.`, 'KeyDisabled');
+}
+
+/**
+ * 403 for a key used outside `nbf`/`exp`. Not found in any recording: modelled on the secret answer "Operation get is not allowed on a expired secret."
+ * (inner SecretExpired, Azure/AzureKeyVault#19). Status 403 is documented; message and inner code are our guess.
+ */
+export function keyOutsideValidity(operation: string, expired: boolean): ServiceError {
+  return expired
+    ? new ServiceError(403, 'Forbidden', `Operation ${operation} is not allowed on an expired key.`, 'KeyExpired')
+    : new ServiceError(
+        403,
+        'Forbidden',
+        `Operation ${operation} is not allowed on a key that is not yet valid.`,
+        'KeyNotYetValid',
+      );
+}
+
+/** 400 for an algorithm of the wrong key family; the service's answer is not in any recording we found. */
+export function unsupportedAlgorithm(algorithm: string, kty: string): ServiceError {
+  return badParameter(`The algorithm '${algorithm}' is not supported for a key of type '${kty}'.`);
+}
+
+/** Recorded (certificates, 2025-07-01): code "Malformed backup blob", message "Backup blob contains invalid or corrupt version." */
+export function malformedBackup(): ServiceError {
+  return new ServiceError(400, 'Malformed backup blob', 'Backup blob contains invalid or corrupt version.');
+}
+
+/** The message azure-cli#8767 reports for a blob from another subscription or geography; the code is not recorded. */
+export function cannotDecryptBackup(): ServiceError {
+  return badParameter('Cannot decrypt backup blob');
+}
+
+/** 404 for a certificate without a pending operation (message ours). */
+export function pendingCertificateNotFound(name: string): ServiceError {
+  return new ServiceError(404, 'CertificateNotFound', `Pending certificate not found: ${name}`);
+}
+
+/** 404 for a path no route knows (message ours). */
+export function unknownPath(path: string): ServiceError {
+  return new ServiceError(404, 'NotFound', `The requested path ${path} was not found.`);
+}
+
+/** 413 for a body over the emulator's limit (message ours). */
+export function bodyTooLarge(maxBytes: number): ServiceError {
+  return new ServiceError(413, 'RequestEntityTooLarge', `The request body exceeds ${maxBytes} bytes.`);
 }

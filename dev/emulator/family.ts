@@ -6,17 +6,33 @@ import { badParameter, restoreOverExisting as restoreConflict, type ObjectKind, 
 import { objectBody, ok, page, parseTags, updateAttributes, type ApiRequest, type Route } from './api';
 import { decodeBackup, encodeBackup, type BackupContent } from './backup-codec';
 import { deletionJson, type Vault } from './vault';
-import type { ObjectCollection, StoredObject, StoredVersion } from './vault-store';
+import type { ObjectStore, StoredObject, StoredVersion } from './vault-store';
 
 /** What a family contributes to the shared routes. */
 export interface FamilySpec<P, E = unknown> {
   kind: ObjectKind;
   collection: 'keys' | 'secrets' | 'certificates';
-  store(vault: Vault): ObjectCollection<P, E>;
-  /** Full bundle of a version (get/create answers). */
-  bundle(vault: Vault, object: StoredObject<P, E>, version: StoredVersion<P>): Record<string, unknown>;
-  /** List item of a version (no secret material). */
-  item(vault: Vault, object: StoredObject<P, E>, version: StoredVersion<P>): Record<string, unknown>;
+  store(vault: Vault): ObjectStore<P, E>;
+  /**
+   * Full bundle of a version (get/create answers). `omitValue`: the answers Key Vault sends without a secret's value
+   * (update, delete, get-deleted, recover; recorded in the 2025-07-01 secrets sessions).
+   */
+  bundle(
+    vault: Vault,
+    object: StoredObject<P, E>,
+    version: StoredVersion<P>,
+    options?: { omitValue?: boolean },
+  ): Record<string, unknown>;
+  /**
+   * List item of a version (no secret material). `versioned` is false in the lists of objects and of deleted objects,
+   * whose ids are version-less in the service's answers; only the versions listing names each version.
+   */
+  item(
+    vault: Vault,
+    object: StoredObject<P, E>,
+    version: StoredVersion<P>,
+    versioned: boolean,
+  ): Record<string, unknown>;
   /** Family-specific fields of an update body (key_ops, contentType, policy …). */
   applyUpdate?(
     vault: Vault,
@@ -29,7 +45,7 @@ export interface FamilySpec<P, E = unknown> {
   /** Refuses to answer a version's full bundle (Key Vault will not read out a disabled secret's value). */
   refuseRead?(version: StoredVersion<P>): ServiceError | undefined;
   /** Objects of other families that move with this one (a certificate's managed key and secret). */
-  companions?(vault: Vault): ObjectCollection<unknown>[];
+  companions?(vault: Vault): ObjectStore<unknown>[];
 }
 
 function latest<P>(object: StoredObject<P, unknown>): StoredVersion<P> {
@@ -53,12 +69,15 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
   const deleted = `deleted${collection}`;
   const store = (request: ApiRequest) => spec.store(request.vault);
   const movers = (request: ApiRequest) => [
-    store(request) as ObjectCollection<unknown>,
+    store(request) as ObjectStore<unknown>,
     ...(spec.companions?.(request.vault) ?? []),
   ];
 
   const listed = (request: ApiRequest, object: StoredObject<P, E>) =>
     object.versions.filter((version) => !spec.hiddenFromLists?.(version, request));
+  // The service lists versions by version id, not by creation (recorded: listoperations/list secret versions).
+  const byVersionId = (versions: StoredVersion<P>[]) =>
+    [...versions].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
   const listedObjects = (request: ApiRequest, objects: StoredObject<P, E>[]) =>
     objects.filter((object) => listed(request, object).length > 0);
 
@@ -81,7 +100,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
     if (tags !== undefined) version.tags = tags;
     spec.applyUpdate?.(request.vault, object, version, body);
     store(request).touched();
-    return ok(spec.bundle(request.vault, object, version));
+    return ok(spec.bundle(request.vault, object, version, { omitValue: true }));
   };
 
   return [
@@ -91,7 +110,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
       pattern: `${collection}/:name/versions`,
       handle: (r, p) => {
         const object = store(r).live(p['name']!);
-        return page(r, listed(r, object), (version) => spec.item(r.vault, object, version));
+        return page(r, byVersionId(listed(r, object)), (version) => spec.item(r.vault, object, version, true));
       },
     },
     {
@@ -110,7 +129,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
       pattern: collection,
       handle: (r) =>
         page(r, listedObjects(r, store(r).listLive()), (object) =>
-          spec.item(r.vault, object, listed(r, object).at(-1)!),
+          spec.item(r.vault, object, listed(r, object).at(-1)!, false),
         ),
     },
     {
@@ -122,7 +141,10 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
         const [own, ...others] = movers(r);
         const object = own!.softDelete(name) as StoredObject<P, E>;
         for (const other of others) if (other.findLive(name)) other.softDelete(name);
-        return ok({ ...spec.bundle(r.vault, object, latest(object)), ...deletionJson(r.vault, collection, object) });
+        return ok({
+          ...deletionJson(r.vault, collection, object),
+          ...spec.bundle(r.vault, object, latest(object), { omitValue: true }),
+        });
       },
     },
     {
@@ -130,8 +152,8 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
       pattern: deleted,
       handle: (r) =>
         page(r, listedObjects(r, store(r).listDeleted()), (object) => ({
-          ...spec.item(r.vault, object, listed(r, object).at(-1)!),
           ...deletionJson(r.vault, collection, object),
+          ...spec.item(r.vault, object, listed(r, object).at(-1)!, false),
         })),
     },
     {
@@ -140,8 +162,8 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
       handle: (r, p) => {
         const object = store(r).deleted(p['name']!);
         return ok({
-          ...spec.bundle(r.vault, object, readable(latest(object))),
           ...deletionJson(r.vault, collection, object),
+          ...spec.bundle(r.vault, object, readable(latest(object)), { omitValue: true }),
         });
       },
     },
@@ -153,7 +175,7 @@ export function familyRoutes<P, E>(spec: FamilySpec<P, E>): Route[] {
         const [own, ...others] = movers(r);
         const object = own!.recover(name) as StoredObject<P, E>;
         for (const other of others) if (other.findDeleted(name)) other.recover(name);
-        return ok(spec.bundle(r.vault, object, latest(object)));
+        return ok(spec.bundle(r.vault, object, latest(object), { omitValue: true }));
       },
     },
     {

@@ -21,6 +21,12 @@ export interface EmulatorVaultOptions {
   name: string;
   /** 0 or absent = an ephemeral port. */
   port?: number;
+  /** The vault's subscription (default: the emulator's `subscriptionId`); backups restore within it only. */
+  subscriptionId?: string;
+  /** The vault's Azure location (default: the emulator's `location`); backups restore within its geography only. */
+  location?: string;
+  /** The vault's resource group (default: the emulator's `resourceGroup`). */
+  resourceGroup?: string;
 }
 
 /** Everything the emulator can be told at start. */
@@ -45,16 +51,30 @@ export interface EmulatorOptions {
   eventSubscriptions?: { vault: string; endpoint: string }[];
 }
 
+/** A served vault: its URL and where it lives. */
+export interface RunningVault {
+  name: string;
+  url: string;
+  subscriptionId: string;
+  location: string;
+  resourceGroup: string;
+}
+
 /** A started emulator. */
 export interface RunningEmulator {
-  vaults: { name: string; url: string }[];
+  vaults: RunningVault[];
   caCertPath: string;
   caCertPem: string;
   /** Emulator clock: drives timestamps and near-expiry/expiry events. */
   clock: { now(): Date; advance(ms: number): void };
   /** Changes throttling, faults (null clears) or timing at runtime, for one vault or all. */
   configure(
-    change: { throttle?: Partial<ThrottleOptions>; faults?: FaultOptions | null; pendingMs?: number },
+    change: {
+      throttle?: Partial<ThrottleOptions>;
+      faults?: FaultOptions | null;
+      pendingMs?: number;
+      purgeConflictMs?: number;
+    },
     vault?: string,
   ): void;
   addEventSubscription(vault: string, endpoint: string): void;
@@ -88,7 +108,10 @@ export async function startKeyVaultEmulator(options: EmulatorOptions): Promise<R
   const tls = await ensureTlsMaterial(options.dataDir);
   const backupKey = ensureMasterKey(options.dataDir);
   const runtimes: VaultRuntime[] = [];
-  const clock = createClock(() => events.checkExpiry(runtimes.map((runtime) => runtime.vault)));
+  const clock = createClock(() => {
+    for (const runtime of runtimes) runtime.vault.settleDue();
+    events.checkExpiry(runtimes.map((runtime) => runtime.vault));
+  });
   const events = new EventPublisher(clock.now);
   for (const subscription of options.eventSubscriptions ?? [])
     events.subscribe(subscription.vault, subscription.endpoint);
@@ -113,7 +136,7 @@ export async function startKeyVaultEmulator(options: EmulatorOptions): Promise<R
   };
 
   return {
-    vaults: runtimes.map((runtime) => ({ name: runtime.vault.identity.name, url: runtime.vault.identity.url })),
+    vaults: runtimes.map((runtime) => ({ ...runtime.vault.identity })),
     caCertPath: tls.caCertPath,
     caCertPem: tls.caCertPem,
     clock: { now: clock.now, advance: clock.advance },
@@ -122,6 +145,7 @@ export async function startKeyVaultEmulator(options: EmulatorOptions): Promise<R
         if (change.throttle) runtime.shaper.setThrottle(change.throttle);
         if (change.faults !== undefined) runtime.shaper.setFaults(change.faults);
         if (change.pendingMs !== undefined) runtime.timing.pendingMs = change.pendingMs;
+        if (change.purgeConflictMs !== undefined) runtime.timing.purgeConflictMs = change.purgeConflictMs;
       }
     },
     trafficCounts() {
@@ -146,8 +170,9 @@ function assertUniqueNames(vaults: EmulatorVaultOptions[]): void {
   const duplicate = names.find((name, index) => names.indexOf(name) !== index);
   if (duplicate) throw new Error(`vault name '${duplicate}' is configured twice`);
   for (const vault of vaults) {
-    if (!/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(vault.name)) {
-      throw new Error(`vault name '${vault.name}' is invalid: 3-24 letters, digits and dashes, starting with a letter`);
+    // Azure wants 3-24 characters; the emulator also takes 2, so the local stack's disaster-recovery vault can be `dr`.
+    if (!/^[a-zA-Z][a-zA-Z0-9-]{0,22}[a-zA-Z0-9]$/.test(vault.name)) {
+      throw new Error(`vault name '${vault.name}' is invalid: 2-24 letters, digits and dashes, starting with a letter`);
     }
   }
 }
@@ -173,15 +198,15 @@ async function startVault(
   const identity = {
     name: vaultOptions.name,
     url: '',
-    subscriptionId: options.subscriptionId ?? DEFAULTS.subscriptionId,
-    resourceGroup: options.resourceGroup ?? DEFAULTS.resourceGroup,
-    location: options.location ?? DEFAULTS.location,
+    subscriptionId: vaultOptions.subscriptionId ?? options.subscriptionId ?? DEFAULTS.subscriptionId,
+    resourceGroup: vaultOptions.resourceGroup ?? options.resourceGroup ?? DEFAULTS.resourceGroup,
+    location: vaultOptions.location ?? options.location ?? DEFAULTS.location,
   };
   const vault = new Vault(
     identity,
     shared.backupKey,
     () => timing,
-    shared.clock.nowSeconds,
+    shared.clock.nowMs,
     () => persistence?.changed(),
     (changedVault, kind, object, version) => shared.events.newVersion(changedVault, kind, object, version),
   );

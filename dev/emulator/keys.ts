@@ -1,5 +1,5 @@
 /** Keys: create (real RSA/EC material from node:crypto), import, rotate, the key operations (crypto.ts), plus the shared family routes. */
-import { generateKeyPair, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { cryptoRoutes } from './crypto';
 import { badParameter } from './errors';
@@ -41,8 +41,14 @@ export function publicJwk(vault: Vault, name: string, version: StoredVersion<Key
   return jwk;
 }
 
+/** Recorded key attributes (2025-07-01): `key_size` for RSA keys, `exportable`, and `hsmPlatform` "0" for software keys. */
 function keyAttributes(version: StoredVersion<KeyPayload>): Record<string, unknown> {
-  return attributesJson(version, { exportable: version.payload.exportable ?? false });
+  const { payload } = version;
+  const rsaBits = payload.kty.startsWith('RSA') ? Buffer.from(String(payload.jwk['n']), 'base64url').length * 8 : 0;
+  return {
+    ...attributesJson(version, { exportable: payload.exportable ?? false, hsmPlatform: '0' }),
+    ...(rsaBits ? { key_size: rsaBits } : {}),
+  };
 }
 
 const keysSpec: FamilySpec<KeyPayload> = {
@@ -55,8 +61,8 @@ const keysSpec: FamilySpec<KeyPayload> = {
     ...(version.tags ? { tags: version.tags } : {}),
     ...(version.managed ? { managed: true } : {}),
   }),
-  item: (vault, object, version) => ({
-    kid: vault.objectId('keys', object.name, version.version),
+  item: (vault, object, version, versioned) => ({
+    kid: vault.objectId('keys', object.name, versioned ? version.version : undefined),
     attributes: keyAttributes(version),
     ...(version.tags ? { tags: version.tags } : {}),
     ...(version.managed ? { managed: true } : {}),
@@ -140,6 +146,7 @@ function importKey(request: ApiRequest, name: string): ApiResponse {
   if (!KEY_TYPES.includes(kty)) throw badParameter(`The specified key type (${kty}) is not supported.`);
   const family = kty.startsWith('EC') ? 'EC' : 'RSA';
   const keyOps = jwk['key_ops'] === undefined ? DEFAULT_OPS[family]! : parseKeyOps(jwk['key_ops']);
+  assertUsableJwk(jwk, family);
   const material = { kty: body['hsm'] === true && !kty.endsWith('-HSM') ? `${kty}-HSM` : kty, keyOps, jwk: { ...jwk } };
   const { object, version } = addKeyVersion(request.vault, name, material, body);
   request.vault.newVersion('key', object, version);
@@ -161,6 +168,26 @@ async function rotateKey(request: ApiRequest, name: string): Promise<ApiResponse
   const { object, version } = addKeyVersion(request.vault, name, material, body);
   request.vault.newVersion('key', object, version);
   return ok(keysSpec.bundle(request.vault, object, version));
+}
+
+/**
+ * Refuses key material node:crypto cannot load, so a key operation on an imported key never fails with a 500 later.
+ * The service's wording for a malformed JWK is not recorded; the message is ours and never echoes the material.
+ */
+function assertUsableJwk(jwk: Record<string, unknown>, family: 'RSA' | 'EC'): void {
+  const required = family === 'RSA' ? ['n', 'e', 'd'] : ['crv', 'x', 'y', 'd'];
+  const missing = required.filter((member) => typeof jwk[member] !== 'string');
+  if (missing.length) throw badParameter(`Property key is missing ${missing.join(', ')} for a ${family} key.`);
+  if (family === 'EC' && !CURVES[String(jwk['crv'])]) {
+    throw badParameter(`The specified curve (${String(jwk['crv'])}) is not supported.`);
+  }
+  const kty = family;
+  const crv = family === 'EC' ? (String(jwk['crv']) === 'P-256K' ? 'secp256k1' : String(jwk['crv'])) : undefined;
+  try {
+    createPrivateKey({ key: { ...jwk, kty, ...(crv ? { crv } : {}), key_ops: undefined } as never, format: 'jwk' });
+  } catch {
+    throw badParameter(`Property key is not a valid ${family} private key.`);
+  }
 }
 
 /** Every key route. */

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import type { Vault } from './vault';
 
 const DEBOUNCE_MS = 100;
+/** The state file format this emulator writes and reads; a file of another format is refused, never half-read. */
+export const STATE_FORMAT = 1;
 
 interface VaultFile {
-  format: 1;
+  format: typeof STATE_FORMAT;
   keys: unknown[];
   secrets: unknown[];
   certificates: unknown[];
@@ -32,7 +34,21 @@ export class VaultPersistence {
   attach(vault: Vault): void {
     this.vault = vault;
     if (!existsSync(this.path)) return;
-    const saved = JSON.parse(readFileSync(this.path, 'utf8')) as VaultFile;
+    let saved: VaultFile;
+    try {
+      saved = JSON.parse(readFileSync(this.path, 'utf8')) as VaultFile;
+    } catch (error) {
+      throw new Error(
+        `${this.path} is not valid JSON (${(error as Error).message.split('\n')[0]}); remove it to start empty`,
+        { cause: error },
+      );
+    }
+    if (saved?.format !== STATE_FORMAT || ![saved.keys, saved.secrets, saved.certificates].every(Array.isArray)) {
+      throw new Error(
+        `${this.path} holds emulator state of format ${JSON.stringify(saved?.format)}; this emulator reads format ` +
+          `${STATE_FORMAT}: remove the file (or the state folder) to start empty`,
+      );
+    }
     vault.keys.load(saved.keys as never);
     vault.secrets.load(saved.secrets as never);
     vault.certificates.load(saved.certificates as never);
@@ -51,7 +67,7 @@ export class VaultPersistence {
     this.timer = undefined;
     if (!this.vault) return;
     const file: VaultFile = {
-      format: 1,
+      format: STATE_FORMAT,
       keys: this.vault.keys.all(),
       secrets: this.vault.secrets.all(),
       certificates: this.vault.certificates.all(),

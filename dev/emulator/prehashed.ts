@@ -1,7 +1,7 @@
 /**
  * Signatures over a digest the client already computed, as Key Vault's sign/verify take them. node:crypto only signs
- * messages (it hashes them itself), so RSASSA-PSS encoding and ECDSA are done here from RFC 8017 §9.1 and SEC 1 §4.1.
- * Nothing here is constant-time: it serves a local emulator, never real secrets.
+ * messages (it hashes them itself): ECDSA comes from @noble/curves, RSASSA-PSS encoding is done here from RFC 8017
+ * §9.1 over node's raw RSA. Nothing here needs to be constant-time: it serves a local emulator, never real secrets.
  */
 import {
   constants,
@@ -12,6 +12,9 @@ import {
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
+import type { CurveFn } from '@noble/curves/abstract/weierstrass';
+import { p256, p384, p521 } from '@noble/curves/nist';
+import { secp256k1 } from '@noble/curves/secp256k1';
 
 /** The hashes Key Vault's signature algorithms use. */
 export type DigestName = 'sha256' | 'sha384' | 'sha512';
@@ -99,152 +102,34 @@ export function rsaPssVerify(publicKey: KeyObject, hash: DigestName, digest: Buf
   return sameBytes(pssHash(hash, digest, db.subarray(separator + 1)), h);
 }
 
-interface Curve {
-  p: bigint;
-  a: bigint;
-  n: bigint;
-  g: Point;
-}
-type Point = { x: bigint; y: bigint; z: bigint } | null;
+/** Key Vault's curve names and the @noble/curves implementations (audited; node:crypto cannot sign a digest). */
+const CURVES: Record<string, CurveFn> = { 'P-256': p256, 'P-384': p384, 'P-521': p521, 'P-256K': secp256k1 };
 
-/** Curve parameters (SEC 2 / FIPS 186-4) under Key Vault's curve names. */
-const CURVES: Record<string, Curve> = {
-  'P-256': curve(
-    'ffffffff00000001000000000000000000000000ffffffffffffffffffffffff',
-    'ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551',
-    '6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296',
-    '4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5',
-  ),
-  'P-384': curve(
-    'fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff',
-    'ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973',
-    'aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7',
-    '3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f',
-  ),
-  'P-521': curve(
-    '1' + 'f'.repeat(130),
-    '1fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409',
-    'c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d3dbaa14b5e77efe75928fe1dc127a2ffa8de3348b3c1856a429bf97e7e31c2e5bd66',
-    '11839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e662c97ee72995ef42640c550b9013fad0761353c7086a272c24088be94769fd16650',
-  ),
-  'P-256K': curve(
-    'fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f',
-    'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141',
-    '79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798',
-    '483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8',
-    0n,
-  ),
-};
-
-function curve(p: string, n: string, gx: string, gy: string, a?: bigint): Curve {
-  const prime = BigInt(`0x${p}`);
-  return {
-    p: prime,
-    a: a ?? prime - 3n,
-    n: BigInt(`0x${n}`),
-    g: { x: BigInt(`0x${gx}`), y: BigInt(`0x${gy}`), z: 1n },
-  };
-}
-
-const mod = (value: bigint, m: bigint) => ((value % m) + m) % m;
-
-function modPow(base: bigint, exponent: bigint, m: bigint): bigint {
-  let result = 1n;
-  let b = mod(base, m);
-  for (let e = exponent; e > 0n; e >>= 1n) {
-    if (e & 1n) result = (result * b) % m;
-    b = (b * b) % m;
-  }
-  return result;
-}
-
-const inverse = (value: bigint, prime: bigint) => modPow(value, prime - 2n, prime);
-
-// Jacobian coordinates keep inversions out of the loop.
-function double(c: Curve, pt: Point): Point {
-  if (!pt || pt.y === 0n) return null;
-  const { p } = c;
-  const yy = (pt.y * pt.y) % p;
-  const s = mod(4n * pt.x * yy, p);
-  const zz = (pt.z * pt.z) % p;
-  const m = mod(3n * pt.x * pt.x + c.a * zz * zz, p);
-  const x = mod(m * m - 2n * s, p);
-  return { x, y: mod(m * (s - x) - 8n * yy * yy, p), z: mod(2n * pt.y * pt.z, p) };
-}
-
-function add(c: Curve, a: Point, b: Point): Point {
-  if (!a) return b;
-  if (!b) return a;
-  const { p } = c;
-  const za2 = (a.z * a.z) % p;
-  const zb2 = (b.z * b.z) % p;
-  const u1 = (a.x * zb2) % p;
-  const u2 = (b.x * za2) % p;
-  const s1 = (a.y * zb2 * b.z) % p;
-  const s2 = (b.y * za2 * a.z) % p;
-  if (u1 === u2) return s1 === s2 ? double(c, a) : null;
-  const h = mod(u2 - u1, p);
-  const r = mod(s2 - s1, p);
-  const h2 = (h * h) % p;
-  const h3 = (h2 * h) % p;
-  const x = mod(r * r - h3 - 2n * u1 * h2, p);
-  return { x, y: mod(r * (u1 * h2 - x) - s1 * h3, p), z: (h * a.z * b.z) % p };
-}
-
-function multiply(c: Curve, scalar: bigint, pt: Point): Point {
-  let result: Point = null;
-  for (let bit = BigInt(scalar.toString(2).length - 1); bit >= 0n; bit--) {
-    result = double(c, result);
-    if ((scalar >> bit) & 1n) result = add(c, result, pt);
-  }
-  return result;
-}
-
-function affineX(c: Curve, pt: Point): bigint | undefined {
-  if (!pt) return undefined;
-  const zInv = inverse(pt.z, c.p);
-  return (pt.x * zInv * zInv) % c.p;
-}
-
-const toBigInt = (bytes: Buffer) => (bytes.length ? BigInt(`0x${bytes.toString('hex')}`) : 0n);
-const fieldBytes = (c: Curve) => Math.ceil(c.n.toString(2).length / 8);
-const toBytes = (value: bigint, length: number) => Buffer.from(value.toString(16).padStart(length * 2, '0'), 'hex');
-
-function digestScalar(c: Curve, digest: Buffer): bigint {
-  const excess = digest.length * 8 - c.n.toString(2).length;
-  return excess > 0 ? toBigInt(digest) >> BigInt(excess) : toBigInt(digest);
+function curveOf(crv: string): CurveFn {
+  const curve = CURVES[crv];
+  if (!curve) throw new RangeError(`unsupported curve ${crv}`);
+  return curve;
 }
 
 /** ECDSA signature of a digest as Key Vault returns it: r‖s, each as long as the curve order. */
 export function ecdsaSign(crv: string, jwk: Record<string, unknown>, digest: Buffer): Buffer {
-  const c = CURVES[crv]!;
-  const d = toBigInt(Buffer.from(String(jwk['d']), 'base64url'));
-  const z = digestScalar(c, digest);
-  for (;;) {
-    const k = mod(toBigInt(randomBytes(fieldBytes(c) + 8)), c.n - 1n) + 1n;
-    const r = mod(affineX(c, multiply(c, k, c.g)) ?? 0n, c.n);
-    const s = mod(inverse(k, c.n) * (z + r * d), c.n);
-    if (r !== 0n && s !== 0n) return Buffer.concat([toBytes(r, fieldBytes(c)), toBytes(s, fieldBytes(c))]);
-  }
+  const privateKey = Buffer.from(String(jwk['d']), 'base64url');
+  return Buffer.from(curveOf(crv).sign(digest, privateKey, { prehash: false }).toCompactRawBytes());
 }
 
-/** Checks an r‖s ECDSA signature of a digest against the key's public point. */
+/** Checks an r‖s ECDSA signature of a digest against the key's public point (any valid s, as the service does). */
 export function ecdsaVerify(crv: string, jwk: Record<string, unknown>, digest: Buffer, signature: Buffer): boolean {
-  const c = CURVES[crv]!;
-  const size = fieldBytes(c);
-  if (signature.length !== 2 * size) return false;
-  const r = toBigInt(signature.subarray(0, size));
-  const s = toBigInt(signature.subarray(size));
-  if (r <= 0n || r >= c.n || s <= 0n || s >= c.n) return false;
-  const q: Point = {
-    x: toBigInt(Buffer.from(String(jwk['x']), 'base64url')),
-    y: toBigInt(Buffer.from(String(jwk['y']), 'base64url')),
-    z: 1n,
-  };
-  const w = inverse(s, c.n);
-  const point = add(c, multiply(c, mod(digestScalar(c, digest) * w, c.n), c.g), multiply(c, mod(r * w, c.n), q));
-  const x = affineX(c, point);
-  return x !== undefined && mod(x, c.n) === r;
+  const curve = curveOf(crv);
+  const point = Buffer.concat([
+    Buffer.from([4]),
+    Buffer.from(String(jwk['x']), 'base64url'),
+    Buffer.from(String(jwk['y']), 'base64url'),
+  ]);
+  try {
+    return curve.verify(signature, digest, point, { prehash: false, lowS: false });
+  } catch {
+    return false;
+  }
 }
 
 function sameBytes(a: Buffer, b: Buffer): boolean {

@@ -18,8 +18,8 @@ const secretsSpec: FamilySpec<SecretPayload> = {
   kind: 'secret',
   collection: 'secrets',
   store: (vault) => vault.secrets,
-  bundle: (vault, object, version) => ({
-    value: version.payload.value,
+  bundle: (vault, object, version, options) => ({
+    ...(options?.omitValue ? {} : { value: version.payload.value }),
     ...(version.payload.contentType !== undefined ? { contentType: version.payload.contentType } : {}),
     id: vault.objectId('secrets', object.name, version.version),
     attributes: attributesJson(version),
@@ -27,8 +27,8 @@ const secretsSpec: FamilySpec<SecretPayload> = {
     ...managedFields(vault, object, version),
   }),
   refuseRead: (version) => (version.attributes.enabled === false ? secretDisabled() : undefined),
-  item: (vault, object, version) => ({
-    id: vault.objectId('secrets', object.name, version.version),
+  item: (vault, object, version, versioned) => ({
+    id: vault.objectId('secrets', object.name, versioned ? version.version : undefined),
     attributes: attributesJson(version),
     ...(version.tags ? { tags: version.tags } : {}),
     ...(version.payload.contentType !== undefined ? { contentType: version.payload.contentType } : {}),

@@ -6,7 +6,16 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { accessDenied, badParameter, serviceUnavailable, ServiceError, unauthorized } from './errors';
+import {
+  accessDenied,
+  badParameter,
+  bodyTooLarge,
+  methodNotAllowed,
+  serviceUnavailable,
+  ServiceError,
+  unauthorized,
+  unknownPath,
+} from './errors';
 import { OBJECT_NAME, type ApiRequest, type ApiResponse, type Route } from './api';
 import { throttleError, type TrafficShaper } from './traffic';
 import type { Vault } from './vault';
@@ -78,26 +87,27 @@ export async function startVaultServer(options: VaultServerOptions): Promise<Vau
 }
 
 async function handle(options: VaultServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const requestId = randomUUID();
+  const answer = (response: ApiResponse, headers?: Record<string, string>) =>
+    send(res, options.vault, req, response, headers);
   try {
     const rawBody = await readBody(req);
-    if (!hasBearer(req)) return send(res, options.vault, requestId, errorResponse(unauthorized()), challengeHeader());
+    if (!hasBearer(req)) return answer(errorResponse(unauthorized()), challengeHeader());
     const verdict = options.shaper.next();
     if (verdict.delayMs > 0) await delay(verdict.delayMs);
     if (verdict.kind === 'reset') return void req.socket.destroy();
-    if (verdict.kind === 'unavailable') return send(res, options.vault, requestId, errorResponse(serviceUnavailable()));
-    if (verdict.kind === 'forbidden')
-      return send(res, options.vault, requestId, errorResponse(accessDenied(options.vault.identity.name)));
+    if (verdict.kind === 'unavailable') return answer(errorResponse(serviceUnavailable()));
+    if (verdict.kind === 'forbidden') return answer(errorResponse(accessDenied(options.vault.identity.name)));
     if (verdict.kind === 'throttle') {
       const error = throttleError(verdict);
-      return send(res, options.vault, requestId, errorResponse(error), error.headers);
+      return answer(errorResponse(error), error.headers);
     }
     const response = await dispatch(options, req, rawBody);
-    send(res, options.vault, requestId, response);
+    answer(response, response.headers);
   } catch (error) {
-    if (error instanceof ServiceError) return send(res, options.vault, requestId, errorResponse(error), error.headers);
-    // Never crash on a request: anything unexpected is the service's 500, without internals.
-    send(res, options.vault, requestId, {
+    if (error instanceof ServiceError) return answer(errorResponse(error), error.headers);
+    // Never crash on a request: anything unexpected is the service's 500, without internals. Tests treat any 500 as
+    // an emulator bug (the service answers 500 to none of the requests kvguard sends).
+    answer({
       status: 500,
       body: { error: { code: 'InternalServerError', message: 'The server encountered an internal error.' } },
     });
@@ -110,7 +120,7 @@ function hasBearer(req: IncomingMessage): boolean {
 
 function challengeHeader(): Record<string, string> {
   return {
-    'WWW-Authenticate': `Bearer authorization="https://login.windows.net/${EMULATOR_TENANT}", resource="https://vault.azure.net"`,
+    'WWW-Authenticate': `Bearer authorization="https://login.microsoftonline.com/${EMULATOR_TENANT}", resource="https://vault.azure.net"`,
   };
 }
 
@@ -129,6 +139,7 @@ async function dispatch(options: VaultServerOptions, req: IncomingMessage, rawBo
     .filter((segment) => segment !== '')
     .map(safeDecode);
   const method = (req.method ?? 'GET').toUpperCase();
+  options.vault.settleDue();
   const match = matchRoute(options.routes, method, decoded);
   const body = parseBody(rawBody);
   const request: ApiRequest = {
@@ -168,11 +179,9 @@ function matchRoute(
     }
     return { route, params };
   }
-  if (pathMatched) {
-    const operation = segments.at(-1) ?? '';
-    throw new ServiceError(405, 'BadParameter', `Method ${method} does not allow operation '${operation}'`);
-  }
-  throw new ServiceError(404, 'NotFound', `The requested path /${segments.join('/')} was not found.`);
+  // An empty object name (`PUT /secrets/`, `POST /certificates//create`) lands here too, as in the service.
+  if (pathMatched) throw methodNotAllowed(method);
+  throw unknownPath(`/${segments.join('/')}`);
 }
 
 function matchPattern(pattern: string, segments: string[]): Record<string, string> | undefined {
@@ -203,7 +212,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new ServiceError(413, 'RequestEntityTooLarge', `The request body exceeds ${MAX_BODY_BYTES} bytes.`));
+        reject(bodyTooLarge(MAX_BODY_BYTES));
         req.destroy();
         return;
       }
@@ -218,25 +227,39 @@ function errorResponse(error: ServiceError): ApiResponse {
   return { status: error.status, body: error.body() };
 }
 
+/** The service version the emulator reports: the one in the newest recordings SOURCES.md cites. */
+export const EMULATED_SERVICE_VERSION = '1.9.3347.1';
+
+/** The headers every Key Vault answer carries (recorded answers, 2025-07-01; see SOURCES.md). */
+function serviceHeaders(vault: Vault, req: IncomingMessage): Record<string, string> {
+  const clientRequestId = req.headers['x-ms-client-request-id'];
+  return {
+    'Cache-Control': 'no-cache',
+    Pragma: 'no-cache',
+    Expires: '-1',
+    'Strict-Transport-Security': 'max-age=31536000;includeSubDomains',
+    'X-Content-Type-Options': 'nosniff',
+    ...(typeof clientRequestId === 'string' ? { 'x-ms-client-request-id': clientRequestId } : {}),
+    'x-ms-keyvault-network-info': `conn_type=Ipv4;addr=${req.socket.remoteAddress ?? '127.0.0.1'};act_addr_fam=InterNetwork;`,
+    'x-ms-keyvault-region': vault.identity.location,
+    'x-ms-keyvault-service-version': EMULATED_SERVICE_VERSION,
+    'x-ms-request-id': randomUUID(),
+  };
+}
+
 function send(
   res: ServerResponse,
   vault: Vault,
-  requestId: string,
+  req: IncomingMessage,
   response: ApiResponse,
   headers: Record<string, string> = {},
 ): void {
   if (res.headersSent || res.destroyed) return;
   const payload = response.body === undefined ? undefined : Buffer.from(JSON.stringify(response.body), 'utf8');
   res.writeHead(response.status, {
-    'Cache-Control': 'no-cache',
-    Pragma: 'no-cache',
-    Expires: '-1',
-    'x-ms-request-id': requestId,
-    'x-ms-keyvault-region': vault.identity.location,
-    'x-ms-keyvault-service-version': 'kvguard-emulator',
-    ...(payload
-      ? { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(payload.length) }
-      : { 'Content-Length': '0' }),
+    ...serviceHeaders(vault, req),
+    // A 204 carries neither a body nor its length, as recorded.
+    ...(payload ? { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(payload.length) } : {}),
     ...headers,
   });
   res.end(payload);

@@ -37,7 +37,7 @@ export interface DeletionInfo {
   scheduledPurgeDate: number;
 }
 
-/** A background transition; `until` is wall-clock milliseconds. */
+/** A background transition; `until` is emulator-clock milliseconds. */
 export interface Transition {
   state: 'deleting' | 'recovering' | 'purging';
   until: number;
@@ -67,22 +67,62 @@ export function newVersionId(): string {
   return randomUUID().replace(/-/g, '');
 }
 
+/**
+ * What the REST handlers and persistence need from the objects of one family: the store interface the handlers are
+ * written against (an in-memory {@link ObjectCollection} today; another store only has to keep these promises).
+ */
+export interface ObjectStore<P, E = unknown> {
+  readonly kind: ObjectKind;
+  /** The live object, or Key Vault's 404 (also while it is being deleted or recovered). */
+  live(name: string): StoredObject<P, E>;
+  findLive(name: string): StoredObject<P, E> | undefined;
+  /** A version of the live object (`''` = latest), or 404. */
+  version(name: string, version: string): { object: StoredObject<P, E>; version: StoredVersion<P> };
+  /** The soft-deleted object; 404 while it is still being deleted, recovered or purged. */
+  deleted(name: string): StoredObject<P, E>;
+  findDeleted(name: string): StoredObject<P, E> | undefined;
+  /** Refuses to (re)create a name that is soft-deleted, in transition or recently purged. */
+  assertNameUsable(name: string): void;
+  addVersion(
+    name: string,
+    build: (versionId: string, now: number) => Omit<StoredVersion<P>, 'version'>,
+    versionId?: string,
+  ): { object: StoredObject<P, E>; version: StoredVersion<P> };
+  insertRestored(object: StoredObject<P, E>): StoredObject<P, E>;
+  /** Records a change made in place to a live object. */
+  touched(): void;
+  softDelete(name: string): StoredObject<P, E>;
+  recover(name: string): StoredObject<P, E>;
+  purge(name: string): void;
+  listLive(): StoredObject<P, E>[];
+  listDeleted(): StoredObject<P, E>[];
+  /** Every stored object, for persistence and expiry scans. */
+  all(): StoredObject<P, E>[];
+  /** Replaces the contents (loading persisted state). */
+  load(objects: StoredObject<P, E>[]): void;
+}
+
 /** The objects of one kind in one vault, keyed case-insensitively as Key Vault does. */
-export class ObjectCollection<P, E = unknown> {
+export class ObjectCollection<P, E = unknown> implements ObjectStore<P, E> {
   private readonly objects = new Map<string, StoredObject<P, E>>();
-  /** Names purged recently: restore/create still answers 409 until the time (wall-clock ms). */
+  /** Names purged recently: restore/create still answers 409 until the time (emulator-clock ms). */
   private readonly purgeConflicts = new Map<string, number>();
 
   constructor(
     readonly kind: ObjectKind,
     private readonly timing: () => TransitionTiming,
-    private readonly nowSeconds: () => number,
+    /** The emulator clock (ms): timestamps and in-between states both follow it, so moving it settles them. */
+    private readonly nowMs: () => number,
     private readonly onChange: () => void,
   ) {}
 
+  private nowSeconds(): number {
+    return Math.floor(this.nowMs() / 1000);
+  }
+
   private settle(key: string): StoredObject<P, E> | undefined {
     const object = this.objects.get(key);
-    if (!object?.transition || object.transition.until > Date.now()) return object;
+    if (!object?.transition || object.transition.until > this.nowMs()) return object;
     const { state } = object.transition;
     delete object.transition;
     if (state === 'recovering') delete object.deleted;
@@ -137,7 +177,7 @@ export class ObjectCollection<P, E = unknown> {
     const object = this.settle(key);
     const purgeConflictUntil = this.purgeConflicts.get(key);
     // After a purge Key Vault answers 404 everywhere, yet refuses the name for a while (azure-sdk-for-net#26027).
-    if (purgeConflictUntil !== undefined && purgeConflictUntil > Date.now())
+    if (purgeConflictUntil !== undefined && purgeConflictUntil > this.nowMs())
       throw beingDeletedCannotRecreate(this.kind, name);
     if (!object) return;
     if (object.transition?.state === 'recovering') throw beingRecovered(this.kind, object.name);
@@ -187,6 +227,8 @@ export class ObjectCollection<P, E = unknown> {
 
   /** Starts recovering a soft-deleted object; it is live again after `pendingMs`. */
   recover(name: string): StoredObject<P, E> {
+    // Recorded: recovering a name that is not soft-deleted answers the live object's 404, not "Deleted … not found".
+    if (!this.entry(name)?.deleted) throw notFound(this.kind, name);
     const object = this.deletedForAction(name);
     this.startTransition(object, 'recovering');
     this.onChange();
@@ -199,7 +241,7 @@ export class ObjectCollection<P, E = unknown> {
     const key = object.name.toLowerCase();
     this.startTransition(object, 'purging');
     const { pendingMs, purgeConflictMs } = this.timing();
-    this.purgeConflicts.set(key, Date.now() + pendingMs + purgeConflictMs);
+    this.purgeConflicts.set(key, this.nowMs() + pendingMs + purgeConflictMs);
     this.onChange();
   }
 
@@ -212,7 +254,7 @@ export class ObjectCollection<P, E = unknown> {
 
   private startTransition(object: StoredObject<P, E>, state: Transition['state']): void {
     const { pendingMs } = this.timing();
-    object.transition = { state, until: Date.now() + pendingMs };
+    object.transition = { state, until: this.nowMs() + pendingMs };
     if (pendingMs <= 0) this.settle(object.name.toLowerCase());
   }
 

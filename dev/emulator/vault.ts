@@ -1,6 +1,7 @@
 /** One emulated vault: its three object families, identity (URL, resource id) and the wire shapes they share. */
 import {
   ObjectCollection,
+  type ObjectStore,
   RETENTION_DAYS,
   type StoredObject,
   type StoredVersion,
@@ -66,22 +67,50 @@ export type NewVersionListener = (
 
 /** A vault's state; the REST handlers read and change it. */
 export class Vault {
-  readonly keys: ObjectCollection<KeyPayload>;
-  readonly secrets: ObjectCollection<SecretPayload>;
-  readonly certificates: ObjectCollection<CertificatePayload, CertificateExtra>;
+  readonly keys: ObjectStore<KeyPayload>;
+  readonly secrets: ObjectStore<SecretPayload>;
+  readonly certificates: ObjectStore<CertificatePayload, CertificateExtra>;
 
   constructor(
     readonly identity: VaultIdentity,
     /** AES-256 key sealing backups; shared by all vaults of one emulator (one "geography"). */
     readonly backupKey: Buffer,
     timing: () => TransitionTiming,
-    readonly nowSeconds: () => number,
+    /** The emulator clock in milliseconds. */
+    readonly nowMs: () => number,
     onChange: () => void,
     private readonly onNewVersion: NewVersionListener,
   ) {
-    this.keys = new ObjectCollection('key', timing, nowSeconds, onChange);
-    this.secrets = new ObjectCollection('secret', timing, nowSeconds, onChange);
-    this.certificates = new ObjectCollection('certificate', timing, nowSeconds, onChange);
+    this.keys = new ObjectCollection('key', timing, nowMs, onChange);
+    this.secrets = new ObjectCollection('secret', timing, nowMs, onChange);
+    this.certificates = new ObjectCollection('certificate', timing, nowMs, onChange);
+  }
+
+  /** The emulator clock in epoch seconds, as timestamps go on the wire. */
+  nowSeconds(): number {
+    return Math.floor(this.nowMs() / 1000);
+  }
+
+  private readonly scheduled: { at: number; run: () => void }[] = [];
+
+  /**
+   * Runs `run` once the emulator clock reaches `at` (ms): on the next request, when a test moves the clock, or by a
+   * timer, whichever comes first, so background completions follow the same clock as timestamps.
+   */
+  schedule(at: number, run: () => void): void {
+    this.scheduled.push({ at, run });
+    setTimeout(() => this.settleDue(), Math.max(0, at - this.nowMs())).unref();
+  }
+
+  /** Runs every scheduled completion that is due. */
+  settleDue(): void {
+    const now = this.nowMs();
+    for (let index = this.scheduled.length - 1; index >= 0; index--) {
+      const entry = this.scheduled[index]!;
+      if (entry.at > now) continue;
+      this.scheduled.splice(index, 1);
+      entry.run();
+    }
   }
 
   /** The vault's base URL without the trailing slash. */

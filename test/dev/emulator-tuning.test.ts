@@ -19,8 +19,24 @@ describe('KVGUARD_EMULATOR: tuning the emulator of npm start', () => {
     });
   });
 
+  it('accepts vaults with a subscription and a location each', () => {
+    const text = JSON.stringify({
+      vaults: [
+        { name: 'demo' },
+        { name: 'us-copy', subscription: '11111111-1111-1111-1111-111111111111', location: 'eastus' },
+      ],
+    });
+    expect(parseEmulatorTuning(text).vaults).toEqual([
+      { name: 'demo' },
+      { name: 'us-copy', subscription: '11111111-1111-1111-1111-111111111111', location: 'eastus' },
+    ]);
+  });
+
   it.each([
     ['{nope', 'KVGUARD_EMULATOR is not valid JSON'],
+    ['{"vaults":[{"name":"x"}]}', 'KVGUARD_EMULATOR: vaults.0.name: must be 2-24 letters'],
+    ['{"vaults":[{"name":"demo","location":"West Europe"}]}', 'KVGUARD_EMULATOR: vaults.0.location: must be an Azure'],
+    ['{"vaults":[{"name":"demo","subscription":"mine"}]}', 'KVGUARD_EMULATOR: vaults.0.subscription:'],
     ['{"faults":{"rate429":2}}', 'KVGUARD_EMULATOR: faults.rate429:'],
     ['{"throttel":{}}', 'KVGUARD_EMULATOR: throttel:'],
   ])('refuses %s naming the field', (text, message) => {

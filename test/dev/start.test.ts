@@ -44,7 +44,19 @@ describe('npm start (dev/start.ts)', () => {
 
   it('writes .kvguard/dev.json in the documented shape within 30 s', () => {
     expect(readyMs).toBeLessThan(30_000);
-    expect(stack.vaults).toEqual([{ name: 'demo', url: expect.stringMatching(/^https:\/\/localhost:\d+\/$/) }]);
+    const url = expect.stringMatching(/^https:\/\/localhost:\d+\/$/);
+    const subscription = '00000000-0000-0000-0000-000000000000';
+    expect(stack.vaults).toEqual([
+      { name: 'demo', url, subscription, location: 'westeurope' },
+      { name: 'scratch', url, subscription, location: 'westeurope' },
+      { name: 'dr', url, subscription, location: 'northeurope' },
+    ]);
+    // Drills go to the scratch vault; the scratch vault itself is not backed up.
+    expect(stack.settings.KVGUARD_SCRATCH_VAULT).toBe(stack.vaults[1]!.url);
+    expect(JSON.parse(stack.settings.KVGUARD_VAULTS!)).toEqual([
+      { name: 'demo', url: stack.vaults[0]!.url },
+      { name: 'dr', url: stack.vaults[2]!.url },
+    ]);
     expect(existsSync(stack.caCertPath)).toBe(true);
     expect(stack.caCertPath.startsWith(devDir)).toBe(true);
     expect(stack.storage).toMatchObject({
@@ -77,9 +89,12 @@ describe('npm start (dev/start.ts)', () => {
   });
 
   it('stops every part when its launcher gets SIGTERM: no process left, ports free, dev.json gone', async () => {
-    const ports = [stack.vaults[0]!.url, stack.storage.blobUrl, stack.storage.queueUrl, stack.host.url].map((url) =>
-      Number(new URL(url).port),
-    );
+    const ports = [
+      ...stack.vaults.map((vault) => vault.url),
+      stack.storage.blobUrl,
+      stack.storage.queueUrl,
+      stack.host.url,
+    ].map((url) => Number(new URL(url).port));
     launcher.kill('SIGTERM');
     await outputClosed;
     expect(output).toContain('kvguard local stack stopped');

@@ -15,10 +15,10 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     const answer = await send('/secrets/a?api-version=2025-07-01', { token: null });
     expect(answer.status).toBe(401);
     expect(answer.headers['www-authenticate']).toMatch(
-      /^Bearer authorization="https:\/\/login\.windows\.net\/[0-9a-f-]{36}", resource="https:\/\/vault\.azure\.net"$/,
+      /^Bearer authorization="https:\/\/login\.microsoftonline\.com\/[0-9a-f-]{36}", resource="https:\/\/vault\.azure\.net"$/,
     );
     expect(answer.body).toEqual({
-      error: { code: 'Unauthorized', message: 'Request is missing a Bearer or PoP token.' },
+      error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer, PoP, or MTLS_POP token.' },
     });
   });
 
@@ -81,9 +81,7 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     expect(put.status).toBe(400); // PUT /keys/{name}: import needs a key
     const deleteBackup = await send('/keys/a/backup?api-version=7.6', { method: 'DELETE' });
     expect(deleteBackup.status).toBe(405);
-    expect(deleteBackup.body).toMatchObject({
-      error: { code: 'BadParameter', message: "Method DELETE does not allow operation 'backup'" },
-    });
+    expect(deleteBackup.body).toEqual({ error: { code: 'MethodNotAllowed', message: 'HTTP DELETE not allowed' } });
     const unknown = await send('/nothing/here?api-version=7.6');
     expect(unknown.status).toBe(404);
     expect(unknown.body).toMatchObject({ error: { code: 'NotFound' } });
@@ -124,5 +122,26 @@ describe('emulator: malformed requests get the service 4xx envelope, never a cra
     expect((await send('/deletedsecrets/missing?api-version=7.6')).body).toEqual({
       error: { code: 'SecretNotFound', message: 'Deleted Secret not found: missing' },
     });
+  });
+
+  it('answers 400, never 500, for key material or a certificate subject it cannot use', async () => {
+    const badJwk = await send('/keys/bad-jwk?api-version=7.6', {
+      method: 'PUT',
+      body: JSON.stringify({ key: { kty: 'RSA', n: 'AQAB', e: 'AQAB', d: 'not-a-key' } }),
+    });
+    expect(badJwk.status).toBe(400);
+    expect(badJwk.body).toMatchObject({ error: { code: 'BadParameter' } });
+    expect(badJwk.text).not.toContain('not-a-key');
+    const missingMembers = await send('/keys/bad-ec?api-version=7.6', {
+      method: 'PUT',
+      body: JSON.stringify({ key: { kty: 'EC', crv: 'P-256' } }),
+    });
+    expect(missingMembers.status).toBe(400);
+    const oddSubject = await send('/certificates/odd/create?api-version=7.6', {
+      method: 'POST',
+      body: JSON.stringify({ policy: { x509_props: { subject: 'notanattribute=x' }, issuer: { name: 'Self' } } }),
+    });
+    expect(oddSubject.status).toBe(400);
+    expect(oddSubject.body).toMatchObject({ error: { code: 'BadParameter' } });
   });
 });

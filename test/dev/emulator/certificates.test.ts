@@ -1,6 +1,7 @@
 import { X509Certificate, createHash } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sdkClients, startTestEmulator, type TestEmulator } from '../../support/emulator';
+import { rawRequest, sdkClients, startTestEmulator, type TestEmulator } from '../../support/emulator';
 
 const POLL = { intervalInMs: 10 };
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -49,7 +50,9 @@ describe('emulator: certificates through the unchanged SDK', () => {
     const managedSecret = await secrets.getSecret('web');
     expect(managedSecret.properties.managed).toBe(true);
     expect(managedSecret.properties.certificateKeyId).toBe(certificate.keyId);
-    expect(managedSecret.value).toContain('-----BEGIN CERTIFICATE-----');
+    // Like the service: PKCS#12 unless the policy asks for PEM; a TLS stack takes it as it is, without a password.
+    expect(managedSecret.properties.contentType).toBe('application/x-pkcs12');
+    expect(() => createSecureContext({ pfx: Buffer.from(managedSecret.value!, 'base64') })).not.toThrow();
 
     const operation = await certificates.getCertificateOperation('web');
     expect(operation.getOperationState().certificateOperation?.status).toBe('completed');
@@ -110,6 +113,87 @@ describe('emulator: certificates through the unchanged SDK', () => {
     await (await certificates.beginRecoverDeletedCertificate('comeback', POLL)).pollUntilDone();
     await wait(100);
     expect((await keys.getKey('comeback')).properties.managed).toBe(true);
+  });
+
+  it('answers a create like the service: lower-case subject, Location and Retry-After, policy defaults, pending id', async () => {
+    emulator.configure({ pendingMs: 300 });
+    // The body the SDK 4.10 sends for `{ issuerName: 'Self', subject: 'cn=MyCert' }` (recorded, 2025-07-01).
+    const body = JSON.stringify({
+      policy: {
+        key_props: {},
+        secret_props: {},
+        x509_props: { subject: 'cn=MyCert', sans: {} },
+        issuer: { name: 'Self' },
+        attributes: {},
+      },
+      attributes: {},
+    });
+    const created = await rawRequest(
+      emulator.url,
+      emulator.caCertPem,
+      '/certificates/lower/create?api-version=2025-07-01',
+      {
+        method: 'POST',
+        body,
+      },
+    );
+    expect(created.status).toBe(202);
+    const operation = created.body as { id: string; request_id: string; status: string };
+    expect(operation.status).toBe('inProgress');
+    expect(created.headers['location']).toBe(
+      `${emulator.url}certificates/lower/pending?api-version=2025-07-01&request_id=${operation.request_id}`,
+    );
+    expect(created.headers['retry-after']).toBe('10');
+    emulator.configure({ pendingMs: 50 });
+    const certificate = await (await clients.certificates.getCertificateOperation('lower', POLL)).pollUntilDone();
+    expect(new X509Certificate(Buffer.from(certificate.cer!)).subject).toBe('CN=MyCert');
+
+    const bundle = (await rawRequest(emulator.url, emulator.caCertPem, '/certificates/lower?api-version=2025-07-01'))
+      .body as Record<string, any>;
+    expect(bundle['pending']).toEqual({ id: `${emulator.url}certificates/lower/pending` });
+    expect(bundle['policy'].x509_props).toEqual({
+      subject: 'cn=MyCert',
+      sans: {},
+      ekus: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'],
+      key_usage: ['digitalSignature', 'keyEncipherment'],
+      validity_months: 12,
+      basic_constraints: { ca: false },
+    });
+    expect(bundle['policy'].key_props).toEqual({ exportable: true, kty: 'RSA', key_size: 2048, reuse_key: false });
+    expect(bundle['policy'].secret_props).toEqual({ contentType: 'application/x-pkcs12' });
+    const { created: createdAt, nbf, exp } = bundle['attributes'] as { created: number; nbf: number; exp: number };
+    expect(createdAt - nbf).toBe(600);
+    expect(exp - createdAt).toBeGreaterThanOrEqual(365 * 24 * 3600);
+    const completed = await rawRequest(
+      emulator.url,
+      emulator.caCertPem,
+      '/certificates/lower/pending?api-version=2025-07-01',
+    );
+    expect(completed.headers['retry-after']).toBeUndefined();
+  });
+
+  it('completes a pending certificate when the emulator clock passes its pending time', async () => {
+    emulator.configure({ pendingMs: 3_600_000 });
+    try {
+      await clients.certificates.beginCreateCertificate('clocked', { issuerName: 'Self', subject: 'CN=c' });
+      const pending = await clients.certificates.getCertificateOperation('clocked');
+      expect(pending.getOperationState().certificateOperation?.status).toBe('inProgress');
+      emulator.clock.advance(3_600_000);
+      const operation = await clients.certificates.getCertificateOperation('clocked');
+      expect(operation.getOperationState().certificateOperation?.status).toBe('completed');
+      expect((await clients.keys.getKey('clocked')).properties.managed).toBe(true);
+    } finally {
+      emulator.configure({ pendingMs: 50 });
+    }
+  });
+
+  it('keeps a certificate secret as PEM when the policy asks for it', async () => {
+    const policy = { issuerName: 'Self', subject: 'CN=pem', contentType: 'application/x-pem-file' as const };
+    await (await clients.certificates.beginCreateCertificate('pem', policy, POLL)).pollUntilDone();
+    const secret = await clients.secrets.getSecret('pem');
+    expect(secret.properties.contentType).toBe('application/x-pem-file');
+    expect(secret.value).toContain('-----BEGIN PRIVATE KEY-----');
+    expect(secret.value).toContain('-----BEGIN CERTIFICATE-----');
   });
 
   it('refuses a policy with an issuer the emulator cannot sign for', async () => {

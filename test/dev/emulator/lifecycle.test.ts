@@ -5,10 +5,11 @@ import { parseKeyVaultKeyIdentifier } from '@azure/keyvault-keys';
 import { rawRequest, sdkClients, startTestEmulator, type TestEmulator } from '../../support/emulator';
 
 const POLL = { intervalInMs: 10 };
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** How long a purged name stays blocked: long enough that the calls right after a purge still see it on a busy machine. */
-const PURGE_CONFLICT_MS = 1_500;
-const afterPurgeConflict = () => wait(PURGE_CONFLICT_MS + 120);
+/**
+ * How long a purged name stays blocked. The window runs on the emulator clock, which only the test moves on
+ * (`afterPurgeConflict`), so the calls right after a purge still see it however busy the machine is.
+ */
+const PURGE_CONFLICT_MS = 3_600_000;
 
 async function keyVersions(
   keys: KeyClient,
@@ -44,6 +45,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     clients = sdkClients(emulator.url, emulator.caCertPem);
   });
   afterAll(() => emulator.stop());
+  const afterPurgeConflict = () => emulator.clock.advance(PURGE_CONFLICT_MS + 1_000);
 
   it('backs up, refuses restore while deleted, and after purge restores every version with ids and timestamps', async () => {
     const { keys } = clients;
@@ -63,7 +65,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
       statusCode: 409,
       message: 'Key payments is currently being deleted and cannot be re-created; retry later.',
     });
-    await afterPurgeConflict();
+    afterPurgeConflict();
     const restored = await keys.restoreKeyBackup(backup!);
 
     expect(restored.properties.version).toBe(newest.properties.version);
@@ -104,7 +106,8 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
 
   it('answers like Key Vault while a delete is still finishing', async () => {
     const { keys, secrets } = clients;
-    emulator.configure({ pendingMs: 300 });
+    // Hours in between, moved on by the emulator clock: the machine's load cannot settle a transition early.
+    emulator.configure({ pendingMs: 3_600_000 });
     try {
       await keys.createRsaKey('slow-delete');
       await secrets.setSecret('slow-delete', 'x');
@@ -126,7 +129,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
         statusCode: 409,
         message: 'Key slow-delete is currently being deleted and cannot be re-created; retry later.',
       });
-      await wait(350);
+      emulator.clock.advance(3_600_000);
       await expect(keys.createRsaKey('slow-delete')).rejects.toMatchObject({ statusCode: 409, code: 'Conflict' });
       expect((await keys.getDeletedKey('slow-delete')).name).toBe('slow-delete');
 
@@ -144,7 +147,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
       expect(setDuringRecover.body).toMatchObject({
         error: { code: 'Conflict', innererror: { code: 'ObjectIsBeingRecovered' } },
       });
-      await wait(350);
+      emulator.clock.advance(3_600_000);
       expect((await keys.getKey('slow-delete')).name).toBe('slow-delete');
     } finally {
       emulator.configure({ pendingMs: 20 });
@@ -172,7 +175,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     const backup = await secrets.backupSecret('db-password');
     await (await secrets.beginDeleteSecret('db-password', POLL)).pollUntilDone();
     await secrets.purgeDeletedSecret('db-password');
-    await afterPurgeConflict();
+    afterPurgeConflict();
     await secrets.restoreSecretBackup(backup!);
     expect(await secretVersions(secrets, 'db-password')).toEqual(before);
     expect((await secrets.getSecret('db-password')).value).toBe('two');
@@ -185,10 +188,10 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     backup[backup.length - 5] = backup[backup.length - 5]! ^ 0xff;
     await (await keys.beginDeleteKey('tamper', POLL)).pollUntilDone();
     await keys.purgeDeletedKey('tamper');
-    await afterPurgeConflict();
+    afterPurgeConflict();
     await expect(keys.restoreKeyBackup(backup)).rejects.toMatchObject({
       statusCode: 400,
-      code: 'BadParameter',
+      code: 'Malformed backup blob',
       message: 'Backup blob contains invalid or corrupt version.',
     });
     await expect(secrets.restoreSecretBackup(new Uint8Array(4728))).rejects.toMatchObject({ statusCode: 400 });

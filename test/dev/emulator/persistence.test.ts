@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,15 @@ describe('emulator: data folder, persistence and backup binding', () => {
     } finally {
       await second.stop();
     }
+  });
+
+  it('refuses state of another format instead of half-reading it', async () => {
+    const otherState = join(dataDir, 'other-state');
+    mkdirSync(otherState, { recursive: true });
+    writeFileSync(join(otherState, 'future.json'), JSON.stringify({ format: 2, objects: [] }));
+    await expect(startTestEmulator({ dataDir, persistDir: otherState, vaults: [{ name: 'future' }] })).rejects.toThrow(
+      /future\.json holds emulator state of format 2; this emulator reads format 1/,
+    );
   });
 
   it('refuses a backup taken under another subscription', async () => {
