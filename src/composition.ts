@@ -7,10 +7,14 @@ import { createKeyVaultPortFactory } from './adapters/key-vault';
 import { createBlobServiceClient, createQueueServiceClient } from './adapters/storage-clients';
 import { StorageJobQueue } from './adapters/storage-queue';
 import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
+import { createArmVaultTagReader } from './adapters/vault-tags';
 import { loadConfig, type KvGuardConfig } from './config';
 import { createAlerts } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
+import type { InventoryStore } from './core/browse/inventory';
 import type { BackupJob, RestoreJob } from './core/jobs';
+import type { VaultTagReader } from './core/policy/pause';
+import type { PruneMarks } from './core/retention/marks';
 import {
   systemClock,
   type Alerts,
@@ -35,6 +39,12 @@ export interface Services {
   telemetry: Telemetry;
   logger: Logger;
   clock: Clock;
+  /** Each backup's inventory (versions, attributes, tags), for browse and diff; absent: not recorded. */
+  inventory?: InventoryStore;
+  /** Marks backups the retention plan lets go, for the storage's lifecycle rule. */
+  pruneMarks?: PruneMarks;
+  /** Reads vault tags (the `kvguard:paused=true` switch); absent: only the setting pauses. */
+  vaultTags?: VaultTagReader;
 }
 
 let current: Services | undefined;
@@ -77,6 +87,13 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
   const blobs = createBlobServiceClient(storage);
   const queues = createQueueServiceClient(storage);
   const state = new BlobStateStore({ container: blobs.getContainerClient(config.stateContainer) });
+  const store = new BlobBackupStore({
+    container: blobs.getContainerClient(config.container),
+    immutability: config.immutability,
+    retentionDays: config.retentionDays,
+    clock,
+    logger,
+  });
   return {
     config,
     vaults: createKeyVaultPortFactory({
@@ -87,13 +104,11 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
       telemetry,
       clock,
     }),
-    store: new BlobBackupStore({
-      container: blobs.getContainerClient(config.container),
-      immutability: config.immutability,
-      retentionDays: config.retentionDays,
-      clock,
-      logger,
-    }),
+    store,
+    inventory: store,
+    pruneMarks: store,
+    // The emulator has no ARM: locally only the setting pauses a vault.
+    vaultTags: config.credential === 'emulator' ? undefined : createArmVaultTagReader(credential),
     state,
     backupQueue: new StorageJobQueue(queues.getQueueClient(config.backupQueue)),
     restoreQueue: new StorageJobQueue(queues.getQueueClient(config.restoreQueue)),

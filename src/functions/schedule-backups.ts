@@ -2,17 +2,29 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import { services } from '../composition';
 import { scheduleBackups } from '../core/backup/runs';
 import { alertRpoBreaches, vaultStatuses } from '../core/backup/status';
+import { noVaultTags } from '../core/policy/pause';
+import { vaultsDueOnTick } from '../core/policy/schedule';
 import type { TimerFunctionDefinition } from './definition';
 import { invocationLogger } from './invocation-logger';
 
-/** Timer: enqueues one backup job per configured vault, then alerts on vaults past their RPO. */
+/**
+ * Timer: enqueues one backup job per configured vault that is due on this tick and not paused, then alerts on vaults
+ * past their RPO (saying so when a vault is paused).
+ */
 async function handler(timer: Timer, context: InvocationContext): Promise<void> {
-  const { config, backupQueue, store, alerts, clock } = services();
+  const { config, backupQueue, store, alerts, clock, vaultTags = noVaultTags } = services();
   const logger = invocationLogger(context);
   if (timer.isPastDue) logger.warn('backup schedule is running late');
-  const jobs = await scheduleBackups(config.vaults, backupQueue, clock);
+  const { due, skipped } = await vaultsDueOnTick(config.vaults, {
+    timerSchedule: config.backupSchedule,
+    now: clock.now(),
+    tags: vaultTags,
+    logger,
+  });
+  if (skipped.length > 0) logger.info('vaults skipped on this tick', { skipped });
+  const jobs = await scheduleBackups(due, backupQueue, clock);
   logger.info('backup jobs enqueued', { runs: jobs.map((j) => ({ vault: j.vaultUrl, runId: j.runId })) });
-  const { vaults } = await vaultStatuses(config.vaults, store, clock, config.rpoHours);
+  const { vaults } = await vaultStatuses(config.vaults, store, clock, config.rpoHours, vaultTags);
   await alertRpoBreaches(vaults, alerts, clock);
 }
 

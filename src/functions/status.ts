@@ -12,7 +12,7 @@ const querySchema = z.object({ vault: z.string().min(1).max(200).optional() }).s
 /** GET /api/status: per vault, the newest successful run, its age, counts and whether the RPO is breached. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'status', async () => {
-    const { config, store, clock } = services();
+    const { config, store, clock, vaultTags } = services();
     const query = parseQuery(request, querySchema);
     const vault = query.vault === undefined ? undefined : findVault(config, query.vault);
     if (query.vault !== undefined && !vault) {
@@ -20,7 +20,10 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
         field: 'vault',
       });
     }
-    return jsonResponse(200, await vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours));
+    return jsonResponse(
+      200,
+      await vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours, vaultTags),
+    );
   });
 }
 

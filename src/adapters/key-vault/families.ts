@@ -104,6 +104,10 @@ interface CommonProperties {
   managed?: boolean;
   updatedOn?: Date;
   createdOn?: Date;
+  expiresOn?: Date;
+  notBefore?: Date;
+  /** Secrets only. */
+  contentType?: string;
 }
 
 function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
@@ -114,6 +118,7 @@ function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
     enabled: p.enabled ?? true,
     managed: p.managed ?? false,
     updatedOn: p.updatedOn,
+    ...(p.contentType ? { contentType: p.contentType } : {}),
   };
 }
 
@@ -124,6 +129,10 @@ function version(p: CommonProperties): ObjectVersion {
     createdOn: p.createdOn,
     enabled: p.enabled ?? true,
     managed: p.managed ?? false,
+    ...(p.expiresOn ? { expiresOn: p.expiresOn } : {}),
+    ...(p.notBefore ? { notBefore: p.notBefore } : {}),
+    tags: { ...(p.tags ?? {}) },
+    ...(p.contentType ? { contentType: p.contentType } : {}),
   };
 }
 
