@@ -4,6 +4,7 @@ import { scheduleBackupsFunction } from './schedule-backups';
 import { statusFunction } from './status';
 import { vaultEventsFunction } from './vault-events';
 import { watchDeletionsFunction } from './watch-deletions';
+import { backupDiffFunction } from './backup-diff';
 import { backupsFunction } from './backups';
 import { restoreFunction } from './restore';
 import { restoreDrillFunction } from './restore-drill';
@@ -24,5 +25,6 @@ export const functionDefinitions: FunctionDefinition[] = [
   restoreStatusFunction,
   restoreJobFunction,
   backupsFunction,
+  backupDiffFunction,
   restoreDrillFunction,
 ];
