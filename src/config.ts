@@ -232,6 +232,13 @@ export const SETTINGS = {
       'Default retention: keep the newest backup of an object gone from the vault this many days after it was last seen (empty: forever).',
     schema: days.optional(),
   }),
+  retentionSchedule: setting({
+    name: 'KVGUARD_RETENTION_SCHEDULE',
+    description:
+      'NCRONTAB schedule of the retention pass that tags backups retention lets go `kvguard-prunable=true` (the storage lifecycle rule deletes them).',
+    default: '0 30 1 * * *',
+    schema: ncrontab,
+  }),
   backupSchedule: setting({
     name: 'KVGUARD_BACKUP_SCHEDULE',
     description:

@@ -4,6 +4,7 @@ import { scheduleBackupsFunction } from './schedule-backups';
 import { statusFunction } from './status';
 import { vaultEventsFunction } from './vault-events';
 import { watchDeletionsFunction } from './watch-deletions';
+import { applyRetentionFunction } from './apply-retention';
 import { backupDiffFunction } from './backup-diff';
 import { backupsFunction } from './backups';
 import { restoreFunction } from './restore';
@@ -26,5 +27,6 @@ export const functionDefinitions: FunctionDefinition[] = [
   restoreJobFunction,
   backupsFunction,
   backupDiffFunction,
+  applyRetentionFunction,
   restoreDrillFunction,
 ];

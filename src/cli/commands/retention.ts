@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { markPrunable, type MarkResult } from '../../core/retention/marks';
-import { retentionPlan, type RetentionPlan } from '../../core/retention/plan';
+import { applyRetention, type RetentionPass } from '../../core/retention/apply';
 import { KvGuardError } from '../../core/errors';
 import { cliServices } from '../context';
 import { vaultFlag } from '../flags';
@@ -15,7 +14,7 @@ interface RetentionOptions {
 
 /** What `kvguard retention` answers: per vault, the plan, and with `--apply` what was marked. */
 interface RetentionAnswer {
-  vaults: (RetentionPlan & { marks?: MarkResult })[];
+  vaults: RetentionPass[];
 }
 
 /**
@@ -51,13 +50,8 @@ async function retention(options: RetentionOptions): Promise<RetentionAnswer> {
   }
   const { config, store, clock, pruneMarks } = cliServices();
   const target = vaultFlag(config, options.vault);
-  const vaults: RetentionAnswer['vaults'] = [];
-  for (const vault of target ? [target] : config.vaults) {
-    const plan = await retentionPlan(store, vault, clock);
-    if (options.apply && !pruneMarks) throw new KvGuardError('InvalidConfiguration', 'no prune-mark store is wired');
-    vaults.push(options.apply ? { ...plan, marks: await markPrunable(plan, pruneMarks!, clock.now()) } : plan);
-  }
-  return { vaults };
+  const marks = options.apply ? pruneMarks : undefined;
+  return { vaults: await applyRetention(target ? [target] : config.vaults, { store, marks, clock }) };
 }
 
 function render({ vaults }: RetentionAnswer): string {
