@@ -4,6 +4,11 @@ export type ObjectType = 'key' | 'secret' | 'certificate';
 /** Every object type, in the order a run processes them. */
 export const OBJECT_TYPES: readonly ObjectType[] = ['key', 'secret', 'certificate'];
 
+/** One object's identity within a vault, as a map key: `type/name`, the name lower-cased as Key Vault compares it. */
+export function objectKey(object: { type: ObjectType; name: string }): string {
+  return `${object.type}/${object.name.toLowerCase()}`;
+}
+
 /**
  * A vault's name as kvguard keys its catalog (case-insensitive): Azure allows 3-24 letters, digits and dashes;
  * names derived from local emulator URLs (`127-0-0-1-8443`) may be longer.

@@ -1,4 +1,4 @@
-import type { ObjectType } from '../domain';
+import { objectKey, type ObjectType } from '../domain';
 import type { PointObject, RestorePoint } from './restore-point';
 import type { VersionInventory } from './inventory';
 
@@ -33,10 +33,6 @@ export interface RestorePointDiff {
   /** Objects on both sides whose versions, attributes or tags differ. */
   changed: ObjectChange[];
   unchanged: number;
-}
-
-function objectKey(o: { type: ObjectType; name: string }): string {
-  return `${o.type}/${o.name.toLowerCase()}`;
 }
 
 function versionCount(o: PointObject): number {

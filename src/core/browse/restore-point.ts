@@ -1,9 +1,10 @@
 import { mapWithConcurrency } from '../concurrency';
 import { latestBackupsAsOf } from '../catalog';
-import { OBJECT_TYPES, type BackupRecord, type ObjectType, type RunManifest, type VaultTarget } from '../domain';
+import { OBJECT_TYPES, objectKey, type ObjectType, type VaultTarget } from '../domain';
 import type { BackupStore, VaultPort } from '../ports';
-import { summariseRun } from '../backup/runs';
+import { newestSucceededRun } from '../backup/run-history';
 import { isSelectedByPolicy } from '../backup/selection';
+import { chosenBackup, type ChosenBackup } from '../restore/plan-restore';
 import { describeObject, type InventoryStore, type ObjectInventory } from './inventory';
 
 /** One object of a restore point (or of the live vault): what it holds, never a value. */
@@ -11,7 +12,7 @@ export interface PointObject extends Partial<Omit<ObjectInventory, 'type' | 'nam
   type: ObjectType;
   name: string;
   /** The backup a restore as of that instant would use; absent for the live vault. */
-  backup?: { blobName: string; takenAt: string; sha256: string; size: number; versionCount: number };
+  backup?: ChosenBackup;
 }
 
 /** Every object of a vault as of an instant (a restore point), or as it is now (`live`). */
@@ -31,41 +32,6 @@ export interface RestorePoint {
 /** Inventories read, or live objects described, at once. */
 const READ_CONCURRENCY = 8;
 
-function objectKey(type: ObjectType, name: string): string {
-  return `${type}/${name.toLowerCase()}`;
-}
-
-/** The objects listed by the newest complete, successful run that finished at or before `asOf`. */
-async function objectsOfNewestRun(
-  store: BackupStore,
-  target: VaultTarget,
-  asOf: Date,
-): Promise<{ runId: string; startedAt: string; keys: Set<string> } | undefined> {
-  const asOfIso = asOf.toISOString();
-  const runs = new Map<string, RunManifest[]>();
-  for await (const manifest of store.listManifests(target.name)) {
-    if (manifest.scope === 'objects' || manifest.finishedAt > asOfIso) continue;
-    const run = [...(runs.get(manifest.runId) ?? []), manifest];
-    runs.set(manifest.runId, run);
-    const summary = summariseRun(run, target);
-    if (summary.succeeded && summary.finishedAt <= asOfIso) {
-      const keys = new Set(run.flatMap((m) => m.entries.map((e) => objectKey(e.type, e.name))));
-      return { runId: summary.runId, startedAt: summary.startedAt, keys };
-    }
-  }
-  return undefined;
-}
-
-function backupOf(record: BackupRecord): NonNullable<PointObject['backup']> {
-  return {
-    blobName: record.blobName,
-    takenAt: record.takenAt.toISOString(),
-    sha256: record.sha256,
-    size: record.size,
-    versionCount: record.versionCount,
-  };
-}
-
 /**
  * A vault's restore point as of an instant: the objects the newest complete run finished by then listed (plus
  * objects first backed up after that run began, e.g. by an event snapshot), each with the backup a restore would use
@@ -83,21 +49,21 @@ export async function restorePointAsOf(
 ): Promise<RestorePoint> {
   const [{ latest }, run] = await Promise.all([
     latestBackupsAsOf(store, { vault: target.name, asOf }),
-    objectsOfNewestRun(store, target, asOf),
+    newestSucceededRun(store, target, asOf),
   ]);
   const chosen = run
-    ? latest.filter((r) => run.keys.has(objectKey(r.type, r.name)) || r.takenAt.toISOString() >= run.startedAt)
+    ? latest.filter((r) => run.objects.has(objectKey(r)) || r.takenAt.toISOString() >= run.summary.startedAt)
     : latest;
   const objects = await mapWithConcurrency(chosen, READ_CONCURRENCY, async (record): Promise<PointObject> => {
     const described = await inventory?.readInventory(record.blobName);
     const { type: _type, name: _name, ...details } = described ?? { type: record.type, name: record.name };
-    return { type: record.type, name: record.name, ...details, backup: backupOf(record) };
+    return { type: record.type, name: record.name, ...details, backup: chosenBackup(record) };
   });
   return {
     vault: target.name,
     asOf: asOf.toISOString(),
     basis: run ? 'run' : 'catalog',
-    ...(run ? { runId: run.runId } : {}),
+    ...(run ? { runId: run.summary.runId } : {}),
     objects: sortObjects(objects),
   };
 }

@@ -1,6 +1,6 @@
-import type { BackupRecord, ObjectType, RetentionPolicy, RunManifest, VaultTarget } from '../domain';
+import { objectKey, type BackupRecord, type ObjectType, type RetentionPolicy, type VaultTarget } from '../domain';
 import type { BackupStore, Clock } from '../ports';
-import { summariseRun } from '../backup/runs';
+import { newestSucceededRun, type SucceededRun } from '../backup/run-history';
 
 const DAY_MS = 86_400_000;
 
@@ -35,52 +35,34 @@ export interface RetentionPlan {
   totals: { backups: number; keep: number; prune: number; pruneBytes: number };
 }
 
-/** Where each object was last seen, and which objects the newest complete run listed. */
+/** Which objects the newest complete run listed, and when each object was last seen by any run. */
 interface Sightings {
-  liveRunId?: string;
-  liveRunStartedAt?: string;
-  /** Objects listed by the newest complete successful run. */
-  live: Set<string>;
+  live?: SucceededRun;
   lastSeen: Map<string, string>;
 }
 
-function objectKey(type: ObjectType, name: string): string {
-  return `${type}/${name.toLowerCase()}`;
-}
-
 /**
- * Reads the vault's run manifests newest first: the newest complete successful run tells which objects are live;
- * older manifests tell when each other object was last seen. The scan stops once every object in `wanted` is placed.
+ * Reads the vault's run manifests newest first for when each object was last seen; stops once every object in
+ * `wanted` is placed.
  */
 async function readSightings(store: BackupStore, target: VaultTarget, wanted: Set<string>): Promise<Sightings> {
-  const sightings: Sightings = { live: new Set(), lastSeen: new Map() };
-  const runs = new Map<string, RunManifest[]>();
+  const sightings: Sightings = { live: await newestSucceededRun(store, target), lastSeen: new Map() };
   for await (const manifest of store.listManifests(target.name)) {
     for (const entry of manifest.entries) {
-      const key = objectKey(entry.type, entry.name);
+      const key = objectKey(entry);
       const seen = sightings.lastSeen.get(key);
       if (!seen || seen < manifest.startedAt) sightings.lastSeen.set(key, manifest.startedAt);
     }
-    if (sightings.liveRunId === undefined && manifest.scope !== 'objects') {
-      const run = [...(runs.get(manifest.runId) ?? []), manifest];
-      runs.set(manifest.runId, run);
-      const summary = summariseRun(run, target);
-      if (summary.succeeded) {
-        sightings.liveRunId = summary.runId;
-        sightings.liveRunStartedAt = summary.startedAt;
-        for (const m of run) for (const e of m.entries) sightings.live.add(objectKey(e.type, e.name));
-      }
-    }
-    if (sightings.liveRunId !== undefined && [...wanted].every((key) => sightings.lastSeen.has(key))) break;
+    if ([...wanted].every((key) => sightings.lastSeen.has(key))) break;
   }
   return sightings;
 }
 
 function isLive(key: string, sightings: Sightings): boolean {
   // Without any complete run nothing can be judged gone; an object seen after the live run began is new, not gone.
-  if (sightings.liveRunId === undefined || sightings.live.has(key)) return true;
+  if (sightings.live === undefined || sightings.live.objects.has(key)) return true;
   const seen = sightings.lastSeen.get(key);
-  return seen !== undefined && seen >= sightings.liveRunStartedAt!;
+  return seen !== undefined && seen >= sightings.live.summary.startedAt;
 }
 
 /**
@@ -149,7 +131,7 @@ export async function retentionPlan(store: BackupStore, target: VaultTarget, clo
   const retention = target.policy?.retention ?? {};
   const byObject = new Map<string, BackupRecord[]>();
   for await (const record of store.listBackups({ vault: target.name })) {
-    const key = objectKey(record.type, record.name);
+    const key = objectKey(record);
     byObject.set(key, [...(byObject.get(key) ?? []), record]);
   }
   const sightings = await readSightings(store, target, new Set(byObject.keys()));
@@ -171,7 +153,7 @@ export async function retentionPlan(store: BackupStore, target: VaultTarget, clo
     vault: target.name,
     generatedAt: now.toISOString(),
     retention,
-    ...(sightings.liveRunId ? { liveRunId: sightings.liveRunId } : {}),
+    ...(sightings.live ? { liveRunId: sightings.live.summary.runId } : {}),
     objects,
     totals,
   };

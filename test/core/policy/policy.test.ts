@@ -139,23 +139,29 @@ describe('pause switch', () => {
   });
 });
 
+/** A vault holding one key, backed up once through the backup use case. */
+async function backedUpVault(vaultTarget: VaultTarget) {
+  const clock = new ManualClock('2026-12-01T00:00:00Z');
+  const factory = new InMemoryVaultFactory();
+  factory.create(vaultTarget.name, { clock }).seedKey('k');
+  const store = new InMemoryBackupStore();
+  const logger = new RecordingLogger();
+  const deps = {
+    vaults: factory,
+    store,
+    alerts: { raise: async () => {} },
+    telemetry: new RecordingTelemetry(),
+    logger,
+    clock,
+  };
+  await backupVaultNow(vaultTarget, deps, settings);
+  return { clock, store, logger };
+}
+
 describe('status of a paused vault', () => {
   it('shows the vault as paused and never healthy, and its RPO alert says why', async () => {
-    const clock = new ManualClock('2026-12-01T00:00:00Z');
-    const factory = new InMemoryVaultFactory();
-    const vault = factory.create('paused', { clock });
-    vault.seedKey('k');
-    const store = new InMemoryBackupStore();
-    const deps = {
-      vaults: factory,
-      store,
-      alerts: { raise: async () => {} },
-      telemetry: new RecordingTelemetry(),
-      logger: new RecordingLogger(),
-      clock,
-    };
     const paused = target('paused', { paused: true, rpoHours: 12 });
-    await backupVaultNow(paused, deps, settings);
+    const { clock, store, logger } = await backedUpVault(paused);
     clock.advance(3_600_000);
     const fresh = await vaultStatuses([paused], store, clock, 24);
     expect(fresh.vaults[0]).toMatchObject({
@@ -168,30 +174,15 @@ describe('status of a paused vault', () => {
     clock.advance(12 * 3_600_000);
     const { vaults, rpoBreached } = await vaultStatuses([paused], store, clock, 24);
     expect(rpoBreached).toBe(true);
-    const { alerts, received } = recordingAlerts({ state: new InMemoryStateStore(), logger: deps.logger, clock });
+    const { alerts, received } = recordingAlerts({ state: new InMemoryStateStore(), logger, clock });
     await alertRpoBreaches(vaults, alerts, clock);
     expect(received).toHaveLength(1);
     expect(received[0]!.summary).toMatch(/13 h old \(RPO 12 h\); scheduled backups are paused by setting/);
   });
 
   it('a vault within its RPO and not paused is healthy', async () => {
-    const clock = new ManualClock('2026-12-01T00:00:00Z');
-    const factory = new InMemoryVaultFactory();
-    factory.create('ok', { clock }).seedKey('k');
-    const store = new InMemoryBackupStore();
     const ok = target('ok');
-    await backupVaultNow(
-      ok,
-      {
-        vaults: factory,
-        store,
-        alerts: { raise: async () => {} },
-        telemetry: new RecordingTelemetry(),
-        logger: new RecordingLogger(),
-        clock,
-      },
-      settings,
-    );
+    const { clock, store } = await backedUpVault(ok);
     const { vaults } = await vaultStatuses([ok], store, clock, 24, tagsOf({}));
     expect(vaults[0]).toMatchObject({ healthy: true, rpoBreached: false });
     expect(vaults[0]!.paused).toBeUndefined();
