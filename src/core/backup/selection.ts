@@ -1,4 +1,4 @@
-import type { CriticalSelector, ObjectFilter, ObjectSummary, VaultTarget } from '../domain';
+import type { CriticalSelector, ObjectFilter, ObjectSummary, ObjectType, VaultTarget } from '../domain';
 
 /** Converts a name glob (`*` any run, `?` one character) into a case-insensitive matcher, as Key Vault names are. */
 function globMatcher(pattern: string): RegExp {
@@ -55,4 +55,19 @@ export function isSelectedByPolicy(object: ObjectSummary, target: VaultTarget): 
   if (!policy) return true;
   if (policy.include.length > 0 && !policy.include.some((filter) => matchesFilter(object, filter))) return false;
   return !policy.exclude.some((filter) => matchesFilter(object, filter));
+}
+
+/**
+ * Whether a vault's policy already refuses an object by its type and name alone (an event names only those): an
+ * exclude name filter matches it, or every include filter is a name filter and none matches. Tag and content-type
+ * filters need the object's listing, so they never refuse here.
+ */
+export function isExcludedByName(object: { type: ObjectType; name: string }, target: VaultTarget): boolean {
+  const policy = target.policy;
+  if (!policy) return false;
+  const probe: ObjectSummary = { ...object, tags: {}, enabled: true, managed: false };
+  const byName = (filter: ObjectFilter) => filter.kind === 'name' && matchesFilter(probe, filter);
+  if (policy.exclude.some(byName)) return true;
+  const includeByNameOnly = policy.include.length > 0 && policy.include.every((f) => f.kind === 'name');
+  return includeByNameOnly && !policy.include.some(byName);
 }
