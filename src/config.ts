@@ -1,4 +1,3 @@
-import { Cron } from 'croner';
 import { z } from 'zod';
 import {
   OBJECT_TYPES,
@@ -11,6 +10,7 @@ import {
 } from './core/domain';
 import { KvGuardError } from './core/errors';
 import { refreshAfterDays } from './core/policy/refresh';
+import { ncrontabProblem } from './ncrontab';
 
 /** One setting kvguard reads: its name, what it is for, its default, and how its text is parsed. */
 interface SettingSpec<T> {
@@ -41,11 +41,18 @@ export const objectTypeText = z
   .transform((v) => v.trim().toLowerCase().replace(/s$/, ''))
   .pipe(z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]]));
 
-/** NCRONTAB: six fields (seconds first), or a `%Setting%` reference resolved by the Functions host. */
+/** NCRONTAB: six fields (seconds first), checked by the same parser the dev host's timers use. */
 const ncrontab = z
   .string()
   .trim()
-  .refine((v) => v.split(/\s+/).length === 6, 'must be an NCRONTAB expression with six fields (seconds first)');
+  .superRefine((value, ctx) => {
+    const problem = ncrontabProblem(value);
+    if (problem)
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be an NCRONTAB expression with six fields (seconds first): ${problem}`,
+      });
+  });
 
 /** Parses a critical-object selector: `all`, `tag:<name>=<value>` or `names:<glob>,<glob>`. */
 export const criticalSelectorText = z.string().transform((text, ctx): CriticalSelector => {
@@ -64,16 +71,6 @@ export const criticalSelectorText = z.string().transform((text, ctx): CriticalSe
   ctx.addIssue({ code: 'custom', message: "must be 'all', 'tag:<name>=<value>' or 'names:<glob>[,<glob>…]'" });
   return z.NEVER;
 });
-
-/** A per-vault schedule: an NCRONTAB expression croner can evaluate (UTC), checked here so a typo stops start-up. */
-const vaultSchedule = ncrontab.refine((v) => {
-  try {
-    new Cron(v, { mode: '6-part', paused: true });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a valid NCRONTAB expression (six fields, seconds first)');
 
 /** A Key Vault name glob: the name's own characters plus `*` and `?`. */
 const NAME_GLOB = /^[0-9a-z*?-]{1,127}$/i;
@@ -134,7 +131,7 @@ const vaultEntry = z
     include: filterList.optional(),
     exclude: filterList.optional(),
     paused: z.boolean().optional(),
-    schedule: vaultSchedule.optional(),
+    schedule: ncrontab.optional(),
     rpoHours: positiveInt(8_760).optional(),
     retention: retentionEntry.optional(),
   })

@@ -1,16 +1,11 @@
-import { Cron } from 'croner';
 import { mapWithConcurrency } from '../concurrency';
 import type { VaultTarget } from '../domain';
 import type { Logger } from '../ports';
+import { parseNcrontab } from '../../ncrontab';
 import { pauseState, type VaultTagReader } from './pause';
 
 /** How far before a tick a vault's own occurrence still counts as due on it (the timer fires a little late). */
 const TICK_TOLERANCE_MS = 1_000;
-
-function cron(expression: string): Cron {
-  // NCRONTAB matches a day only when both day-of-month and day-of-week match, as the Functions host does.
-  return new Cron(expression, { mode: '6-part', paused: true, domAndDow: true, timezone: 'UTC' });
-}
 
 /**
  * Whether a vault's own schedule falls on the backup timer's current tick: it has an occurrence after the timer's
@@ -24,9 +19,9 @@ export function isDueOnTick(target: Pick<VaultTarget, 'policy'>, timerSchedule: 
   const schedule = target.policy?.schedule;
   if (!schedule) return true;
   const reference = new Date(now.getTime() + TICK_TOLERANCE_MS);
-  const [, previousTick] = cron(timerSchedule).previousRuns(2, reference);
+  const [, previousTick] = parseNcrontab(timerSchedule).previousRuns(2, reference);
   const since = previousTick ?? new Date(now.getTime() - 86_400_000);
-  const next = cron(schedule).nextRun(since);
+  const next = parseNcrontab(schedule).nextRun(since);
   return next !== null && next.getTime() <= reference.getTime();
 }
 
