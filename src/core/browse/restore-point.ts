@@ -18,7 +18,7 @@ export interface PointObject extends Partial<Omit<ObjectInventory, 'type' | 'nam
 /** Every object of a vault as of an instant (a restore point), or as it is now (`live`). */
 export interface RestorePoint {
   vault: string;
-  /** The instant asked for, or `live`. */
+  /** The instant asked for (for the live vault: when it was listed). */
   asOf: string;
   /**
    * `run`: the objects the newest complete run finished by then listed; `catalog`: no such run, so every object
@@ -72,6 +72,7 @@ export async function restorePointAsOf(
  * The vault as it is now: every object its policy selects, described from the version listings (no values).
  * @param vault - the opened vault
  * @param target - the vault and its policy
+ * @param now - when the vault is listed, recorded as the point's instant
  */
 export async function liveRestorePoint(vault: VaultPort, target: VaultTarget, now: Date): Promise<RestorePoint> {
   const listed: { type: ObjectType; name: string }[] = [];

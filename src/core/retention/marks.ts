@@ -10,7 +10,7 @@ export const PRUNABLE_TAG = { name: 'kvguard-prunable', value: 'true', since: 'k
 
 /** Marks backup blobs for the storage's lifecycle management (blob index tags); never deletes. */
 export interface PruneMarks {
-  /** Tags one backup blob prunable (idempotent); `since` is when the plan first allowed it. */
+  /** Tags one backup blob prunable (idempotent); `since` is the instant of this marking pass. */
   markPrunable(blobName: string, since: Date): Promise<void>;
 }
 
