@@ -1,10 +1,14 @@
 import { version as kvguardVersion } from '../package.json';
 import { readFileSync } from 'node:fs';
 import { createAlertSinks } from './adapters/alert-sinks';
+import { createArmVaultDirectory } from './adapters/arm-vault-directory';
 import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
 import { createCredential } from './adapters/credential';
+import { createEntraTokenVerifier } from './adapters/entra-id-tokens';
 import { createKeyVaultPortFactory } from './adapters/key-vault';
-import { createBlobServiceClient, createQueueServiceClient } from './adapters/storage-clients';
+import type { TokenCredential } from '@azure/core-auth';
+import { createBlobServiceClient, createQueueServiceClient, type StorageSettings } from './adapters/storage-clients';
+import { createStorageProbe } from './adapters/storage-probe';
 import { StorageJobQueue } from './adapters/storage-queue';
 import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
 import { createArmVaultTagReader } from './adapters/vault-tags';
@@ -12,6 +16,8 @@ import { loadConfig, type KvGuardConfig } from './config';
 import { createAlerts } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
 import type { InventoryStore } from './core/browse/inventory';
+import type { DiscoverySettings } from './core/discovery';
+import type { DoctorDependencies, DoctorSettings } from './core/doctor';
 import type { BackupJob, RestoreJob } from './core/jobs';
 import type { VaultTagReader } from './core/policy/pause';
 import type { PruneMarks } from './core/retention/marks';
@@ -22,8 +28,10 @@ import {
   type Clock,
   type JobQueue,
   type Logger,
+  type PrincipalVerifier,
   type StateStore,
   type Telemetry,
+  type VaultDirectory,
   type VaultPortFactory,
 } from './core/ports';
 
@@ -31,6 +39,8 @@ import {
 export interface Services {
   config: KvGuardConfig;
   vaults: VaultPortFactory;
+  /** Azure Resource Manager, for discovery by tag; absent when no discovery subscription is configured. */
+  directory?: VaultDirectory;
   store: BackupStore;
   state: StateStore;
   backupQueue: JobQueue<BackupJob>;
@@ -45,6 +55,8 @@ export interface Services {
   pruneMarks?: PruneMarks;
   /** Reads vault tags (the `kvguard:paused=true` switch); absent: only the setting pauses. */
   vaultTags?: VaultTagReader;
+  /** Checks Entra ID bearer tokens; absent when no tenant and audience are configured (then no principal passes). */
+  principals?: PrincipalVerifier;
 }
 
 let current: Services | undefined;
@@ -76,30 +88,38 @@ export function backupSettings(config: KvGuardConfig): BackupSettings {
 /** Wires the adapters for a configuration; `logger` defaults to JSON lines on stdout. */
 export function createServices(config: KvGuardConfig, logger: Logger = createConsoleLogger('kvguard')): Services {
   const clock = systemClock;
-  const credential = createCredential(config.credential);
+  const credential = createCredential(config.credential, { managedIdentityClientId: config.clientId });
   const telemetry = createTelemetry({ connectionString: config.appInsights, logger });
-  const storage = {
-    connectionString: config.storageConnectionString,
-    blobServiceUri: config.blobServiceUri,
-    queueServiceUri: config.queueServiceUri,
-    credential,
-  };
+  const storage = storageSettings(config, credential);
   const blobs = createBlobServiceClient(storage);
   const queues = createQueueServiceClient(storage);
-  const state = new BlobStateStore({ container: blobs.getContainerClient(config.stateContainer) });
+  // In Azure the state lives in the runtime account: the backup account only ever receives create-only writes.
+  const stateBlobs = config.stateBlobServiceUri
+    ? createBlobServiceClient({ blobServiceUri: config.stateBlobServiceUri, credential })
+    : blobs;
+  const state = new BlobStateStore({
+    container: stateBlobs.getContainerClient(config.stateContainer),
+    createContainer: config.createContainers,
+  });
   const store = new BlobBackupStore({
     container: blobs.getContainerClient(config.container),
     immutability: config.immutability,
+    createContainer: config.createContainers,
     retentionDays: config.retentionDays,
     clock,
     logger,
   });
+  const caCertPem = config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined;
   return {
     config,
+    directory:
+      config.discoverySubscriptions.length > 0
+        ? createArmVaultDirectory({ credential, endpoint: config.armEndpoint, caCertPem })
+        : undefined,
     vaults: createKeyVaultPortFactory({
       credential,
       maxConcurrency: config.maxConcurrency,
-      caCertPem: config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined,
+      caCertPem,
       logger,
       telemetry,
       clock,
@@ -122,5 +142,71 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     telemetry,
     logger,
     clock,
+    ...(config.authTenantId && config.authAudience
+      ? {
+          principals: createEntraTokenVerifier({
+            tenantId: config.authTenantId,
+            audiences: config.authAudience,
+            jwksUrl: config.authJwksUrl,
+          }),
+        }
+      : {}),
+  };
+}
+
+/** Where kvguard's storage is, from the configuration. */
+function storageSettings(config: KvGuardConfig, credential: TokenCredential): StorageSettings {
+  return {
+    connectionString: config.storageConnectionString,
+    blobServiceUri: config.blobServiceUri,
+    queueServiceUri: config.queueServiceUri,
+    credential,
+  };
+}
+
+/**
+ * The doctor's dependencies: the services' vaults, state and directory, plus storage probes and the alert sinks
+ * themselves (the test alert goes to each sink directly, past de-duplication).
+ */
+export function doctorDependencies(services: Services): DoctorDependencies {
+  const { config, telemetry, logger } = services;
+  const credential = createCredential(config.credential, { managedIdentityClientId: config.clientId });
+  const storage = storageSettings(config, credential);
+  return {
+    vaults: services.vaults,
+    directory: services.directory,
+    state: services.state,
+    logger,
+    clock: services.clock,
+    sinks: createAlertSinks(config, { credential, telemetry, logger }),
+    probe: createStorageProbe({
+      backupContainer: createBlobServiceClient(storage).getContainerClient(config.container),
+      queues: createQueueServiceClient(storage),
+      local: config.storageConnectionString !== undefined,
+    }),
+  };
+}
+
+/** What `kvguard doctor` and `GET /api/doctor` check, from the configuration. */
+export function doctorSettings(config: KvGuardConfig, sendTestAlert: boolean): DoctorSettings {
+  return {
+    vaults: config.vaults,
+    scratchVault: config.scratchVault,
+    container: config.container,
+    createsContainers: config.createContainers,
+    queues: [config.backupQueue, config.restoreQueue],
+    discovery: discoverySettings(config),
+    appInsightsConfigured: config.appInsights !== undefined,
+    sendTestAlert,
+  };
+}
+
+/** Discovery settings from the configuration. */
+export function discoverySettings(config: KvGuardConfig): DiscoverySettings {
+  return {
+    subscriptions: config.discoverySubscriptions,
+    tagName: config.discoveryTag,
+    types: config.objectTypes,
+    critical: config.critical,
   };
 }

@@ -259,6 +259,19 @@ export const SETTINGS = {
     description: 'Queue endpoint for identity-based access, e.g. `https://<account>.queue.core.windows.net`.',
     schema: httpsUrl.optional(),
   }),
+  stateBlobServiceUri: setting({
+    name: 'KVGUARD_STATE_BLOB_SERVICE_URI',
+    description:
+      'Blob endpoint of the account holding the state container, when it is not the backup account (Azure: the runtime account).',
+    schema: httpsUrl.optional(),
+  }),
+  createContainers: setting({
+    name: 'KVGUARD_CREATE_CONTAINERS',
+    description:
+      'Create the backup and state containers when missing (local stack). `false` in Azure: the infra creates them and kvguard holds no `containers/write`.',
+    default: 'true',
+    schema: bool,
+  }),
   container: setting({
     name: 'KVGUARD_CONTAINER',
     description: 'Blob container holding backups, manifests and the audit log (immutable in Azure).',
@@ -328,6 +341,38 @@ export const SETTINGS = {
     default: 'default',
     schema: z.enum(['default', 'emulator']),
   }),
+  discoverySubscriptions: setting({
+    name: 'KVGUARD_DISCOVERY_SUBSCRIPTIONS',
+    description:
+      'Subscription ids (comma-separated) searched on each backup schedule for vaults tagged `<KVGUARD_DISCOVERY_TAG>=protect`.',
+    default: '',
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(/[\s,;]+/)
+          .map((id) => id.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.uuid('must be subscription ids (GUIDs)'))),
+  }),
+  discoveryTag: setting({
+    name: 'KVGUARD_DISCOVERY_TAG',
+    description: 'Tag that marks a vault for protection by discovery (its value must be `protect`).',
+    default: 'kvguard',
+    schema: z.string().trim().min(1).max(512),
+  }),
+  armEndpoint: setting({
+    name: 'KVGUARD_ARM_ENDPOINT',
+    description: 'Azure Resource Manager endpoint used for discovery (sovereign clouds, local stand-ins).',
+    default: 'https://management.azure.com',
+    schema: httpsUrl,
+  }),
+  clientId: setting({
+    name: 'AZURE_CLIENT_ID',
+    description: 'Client id of the user-assigned managed identity kvguard runs as (set by the infra).',
+    schema: z.string().min(1).optional(),
+  }),
   keyVaultCaCert: setting({
     name: 'KVGUARD_KEYVAULT_CA_CERT',
     description: 'Local stack only: PEM file of the emulator CA to trust (also disables challenge resource checks).',
@@ -345,11 +390,43 @@ export const SETTINGS = {
     default: 'kvguard.Restore',
     schema: z.string().min(1),
   }),
+  readRole: setting({
+    name: 'KVGUARD_READ_ROLE',
+    description:
+      'App role that lets an Entra ID principal read the catalog, status and restore progress (the restore role does too).',
+    default: 'kvguard.Read',
+    schema: z.string().min(1),
+  }),
   requirePrincipal: setting({
     name: 'KVGUARD_REQUIRE_PRINCIPAL',
-    description: 'Require an App Service authentication principal (with the restore role) besides the function key.',
+    description:
+      "Require an Entra ID bearer token (checked against the tenant's keys) besides the function key on every HTTP route.",
     default: 'true',
     schema: bool,
+  }),
+  authTenantId: setting({
+    name: 'KVGUARD_AUTH_TENANT_ID',
+    description: 'Entra ID tenant whose tokens are accepted (issuer and signing keys); required for principals.',
+    schema: z.uuid({ error: 'must be a tenant id (GUID)' }).optional(),
+  }),
+  authAudience: setting({
+    name: 'KVGUARD_AUTH_AUDIENCE',
+    description: "Accepted token audiences, comma-separated: the app registration's client id and/or App ID URI.",
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().min(1)).min(1))
+      .optional(),
+  }),
+  authJwksUrl: setting({
+    name: 'KVGUARD_AUTH_JWKS_URL',
+    description: 'Signing keys of the tenant; defaults to its Entra ID discovery keys (override for tests only).',
+    schema: httpsUrl.optional(),
   }),
   scratchVault: setting({
     name: 'KVGUARD_SCRATCH_VAULT',

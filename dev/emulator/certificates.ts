@@ -262,6 +262,9 @@ function updatePolicy(request: ApiRequest, name: string) {
   const object = request.vault.certificates.live(name);
   const current = object.extra?.policy ?? {};
   const merged = normalizePolicy({ ...current, ...objectBody(request) }, request.vault.nowSeconds());
+  // An update moves the policy's `updated`, never its `created`.
+  const created = (current['attributes'] as Policy | undefined)?.['created'];
+  if (created !== undefined) merged['attributes'] = { ...(merged['attributes'] as Policy), created };
   object.extra = { ...(object.extra ?? { policy: merged }), policy: merged };
   request.vault.certificates.touched();
   return ok(policyJson(request.vault, object.name, merged));

@@ -58,6 +58,8 @@ export interface RunningEmulator {
     vault?: string,
   ): void;
   addEventSubscription(vault: string, endpoint: string): void;
+  /** Requests each vault shaped and the faults it injected (429, 503, resets) or throttled, since start. */
+  trafficCounts(): Record<string, TrafficShaper['counts']>;
   /** Closes servers and sockets; ports are free after. */
   stop(): Promise<void>;
 }
@@ -121,6 +123,9 @@ export async function startKeyVaultEmulator(options: EmulatorOptions): Promise<R
         if (change.faults !== undefined) runtime.shaper.setFaults(change.faults);
         if (change.pendingMs !== undefined) runtime.timing.pendingMs = change.pendingMs;
       }
+    },
+    trafficCounts() {
+      return Object.fromEntries(runtimes.map((runtime) => [runtime.vault.identity.name, { ...runtime.shaper.counts }]));
     },
     addEventSubscription(vault, endpoint) {
       select(vault);

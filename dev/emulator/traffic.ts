@@ -69,15 +69,25 @@ export class TrafficShaper {
     this.random = seededRandom(faults?.seed ?? 1);
   }
 
+  /** Requests shaped so far and the faults injected into them (for test reports). */
+  readonly counts = { requests: 0, injected429: 0, injected503: 0, injectedResets: 0, throttled: 0 };
+
   /** Decides the fate of the next request. */
   next(): TrafficVerdict {
+    this.counts.requests += 1;
     const delayMs = this.latency();
     if (this.faults?.forbidden) return { kind: 'forbidden', delayMs };
     const fault = this.drawFault();
+    if (fault === '429') this.counts.injected429 += 1;
+    if (fault === '503') this.counts.injected503 += 1;
+    if (fault === 'reset') this.counts.injectedResets += 1;
     if (fault === '429') return { kind: 'throttle', delayMs, ...this.retryAfter(1) };
     if (fault === '503') return { kind: 'unavailable', delayMs };
     if (fault === 'reset') return { kind: 'reset', delayMs };
-    if (!this.take()) return { kind: 'throttle', delayMs, ...this.retryAfter(this.secondsUntilToken()) };
+    if (!this.take()) {
+      this.counts.throttled += 1;
+      return { kind: 'throttle', delayMs, ...this.retryAfter(this.secondsUntilToken()) };
+    }
     return { kind: 'pass', delayMs };
   }
 

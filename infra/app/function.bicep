@@ -1,21 +1,39 @@
-// The Function App on Flex Consumption (Node 20), system-assigned identity, identity-based connections only.
+// The Function App on Flex Consumption, running as kvguard's user-assigned identity with identity-based
+// connections only (`__credential` + `__clientId`; AZURE_CLIENT_ID for kvguard's own SDK clients), Entra-only
+// telemetry ingestion, and App Service authentication (Entra ID) in front of the HTTP API when an app
+// registration is given: it validates bearer tokens and passes the caller's principal (with its app roles, e.g.
+// kvguard.Restore) to the functions, which also require the function key.
 param location string
 param tags object
 param token string
-param storageAccountName string
+param nodeVersion string
+param identityId string
+param identityClientId string
+param runtimeAccountName string
 param deploymentContainerName string
+param stateContainerName string
+param backupAccountName string
+param backupContainerName string
 @secure()
 param appInsightsConnectionString string
 param vaultUrls array
-param retentionDays int
+param scratchVaultUrl string
+param rpoHours int
 @secure()
 param alertWebhookUrl string
+param discoverySubscriptionIds array
+param discoveryTagName string
+param authClientId string
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: storageAccountName
+resource runtimeAccount 'Microsoft.Storage/storageAccounts@2026-04-01' existing = {
+  name: runtimeAccountName
 }
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource backupAccount 'Microsoft.Storage/storageAccounts@2026-04-01' existing = {
+  name: backupAccountName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: 'plan-kvguard-${token}'
   location: location
   tags: tags
@@ -24,12 +42,47 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   properties: { reserved: true }
 }
 
-resource app 'Microsoft.Web/sites@2024-04-01' = {
+var identitySettings = [
+  { name: 'AZURE_CLIENT_ID', value: identityClientId }
+  { name: 'AzureWebJobsStorage__accountName', value: runtimeAccount.name }
+  { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+  { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
+]
+var kvguardSettings = [
+  { name: 'KVGUARD_VAULTS', value: join(vaultUrls, ',') }
+  { name: 'KVGUARD_CREDENTIAL', value: 'default' }
+  // Backups go to the WORM account; the queues (and the host's KVGUARD_STORAGE connection) to the runtime account.
+  { name: 'KVGUARD_STORAGE__blobServiceUri', value: backupAccount.properties.primaryEndpoints.blob }
+  { name: 'KVGUARD_STORAGE__queueServiceUri', value: runtimeAccount.properties.primaryEndpoints.queue }
+  { name: 'KVGUARD_STORAGE__credential', value: 'managedidentity' }
+  { name: 'KVGUARD_STORAGE__clientId', value: identityClientId }
+  { name: 'KVGUARD_STATE_BLOB_SERVICE_URI', value: runtimeAccount.properties.primaryEndpoints.blob }
+  { name: 'KVGUARD_CONTAINER', value: backupContainerName }
+  { name: 'KVGUARD_STATE_CONTAINER', value: stateContainerName }
+  // The infra creates the containers; kvguard has no containers/write on the backup account.
+  { name: 'KVGUARD_CREATE_CONTAINERS', value: 'false' }
+  // Container-level WORM is set by the infra; a per-blob policy would need immutability rights kvguard must not hold.
+  { name: 'KVGUARD_IMMUTABILITY', value: 'container' }
+  { name: 'KVGUARD_RPO_HOURS', value: string(rpoHours) }
+  { name: 'KVGUARD_REQUIRE_PRINCIPAL', value: 'true' }
+  // kvguard verifies Entra ID bearer tokens itself (issuer, audience, signature); without an app registration every
+  // HTTP route refuses callers (fail closed) while timers, queues and Event Grid work as usual.
+  { name: 'KVGUARD_AUTH_TENANT_ID', value: empty(authClientId) ? '' : tenant().tenantId }
+  { name: 'KVGUARD_AUTH_AUDIENCE', value: empty(authClientId) ? '' : 'api://${authClientId},${authClientId}' }
+  { name: 'KVGUARD_SCRATCH_VAULT', value: scratchVaultUrl }
+  { name: 'KVGUARD_ALERT_WEBHOOK_URL', value: alertWebhookUrl }
+  { name: 'KVGUARD_DISCOVERY_SUBSCRIPTIONS', value: join(discoverySubscriptionIds, ',') }
+  { name: 'KVGUARD_DISCOVERY_TAG', value: discoveryTagName }
+]
+
+resource app 'Microsoft.Web/sites@2025-03-01' = {
   name: 'func-kvguard-${token}'
   location: location
   tags: union(tags, { 'azd-service-name': 'kvguard' })
   kind: 'functionapp,linux'
-  identity: { type: 'SystemAssigned' }
+  identity: { type: 'UserAssigned', userAssignedIdentities: toObject([identityId], id => id, id => {}) }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
@@ -37,34 +90,43 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
-          authentication: { type: 'SystemAssignedIdentity' }
+          value: '${runtimeAccount.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
         }
       }
       scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
-      runtime: { name: 'node', version: '20' }
+      runtime: { name: 'node', version: nodeVersion }
     }
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: [
-        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
-        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
-        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
-        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
-        { name: 'KVGUARD_VAULTS', value: join(vaultUrls, ',') }
-        { name: 'KVGUARD_STORAGE__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
-        { name: 'KVGUARD_STORAGE__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
-        { name: 'KVGUARD_STORAGE__credential', value: 'managedidentity' }
-        { name: 'KVGUARD_IMMUTABILITY', value: 'version' }
-        { name: 'KVGUARD_RETENTION_DAYS', value: string(retentionDays) }
-        { name: 'KVGUARD_REQUIRE_PRINCIPAL', value: 'true' }
-        { name: 'KVGUARD_ALERT_WEBHOOK_URL', value: alertWebhookUrl }
-      ]
+      appSettings: union(identitySettings, kvguardSettings)
     }
+  }
+}
+
+// Tokens are validated when present; anonymous callers still reach the functions (Event Grid's webhook, function
+// key callers), which then refuse what needs a principal.
+resource auth 'Microsoft.Web/sites/config@2025-03-01' = if (!empty(authClientId)) {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: { requireAuthentication: false, unauthenticatedClientAction: 'AllowAnonymous' }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: { allowedAudiences: ['api://${authClientId}', authClientId] }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
   }
 }
 
 output name string = app.name
 output id string = app.id
-output principalId string = app.identity.principalId
+output url string = 'https://${app.properties.defaultHostName}'

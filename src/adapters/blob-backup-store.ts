@@ -55,8 +55,10 @@ import { storageCode, storageError, storageStatus } from './storage-errors';
 
 /** Options of a {@link BlobBackupStore}. */
 export interface BlobBackupStoreOptions {
-  /** The backup container (created private if missing). */
+  /** The backup container (created private if missing, unless `createContainer` is false). */
   container: ContainerClient;
+  /** Create the container when missing (default true); false where the identity may not (Azure: the infra does). */
+  createContainer?: boolean;
   /** `container`: rely on the container's WORM policy; `version`: also ask for a version-level policy per blob. */
   immutability: 'container' | 'version';
   /** Days a version-level policy keeps each blob immutable. */
@@ -79,7 +81,7 @@ export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks 
     this.container = options.container;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
-    this.ensure = containerCreator(options.container);
+    this.ensure = containerCreator(options.container, options.createContainer ?? true);
   }
 
   /** Stores the exact bytes under the layout's name, create-only; checks them against the record's hash and size. */
@@ -307,8 +309,10 @@ export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks 
 
 /** Options of a {@link BlobStateStore}. */
 export interface BlobStateStoreOptions {
-  /** The state container (created private if missing). */
+  /** The state container (created private if missing, unless `createContainer` is false). */
   container: ContainerClient;
+  /** Create the container when missing (default true). */
+  createContainer?: boolean;
 }
 
 /** {@link StateStore} on JSON blobs (`<key>.json`) with etag conditions. */
@@ -317,7 +321,7 @@ export class BlobStateStore implements StateStore {
 
   /** @param options - the state container */
   constructor(private readonly options: BlobStateStoreOptions) {
-    this.ensureContainer = containerCreator(options.container);
+    this.ensureContainer = containerCreator(options.container, options.createContainer ?? true);
   }
 
   /** Reads a document; undefined when it does not exist. */
@@ -380,9 +384,13 @@ export class BlobStateStore implements StateStore {
   }
 }
 
-/** Creates a container (private: no public access) on first call; a failure lets the next call try again. */
-function containerCreator(container: ContainerClient): () => Promise<void> {
+/**
+ * Creates a container (private: no public access) on first call; a failure lets the next call try again. With
+ * `create` false it does nothing: the container must exist, and a missing one surfaces as the first call's error.
+ */
+function containerCreator(container: ContainerClient, create: boolean): () => Promise<void> {
   let created: Promise<void> | undefined;
+  if (!create) return async () => undefined;
   return () => {
     created ??= container.createIfNotExists().then(
       () => undefined,

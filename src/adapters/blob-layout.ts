@@ -136,9 +136,11 @@ export function manifestPrefix(vault?: string): string {
  * event snapshots and summary of one run never collide.
  */
 export function manifestBlobName(
-  manifest: Pick<RunManifest, 'vault' | 'runId' | 'startedAt' | 'chunk' | 'scope'>,
+  manifest: Pick<RunManifest, 'vault' | 'runId' | 'startedAt' | 'chunk' | 'scope' | 'followUp'>,
 ): string {
-  const suffix = manifest.chunk ? `-${manifest.chunk.type}-${manifest.chunk.sequence}` : `-${manifest.scope}`;
+  const suffix = manifest.chunk
+    ? `-${manifest.chunk.type}-${manifest.chunk.sequence}`
+    : `-${manifest.scope}${manifest.followUp ? `-followup-${manifest.followUp}` : ''}`;
   return `${manifestPrefix(manifest.vault)}${invertedTimestamp(new Date(manifest.startedAt))}-${idSegment(manifest.runId)}${suffix}.json`;
 }
 

@@ -14,9 +14,17 @@ const EMULATOR_TOKEN = 'kvguard-emulator-token';
 /**
  * Creates the credential for a configured kind.
  * @param kind - `default` for DefaultAzureCredential, `emulator` for the local static token
+ * @param options - `managedIdentityClientId`: the user-assigned identity to use (`AZURE_CLIENT_ID`); without it a
+ *   Function App with only a user-assigned identity would have no managed identity to pick
  */
-export function createCredential(kind: CredentialKind): TokenCredential {
-  return kind === 'emulator' ? emulatorCredential : new DefaultAzureCredential();
+export function createCredential(
+  kind: CredentialKind,
+  options: { managedIdentityClientId?: string } = {},
+): TokenCredential {
+  if (kind === 'emulator') return emulatorCredential;
+  return options.managedIdentityClientId
+    ? new DefaultAzureCredential({ managedIdentityClientId: options.managedIdentityClientId })
+    : new DefaultAzureCredential();
 }
 
 /** A credential whose token the emulator accepts (any bearer token); useless against Azure. */

@@ -27,9 +27,11 @@ export type AlertType = (typeof ALERT_TYPES)[keyof typeof ALERT_TYPES];
  * @param id - the free-form identity to de-duplicate on
  */
 export function dedupeStateKey(namespace: string, id: string): string {
+  // Only letters, digits and single dashes survive into the readable part (no dots: `..` is no blob-name segment
+  // the state store accepts), so any input at all makes a valid key; the hash keeps it unique.
   const readable = id
     .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 60);
   const hash = createHash('sha256').update(id).digest('hex').slice(0, 16);
@@ -92,7 +94,9 @@ async function raiseOnce(deps: AlertsDependencies, retry: AlertRetryOptions, ale
     });
     claim = 'unrecorded';
   }
-  if (claim === 'duplicate') {
+  // An alert claimed by a caller that is still sending (or died sending) is not sent twice: a duplicate alert is
+  // worse than one that waits for the stale claim to be taken over.
+  if (claim === 'duplicate' || claim === 'pending') {
     deps.logger.info('alert already raised', { type: alert.type, subject: alert.subject, dedupeKey: alert.dedupeKey });
     return;
   }
@@ -113,8 +117,11 @@ async function raiseOnce(deps: AlertsDependencies, retry: AlertRetryOptions, ale
   });
 }
 
-/** Whether {@link claimOnce} won the right to act. */
-export type ClaimOutcome = 'claimed' | 'duplicate';
+/**
+ * Whether {@link claimOnce} won the right to act: `claimed`; `duplicate` (the action is done); or `pending` (another
+ * caller claimed it and has not finished — it may still be working, or may have died before settling).
+ */
+export type ClaimOutcome = 'claimed' | 'duplicate' | 'pending';
 
 /** What the state store keeps for a claimed action (an alert, an event). */
 export interface ClaimRecord {
@@ -149,15 +156,17 @@ export async function claimOnce(
     if (!isKvGuardError(error, 'Conflict', 'AlreadyExists')) throw error;
   }
   const existing = await state.read<ClaimRecord>(key);
-  if (!existing) return 'duplicate';
+  // Written a moment ago and already gone is not a state claims get into; treat it as still being worked on.
+  if (!existing) return 'pending';
   const { value, etag } = existing;
+  if (value.status === 'done') return 'duplicate';
   const stale = value.status === 'pending' && Date.parse(value.claimedAt) + STALE_CLAIM_MS < clock.now().getTime();
-  if (value.status !== 'failed' && !stale) return 'duplicate';
+  if (value.status === 'pending' && !stale) return 'pending';
   try {
     await state.write(key, record, { etag });
     return 'claimed';
   } catch (error) {
-    if (isKvGuardError(error, 'Conflict', 'AlreadyExists')) return 'duplicate';
+    if (isKvGuardError(error, 'Conflict', 'AlreadyExists')) return 'pending';
     throw error;
   }
 }

@@ -104,6 +104,14 @@ export interface ObjectVersion {
   contentType?: string;
 }
 
+/** A certificate's policy (subject, validity, key and lifetime settings; no secret material), as the vault holds it. */
+export interface CertificatePolicyState {
+  /** When the policy last changed; a policy update moves no version's `updated`. */
+  updatedOn?: Date;
+  /** The whole policy as the service answered it. */
+  content: unknown;
+}
+
 /** A page of a listing, with the token that continues it (the service's nextLink). */
 export interface Page<T> {
   items: T[];
@@ -179,6 +187,8 @@ export interface RunManifest {
   finishedAt: string;
   /** Chunk identity when the run was split: object type, page sequence, and whether it was that type's last page. */
   chunk?: { type: ObjectType; sequence: number; lastPage: boolean };
+  /** For a follow-up of objects that missed an earlier job's deadline: how many follow-ups deep it is. */
+  followUp?: number;
   entries: ManifestEntry[];
   /** A failure of the whole job (vault unreachable, forbidden …). */
   error?: { code: string; reason: string };

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'DeadlineExceeded'
   | 'InvalidConfiguration'
   | 'ValidationError'
+  | 'UnsupportedMediaType'
   | 'Internal';
 
 /** Options for a {@link KvGuardError}. */

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { OBJECT_TYPES, type ObjectType } from './domain';
 
+/** Objects one backup job may name (event snapshots, deadline follow-ups). */
+export const MAX_JOB_OBJECTS = 100;
+/** Follow-ups of follow-ups stop here: an object that misses this many deadlines waits for the next run. */
+export const MAX_FOLLOW_UPS = 3;
+
 const objectType = z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]]);
 
 /** Schema of a backup job message: one vault, or one chunk (one listing page of one type) of it. */
@@ -23,8 +28,10 @@ export const backupJobSchema = z
     /** Back up only these objects (event snapshots) instead of listing the vault. */
     objects: z
       .array(z.object({ type: objectType, name: z.string().min(1).max(127) }).strict())
-      .max(100)
+      .max(MAX_JOB_OBJECTS)
       .optional(),
+    /** How many follow-ups deep this job is: objects that missed an earlier job's deadline. */
+    followUp: z.number().int().min(1).max(MAX_FOLLOW_UPS).optional(),
     enqueuedAt: z.iso.datetime(),
   })
   .strict();

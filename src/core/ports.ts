@@ -1,5 +1,6 @@
 import type {
   BackupRecord,
+  CertificatePolicyState,
   DeletedObject,
   NameState,
   ObjectSummary,
@@ -26,6 +27,8 @@ export interface VaultPort {
   ): Promise<Page<ObjectSummary>>;
   /** Every version of one object. */
   listVersions(type: ObjectType, name: string): Promise<ObjectVersion[]>;
+  /** A certificate's policy, which its backup carries but no version's `updated` time reflects. */
+  certificatePolicy(name: string): Promise<CertificatePolicyState>;
   /** The opaque backup blob of an object (all its versions). */
   backup(type: ObjectType, name: string): Promise<Uint8Array>;
   /** Restores a backup blob; answers the restored object's name. Throws `Conflict` when the name is taken. */
@@ -96,6 +99,22 @@ export interface AuditEntry {
   target: { vault: string };
   objects: { type: ObjectType; name: string; outcome: string; reason?: string }[];
   outcome: string;
+}
+
+/** A caller whose identity was proven: a bearer token whose signature, issuer, audience and lifetime were checked. */
+export interface VerifiedPrincipal {
+  /** Who the token says the caller is (user name, else application or object id), as the token has it. */
+  name: string;
+  /** The caller's object id in the tenant, when the token carries one. */
+  objectId?: string;
+  /** App roles, only from the token's `roles` claim. */
+  roles: string[];
+}
+
+/** Checks bearer tokens (Entra ID). */
+export interface PrincipalVerifier {
+  /** Answers the principal a token proves; throws `Unauthorized` naming what was wrong with it. */
+  verify(token: string): Promise<VerifiedPrincipal>;
 }
 
 /** Small mutable documents (watcher state, event de-duplication), with optimistic concurrency. */
@@ -184,3 +203,42 @@ export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () 
 
 /** Telemetry that drops everything. */
 export const noTelemetry: Telemetry = { event: () => {}, metric: () => {} };
+
+/** A vault Azure Resource Manager lists with the discovery tag. */
+export interface TaggedVault {
+  /** ARM resource id. */
+  resourceId: string;
+  /** Vault name (lower case). */
+  name: string;
+  /** Data-plane URL, e.g. `https://contoso.vault.azure.net/`. */
+  url: string;
+  /** How the vault authorises data access. */
+  permissionModel: 'rbac' | 'accessPolicy';
+}
+
+/** Finds vaults by tag through Azure Resource Manager. */
+export interface VaultDirectory {
+  /**
+   * Every vault of a subscription whose tag `tagName` has the value `tagValue` (case-insensitive).
+   * @param subscriptionId - the subscription to search
+   * @param tag - tag name and the value that marks a vault
+   */
+  listTaggedVaults(subscriptionId: string, tag: { name: string; value: string }): AsyncIterable<TaggedVault>;
+}
+
+/** Read-only probes of kvguard's storage, for `kvguard doctor`. */
+export interface StorageProbe {
+  /** True when storage is reached with a connection string (local stack): neither RBAC nor WORM applies there. */
+  readonly local: boolean;
+  /** Whether the backup container exists. */
+  backupContainerExists(): Promise<boolean>;
+  /** What the service says about the backup container's immutability; fields are undefined when it says nothing. */
+  backupImmutability(): Promise<{ hasPolicy?: boolean; hasLegalHold?: boolean }>;
+  /**
+   * Creates a canary blob (create-only, under `doctor/`), then tries to overwrite and to delete it; answers which
+   * attempts the service refused.
+   */
+  probeTamper(): Promise<{ canary: string; overwriteRefused: boolean; deleteRefused: boolean }>;
+  /** Whether a queue exists and answers. */
+  queueExists(name: string): Promise<boolean>;
+}

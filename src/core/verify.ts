@@ -253,7 +253,8 @@ async function drillOne(
     restored = true;
     const versions = await scratch.listVersions(record.type, record.name);
     result.restoredVersions = versions.length;
-    result.fingerprintMatches = versionsFingerprint(versions) === record.fingerprint;
+    const policy = record.type === 'certificate' ? await scratch.certificatePolicy(record.name) : undefined;
+    result.fingerprintMatches = versionsFingerprint(versions, policy) === record.fingerprint;
     if (record.versionCount > 0 && versions.length !== record.versionCount) {
       throw new KvGuardError('IntegrityError', `${versions.length} of ${record.versionCount} versions came back`);
     }

@@ -2,6 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import { backupSettings, services } from '../composition';
 import { runQueuedBackupJob } from '../core/backup/runs';
 import { findVault } from '../config';
+import { protectedVaults } from '../core/discovery';
 import { backupJobSchema } from '../core/jobs';
 import type { QueueFunctionDefinition } from './definition';
 import { validationError } from './http';
@@ -14,7 +15,10 @@ async function handler(message: unknown, context: InvocationContext): Promise<vo
   if (!parsed.success) throw validationError(parsed.error, 'body');
   const job = parsed.data;
   const deps = { ...services(), logger: invocationLogger(context) };
-  const target = findVault(deps.config, job.vaultUrl);
+  // A vault found by tag is not in the configuration; the latest discovery (state store) vouches for it.
+  const target =
+    findVault(deps.config, job.vaultUrl) ??
+    findVault({ vaults: await protectedVaults(deps.config.vaults, deps.state) }, job.vaultUrl);
   if (!target) {
     deps.logger.warn('backup job for a vault that is no longer configured; dropped', {
       vaultUrl: job.vaultUrl,

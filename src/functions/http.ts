@@ -1,6 +1,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
+import { randomUUID } from 'node:crypto';
 import { describeError, KvGuardError, type ErrorCode } from '../core/errors';
+import type { Services } from '../composition';
+import type { PrincipalVerifier } from '../core/ports';
+import { boundedPrincipalName } from '../core/principal-name';
+import { parseStrictJson } from '../core/strict-json';
 
 /**
  * The one place that turns kvguard's error kinds into HTTP answers. Bodies carry a stable code, a message that
@@ -8,6 +13,7 @@ import { describeError, KvGuardError, type ErrorCode } from '../core/errors';
  */
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   ValidationError: 400,
+  UnsupportedMediaType: 415,
   BadRequest: 400,
   Unauthorized: 401,
   Forbidden: 403,
@@ -29,42 +35,64 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
   return { status, jsonBody: body, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } };
 }
 
-/** Maps any thrown value to an HTTP response (unknown errors become an opaque 500). */
-export function errorResponse(error: unknown): HttpResponseInit {
+/** The response header (and error-body field) that ties an answer to its log lines and audit record. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/**
+ * Maps any thrown value to an HTTP response (unknown errors become an opaque 500).
+ * @param error - what was thrown
+ * @param requestId - the request's id, carried in the body and the `x-request-id` header
+ */
+export function errorResponse(error: unknown, requestId?: string): HttpResponseInit {
+  const ids: Record<string, string> = requestId ? { [REQUEST_ID_HEADER]: requestId } : {};
   if (error instanceof KvGuardError) {
     const status = STATUS_BY_CODE[error.code];
     const body: Record<string, unknown> = { code: error.code, message: error.message };
     if (error.field) body.field = error.field;
     if (error.serviceCode) body.serviceCode = error.serviceCode;
+    if (requestId) body.requestId = requestId;
     const headers: Record<string, string> = error.retryAfterSeconds
-      ? { 'retry-after': String(error.retryAfterSeconds) }
-      : {};
+      ? { 'retry-after': String(error.retryAfterSeconds), ...ids }
+      : ids;
     return jsonResponse(status, { error: body }, headers);
   }
-  return jsonResponse(500, { error: { code: 'Internal', message: 'kvguard failed unexpectedly; see the logs' } });
+  return jsonResponse(
+    500,
+    {
+      error: {
+        code: 'Internal',
+        message: 'kvguard failed unexpectedly; see the logs',
+        ...(requestId ? { requestId } : {}),
+      },
+    },
+    ids,
+  );
 }
 
 /**
- * Runs an HTTP handler's body and answers whatever it throws with {@link errorResponse}, logging the failure as a
- * warning when the caller is at fault (4xx) and as an error otherwise.
+ * Runs an HTTP handler's body under a new request id and answers whatever it throws with {@link errorResponse},
+ * logging the failure as a warning when the caller is at fault (4xx) and as an error otherwise. Every answer,
+ * success or not, carries the id in the `x-request-id` header; error bodies carry it too.
  * @param context - the invocation, whose log carries the line
  * @param what - what failed, for the log line (e.g. `status`)
- * @param work - the handler's body
+ * @param work - the handler's body, given the request id
  */
 export async function answeringErrors(
   context: InvocationContext,
   what: string,
-  work: () => Promise<HttpResponseInit>,
+  work: (requestId: string) => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
+  const requestId = randomUUID();
+  let response: HttpResponseInit;
   try {
-    return await work();
+    response = await work(requestId);
   } catch (error) {
-    const response = errorResponse(error);
-    const line = `${what} failed: ${describeError(error).reason}`;
+    response = errorResponse(error, requestId);
+    const line = `${what} failed (request ${requestId}): ${describeError(error).reason}`;
     if ((response.status ?? 500) >= 500) context.error(line);
     else context.warn(line);
-    return response;
   }
+  return { ...response, headers: { ...(response.headers as Record<string, string>), [REQUEST_ID_HEADER]: requestId } };
 }
 
 /** Turns a zod failure into a `ValidationError` naming the first bad field and why. */
@@ -77,15 +105,25 @@ export function validationError(error: z.ZodError, where: 'body' | 'query' | 'ro
   return new KvGuardError('ValidationError', `Invalid ${where}: ${detail}`, { field });
 }
 
-/** Parses a JSON body with a schema; throws `ValidationError` naming the field. */
+/** Media types of a JSON body: `application/json` and any `application/…+json`, parameters (charset) allowed. */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * The one body parser of every HTTP route: the content type must be JSON (415 otherwise), the text strict JSON (no
+ * duplicate keys, no `__proto__`: see {@link parseStrictJson}), the value what the schema says. An empty body reads
+ * as `{}`. Throws `ValidationError` naming the field, or `UnsupportedMediaType`.
+ */
 export async function parseJsonBody<T>(request: HttpRequest, schema: z.ZodType<T>): Promise<T> {
-  let body: unknown;
-  try {
-    const text = await request.text();
-    body = text.trim() === '' ? {} : JSON.parse(text);
-  } catch {
-    throw new KvGuardError('ValidationError', 'Invalid body: not valid JSON', { field: 'body' });
+  const text = await request.text();
+  const contentType = request.headers.get('content-type') ?? '';
+  if (text.trim() !== '' && !JSON_MEDIA_TYPE.test(contentType)) {
+    throw new KvGuardError(
+      'UnsupportedMediaType',
+      `content-type ${JSON.stringify(contentType.slice(0, 100))} is not JSON; send application/json`,
+      { field: 'content-type' },
+    );
   }
+  const body = text.trim() === '' ? {} : parseStrictJson(text, 'body');
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error, 'body');
   return parsed.data;
@@ -102,57 +140,76 @@ export function parseQuery<T>(request: HttpRequest, schema: z.ZodType<T>): T {
   return parsed.data;
 }
 
-/** The caller as App Service authentication (Easy Auth) describes it. */
-export interface ClientPrincipal {
-  name: string;
+/** How a route authorises callers who already passed the function key. */
+export interface AuthoriseOptions {
+  /** Whether an Entra ID principal is required (in Azure: always). */
+  requirePrincipal: boolean;
+  /** Checks bearer tokens; without one, a required principal can never be proven and every call is refused. */
+  principals?: PrincipalVerifier;
+  /** The principal must hold one of these app roles (from the token's `roles` claim). */
   roles: string[];
 }
 
-/** Reads `x-ms-client-principal` (base64 JSON set by App Service authentication); undefined when absent. */
-export function clientPrincipal(request: HttpRequest): ClientPrincipal | undefined {
-  const header = request.headers.get('x-ms-client-principal');
-  if (!header) return undefined;
-  try {
-    const decoded = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as {
-      claims?: { typ?: string; val?: string }[];
-      name_typ?: string;
-      role_typ?: string;
-    };
-    const claims = decoded.claims ?? [];
-    const roleTypes = new Set([
-      'roles',
-      decoded.role_typ ?? 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role',
-    ]);
-    const nameTypes = [
-      decoded.name_typ,
-      'preferred_username',
-      'name',
-      'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
-    ];
-    const name = nameTypes.map((t) => claims.find((c) => c.typ === t)?.val).find(Boolean) ?? 'unknown';
-    const roles = claims.filter((c) => c.typ && roleTypes.has(c.typ) && c.val).map((c) => c.val!);
-    return { name, roles };
-  } catch {
-    throw new KvGuardError('Unauthorized', 'x-ms-client-principal is not valid base64 JSON', {
-      field: 'x-ms-client-principal',
-    });
-  }
+/** A caller as a route knows it: the name to audit, and the app roles its verified token holds. */
+export interface Caller {
+  name: string;
+  /** Undefined when no principal is required (function key only). */
+  roles?: string[];
 }
 
 /**
- * Authorises a caller who already passed the function key. With `requirePrincipal`, an Entra ID principal holding
- * `role` is required too. Answers the name to audit.
+ * Authenticates a caller who already passed the function key. With `requirePrincipal`, the request must carry an
+ * Entra ID bearer token (`Authorization: Bearer …`) that kvguard verifies itself (signature, issuer, audience,
+ * lifetime); its roles come only from the token's `roles` claim and its name is stored bounded and escaped. Nothing
+ * else the caller sends is trusted: an `x-ms-client-principal` header is ignored, because only the platform's header
+ * stripping (which kvguard cannot observe) would make it trustworthy. Fails closed: with no verifier configured, no
+ * principal is accepted. Throws `Unauthorized`.
  */
-export function authorise(request: HttpRequest, options: { requirePrincipal: boolean; role: string }): string {
-  const principal = clientPrincipal(request);
-  if (!options.requirePrincipal) return principal?.name ?? 'function-key';
-  if (!principal)
-    throw new KvGuardError('Unauthorized', 'An Entra ID principal is required (App Service authentication)');
-  if (!principal.roles.includes(options.role)) {
+export async function authenticate(request: HttpRequest, options: AuthoriseOptions): Promise<Caller> {
+  if (!options.requirePrincipal) return { name: 'function-key' };
+  if (!options.principals) {
     throw new KvGuardError(
-      'Forbidden',
-      `Principal ${JSON.stringify(principal.name)} lacks the app role ${JSON.stringify(options.role)}`,
+      'Unauthorized',
+      'kvguard cannot verify principals: KVGUARD_AUTH_TENANT_ID and KVGUARD_AUTH_AUDIENCE are not set',
+      { field: 'authorization' },
     );
   }
-  return principal.name;
+  const token = /^Bearer[ ]+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+  if (!token) {
+    throw new KvGuardError('Unauthorized', 'An Entra ID bearer token is required (Authorization: Bearer <token>)', {
+      field: 'authorization',
+    });
+  }
+  const principal = await options.principals.verify(token);
+  const name = boundedPrincipalName(principal.name);
+  return { name: principal.objectId ? `${name} (${principal.objectId.slice(0, 64)})` : name, roles: principal.roles };
+}
+
+/** Throws `Forbidden` unless the caller holds one of the roles (always passes when no principal is required). */
+export function requireRole(caller: Caller, roles: string[]): void {
+  if (!caller.roles || roles.some((role) => caller.roles!.includes(role))) return;
+  throw new KvGuardError(
+    'Forbidden',
+    `Principal ${JSON.stringify(caller.name)} holds none of the app roles ${roles.map((r) => JSON.stringify(r)).join(', ')}`,
+  );
+}
+
+/** {@link authenticate} then {@link requireRole}; answers the name to audit. */
+export async function authorise(request: HttpRequest, options: AuthoriseOptions): Promise<string> {
+  const caller = await authenticate(request, options);
+  requireRole(caller, options.roles);
+  return caller.name;
+}
+
+/** How HTTP routes authorise callers: read routes take the read or restore role, changing routes the restore role. */
+export function authorisation(
+  services: Pick<Services, 'config' | 'principals'>,
+  access: 'read' | 'restore',
+): AuthoriseOptions {
+  const { config, principals } = services;
+  return {
+    requirePrincipal: config.requirePrincipal,
+    principals,
+    roles: access === 'restore' ? [config.restoreRole] : [config.readRole, config.restoreRole],
+  };
 }

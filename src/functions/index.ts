@@ -1,4 +1,5 @@
 import { backupVaultFunction } from './backup-vault';
+import { doctorFunction } from './doctor';
 import type { FunctionDefinition } from './definition';
 import { scheduleBackupsFunction } from './schedule-backups';
 import { statusFunction } from './status';
@@ -29,4 +30,5 @@ export const functionDefinitions: FunctionDefinition[] = [
   backupDiffFunction,
   applyRetentionFunction,
   restoreDrillFunction,
+  doctorFunction,
 ];

@@ -1,5 +1,4 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { randomUUID } from 'node:crypto';
 import { services } from '../composition';
 import { findVault } from '../config';
 import { describeError } from '../core/errors';
@@ -9,7 +8,15 @@ import { restoreRequestSchema } from '../core/restore/restore-request';
 import { requestRestore } from '../core/restore/request-restore';
 import { restoreSettingsFor } from '../core/restore/restore-settings';
 import type { HttpFunctionDefinition } from './definition';
-import { answeringErrors, authorise, clientPrincipal, errorResponse, jsonResponse, parseJsonBody } from './http';
+import {
+  answeringErrors,
+  authenticate,
+  authorisation,
+  errorResponse,
+  jsonResponse,
+  parseJsonBody,
+  requireRole,
+} from './http';
 import { invocationLogger } from './invocation-logger';
 
 /** HTTP status of a restore report: 207 whenever any object did not come back; 202 for a queued job. */
@@ -41,14 +48,15 @@ export function restoreResponse(report: RestoreReport): HttpResponseInit {
 
 /** POST /api/restore: authorise, validate the body, restore (or plan, or queue), answer per-object outcomes. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return answeringErrors(context, 'restore', async () => {
+  return answeringErrors(context, 'restore', async (requestId) => {
     const deps = { ...services(), logger: invocationLogger(context) };
-    const requestId = randomUUID();
     let principal: string | undefined;
     let inUseCase = false;
     try {
-      principal = claimedName(request) ?? (deps.config.requirePrincipal ? undefined : 'function-key');
-      principal = authorise(request, { requirePrincipal: deps.config.requirePrincipal, role: deps.config.restoreRole });
+      const access = authorisation(deps, 'restore');
+      const caller = await authenticate(request, access);
+      principal = caller.name;
+      requireRole(caller, access.roles);
       const schema = restoreRequestSchema({ resolveVault: (v) => findVault(deps.config, v), now: deps.clock.now() });
       const body = await parseJsonBody(request, schema);
       inUseCase = true;
@@ -60,21 +68,13 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
       );
       return restoreResponse(report);
     } catch (error) {
-      // Refusals before the use case (no principal, bad body) are audited here; the use case audits the rest.
+      // Refusals before the use case (no principal, bad body) are audited here; the use case audits the rest. A
+      // caller refused before its token was verified is audited as unauthenticated: an unverified name is not kept.
       if (!inUseCase) await auditRefusedRestore(deps, { principal, requestId, error });
       deps.logger.warn('restore request not carried out', { requestId, principal, ...describeError(error) });
-      return errorResponse(error);
+      return errorResponse(error, requestId);
     }
   });
-}
-
-/** The name a caller claims before authorisation decides, so a refused attempt is audited under it. */
-function claimedName(request: HttpRequest): string | undefined {
-  try {
-    return clientPrincipal(request)?.name;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The restore endpoint. */

@@ -1,5 +1,6 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { services } from '../composition';
+import { discoverySettings, services } from '../composition';
+import { scheduledTargets } from '../core/discovery';
 import { scheduleBackups } from '../core/backup/runs';
 import { alertRpoBreaches, vaultStatuses } from '../core/backup/status';
 import { noVaultTags } from '../core/policy/pause';
@@ -8,14 +9,17 @@ import type { TimerFunctionDefinition } from './definition';
 import { invocationLogger } from './invocation-logger';
 
 /**
- * Timer: enqueues one backup job per configured vault that is due on this tick and not paused, then alerts on vaults
- * past their RPO (saying so when a vault is paused).
+ * Timer: enqueues one backup job per protected vault (configured or discovered) that is due on this tick and not
+ * paused, then alerts on RPO breaches (saying so when a vault is paused).
  */
 async function handler(timer: Timer, context: InvocationContext): Promise<void> {
-  const { config, backupQueue, store, alerts, clock, vaultTags = noVaultTags } = services();
+  const deps = services();
+  const { config, backupQueue, store, alerts, clock, vaultTags = noVaultTags } = deps;
   const logger = invocationLogger(context);
   if (timer.isPastDue) logger.warn('backup schedule is running late');
-  const { due, skipped } = await vaultsDueOnTick(config.vaults, {
+  // Tagged vaults are re-discovered on each schedule, so a newly tagged vault is protected without a redeploy.
+  const targets = await scheduledTargets(config.vaults, discoverySettings(config), { ...deps, logger });
+  const { due, skipped } = await vaultsDueOnTick(targets, {
     timerSchedule: config.backupSchedule,
     now: clock.now(),
     tags: vaultTags,
@@ -24,7 +28,7 @@ async function handler(timer: Timer, context: InvocationContext): Promise<void> 
   if (skipped.length > 0) logger.info('vaults skipped on this tick', { skipped });
   const jobs = await scheduleBackups(due, backupQueue, clock);
   logger.info('backup jobs enqueued', { runs: jobs.map((j) => ({ vault: j.vaultUrl, runId: j.runId })) });
-  const { vaults } = await vaultStatuses(config.vaults, store, clock, config.rpoHours, vaultTags);
+  const { vaults } = await vaultStatuses(targets, store, clock, config.rpoHours, vaultTags);
   await alertRpoBreaches(vaults, alerts, clock);
 }
 

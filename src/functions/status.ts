@@ -5,14 +5,16 @@ import { findVault } from '../config';
 import { vaultStatuses } from '../core/backup/status';
 import { KvGuardError } from '../core/errors';
 import type { HttpFunctionDefinition } from './definition';
-import { answeringErrors, jsonResponse, parseQuery } from './http';
+import { answeringErrors, authorisation, authorise, jsonResponse, parseQuery } from './http';
 
 const querySchema = z.object({ vault: z.string().min(1).max(200).optional() }).strict();
 
 /** GET /api/status: per vault, the newest successful run, its age, counts and whether the RPO is breached. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'status', async () => {
-    const { config, store, clock, vaultTags } = services();
+    const deps = services();
+    await authorise(request, authorisation(deps, 'read'));
+    const { config, store, clock, vaultTags } = deps;
     const query = parseQuery(request, querySchema);
     const vault = query.vault === undefined ? undefined : findVault(config, query.vault);
     if (query.vault !== undefined && !vault) {

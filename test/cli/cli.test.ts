@@ -115,3 +115,54 @@ describe('the kvguard CLI', () => {
     expect(JSON.parse(local.stdout)).toMatchObject({ vaults: [{ vault: 'clivault', rpoBreached: false }] });
   });
 });
+
+describe('kvguard doctor on the local stack', () => {
+  it('reports each check with its outcome, and says which ones Azurite and the emulator cannot answer', async () => {
+    await kvguard(['backup', '--json']); // the backup container exists once something was backed up
+    const result = await kvguard(['doctor', '--json']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      counts: Record<string, number>;
+      checks: { check: string; subject: string; outcome: string; detail: string; fix?: string }[];
+    };
+    const outcome = (check: string, subject?: string) =>
+      report.checks.find((c) => c.check === check && (subject === undefined || c.subject === subject));
+    expect(report.ok).toBe(true);
+    expect(outcome('vault.list', 'clivault')).toMatchObject({ outcome: 'pass' });
+    expect(outcome('vault.backup', 'clivault')).toMatchObject({
+      outcome: 'pass',
+      detail: expect.stringMatching(/bytes, not stored/),
+    });
+    expect(outcome('vault.permissionModel', 'clivault')).toMatchObject({ outcome: 'unknown', fix: expect.any(String) });
+    expect(outcome('storage.container', env.KVGUARD_CONTAINER)).toMatchObject({ outcome: 'pass' });
+    expect(outcome('storage.immutability')).toMatchObject({
+      outcome: 'unknown',
+      detail: expect.stringContaining('Azurite'),
+    });
+    expect(outcome('storage.tamperProof')).toMatchObject({
+      outcome: 'unknown',
+      detail: expect.stringContaining('Azurite'),
+    });
+    expect(outcome('alerts.sinks')).toMatchObject({
+      outcome: 'warn',
+      fix: expect.stringContaining('KVGUARD_ALERT_WEBHOOK_URL'),
+    });
+    expect(report.checks.filter((c) => c.check === 'queue').map((c) => c.subject)).toEqual([
+      'kvguard-backup-jobs',
+      'kvguard-restore-jobs',
+    ]);
+    expect(Object.values(report.counts).reduce((a, b) => a + b, 0)).toBe(report.checks.length);
+    expect(result.stdout).not.toContain('never-printed-value');
+  });
+
+  it('fails, naming the fix, when the vault cannot be reached or the container is missing', async () => {
+    const broken = await kvguard(['doctor'], {
+      env: { ...env, KVGUARD_CONTAINER: uniqueStorageName('missing'), KVGUARD_CREATE_CONTAINERS: 'false' },
+    });
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/FAIL storage\.container missing-\S+: the backup container does not exist/);
+    expect(broken.stdout).toMatch(/fix: run azd provision: the infra creates it/);
+    expect(broken.stderr).toBe('kvguard: 1 check(s) failed\n');
+  });
+});

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ALERT_TYPES, createAlerts, dedupeStateKey } from '../../src/core/alerts';
 import type { Alert, AlertSink, StateStore } from '../../src/core/ports';
@@ -159,5 +160,17 @@ describe('dedupeStateKey', () => {
     const b = dedupeStateKey('events', '/subscriptions/x|id?1');
     expect(a).toMatch(/^events\/[a-z0-9._-]+$/);
     expect(a).not.toBe(b);
+  });
+
+  it('makes a key the state store accepts from any input at all', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (id) => {
+        const key = dedupeStateKey('events', id);
+        expect(key).toMatch(/^events\/[a-z0-9-]*[0-9a-f]{16}$/);
+        expect(key).not.toContain('..');
+      }),
+      { numRuns: 500 },
+    );
+    expect(dedupeStateKey('events', '/a/../b|..')).not.toContain('..');
   });
 });

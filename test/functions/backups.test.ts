@@ -2,13 +2,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { useServices } from '../../src/composition';
 import { functionDefinitions } from '../../src/functions';
 import { backupsFunction } from '../../src/functions/backups';
+import { statusFunction } from '../../src/functions/status';
 import { httpRequest, installRestoreWorld, invocationContext } from '../core/restore/function-harness';
+import { bearer } from '../support/entra';
 
 afterEach(() => useServices(undefined));
 
-async function list(query: Record<string, string>) {
+const reader = bearer('reader@contoso.com', ['kvguard.Read']);
+
+async function list(query: Record<string, string>, headers: Record<string, string> = reader) {
   const response = await backupsFunction.handler(
-    httpRequest({ path: '/api/backups', query }),
+    httpRequest({ path: '/api/backups', query, headers }),
     invocationContext('backups'),
   );
   return { status: response.status, body: response.jsonBody as Record<string, any> };
@@ -85,5 +89,46 @@ describe('GET /api/backups', () => {
     const response = await list(query);
     expect(response.status).toBe(400);
     expect(response.body.error.field).toBe(field);
+  });
+
+  it('needs a verified principal with the read or restore role when principals are required', async () => {
+    await catalogWorld();
+    const anonymous = await list({ vault: 'prod' }, {});
+    const forged = await list(
+      { vault: 'prod' },
+      {
+        'x-ms-client-principal': Buffer.from(
+          JSON.stringify({ claims: [{ typ: 'roles', val: 'kvguard.Read' }] }),
+        ).toString('base64'),
+      },
+    );
+    const noRole = await list({ vault: 'prod' }, bearer('someone', []));
+    const restorer = await list({ vault: 'prod' }, bearer('operator', ['kvguard.Restore']));
+    expect([anonymous.status, forged.status, noRole.status, restorer.status]).toEqual([401, 401, 403, 200]);
+  });
+
+  it.each(['https://prod.evil.example/', 'https://prod.vault.azure.cn/', 'https://prod.vault.azure.net.evil.example/'])(
+    'refuses the unconfigured vault URL %s whose first host label names a configured vault',
+    async (url) => {
+      await catalogWorld();
+      const response = await list({ vault: url });
+      expect(response.status).toBe(400);
+      expect(response.body.error).toMatchObject({ code: 'ValidationError', field: 'vault' });
+      expect(response.body.items).toBeUndefined();
+    },
+  );
+
+  it('still lists a vault that is no longer configured by its name or its Azure vault URL', async () => {
+    await catalogWorld();
+    const byName = await list({ vault: 'retired' });
+    const byUrl = await list({ vault: 'https://retired.vault.azure.net/' });
+    expect([byName.status, byUrl.status]).toEqual([200, 200]);
+  });
+
+  it('GET /api/status needs a verified principal with the read role too', async () => {
+    installRestoreWorld();
+    const status = async (headers: Record<string, string>) =>
+      (await statusFunction.handler(httpRequest({ path: '/api/status', headers }), invocationContext('status'))).status;
+    expect([await status({}), await status(bearer('someone', [])), await status(reader)]).toEqual([401, 403, 200]);
   });
 });

@@ -6,11 +6,19 @@ import { restoreJobFunction } from '../../src/functions/restore-job';
 import { restoreStatusFunction } from '../../src/functions/restore-status';
 import { ASYNC_RESTORE_THRESHOLD } from '../../src/core/restore/restore-settings';
 import { destroy } from '../core/restore/harness';
-import { httpRequest, installRestoreWorld, invocationContext, principalHeader } from '../core/restore/function-harness';
+import { httpRequest, installRestoreWorld, invocationContext } from '../core/restore/function-harness';
+import { bearer, signedToken, testSigningKey } from '../support/entra';
 
 afterEach(() => useServices(undefined));
 
-const operator = { 'x-ms-client-principal': principalHeader('alice@contoso.com', ['kvguard.Restore']) };
+const operator = bearer('alice@contoso.com', ['kvguard.Restore']);
+const OID = '00000000-0000-4000-8000-0000000000a1';
+
+/** An App Service authentication header as a caller could forge it (nothing signs it). */
+function forgedPrincipalHeader(name: string, roles: string[], roleType = 'roles'): string {
+  const claims = [{ typ: 'name', val: name }, ...roles.map((val) => ({ typ: roleType, val }))];
+  return Buffer.from(JSON.stringify({ auth_typ: 'aad', role_typ: roleType, claims })).toString('base64');
+}
 
 async function post(body: unknown, headers: Record<string, string> = operator) {
   const response = await restoreFunction.handler(
@@ -51,19 +59,97 @@ describe('POST /api/restore', () => {
 
     const anonymous = await post({ vault: 'prod', name: 'db-key' }, {});
     world.clock.advance(1_000);
-    const reader = await post(
-      { vault: 'prod', name: 'db-key' },
-      { 'x-ms-client-principal': principalHeader('bob', ['kvguard.Read']) },
-    );
+    const reader = await post({ vault: 'prod', name: 'db-key' }, bearer('bob', ['kvguard.Read']));
 
     expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error).toMatchObject({ code: 'Unauthorized', field: 'authorization' });
     expect(reader.status).toBe(403);
     expect(reader.body.error.message).toContain('kvguard.Restore');
     expect(world.prod.callCount('restore')).toBe(0);
     expect(world.store.auditEntries().map((e) => [e.principal, e.outcome.split(':').slice(0, 2).join(':')])).toEqual([
       ['unauthenticated', 'refused: Unauthorized'],
-      ['bob', 'refused: Forbidden'],
+      [`bob (${OID})`, 'refused: Forbidden'],
     ]);
+  });
+
+  it('refuses a forged x-ms-client-principal header, whatever role claim type it names', async () => {
+    const world = installRestoreWorld();
+    world.prod.seedKey('db-key');
+    await world.backUp(world.prod, 'key', 'db-key');
+    await destroy(world.prod, 'key', 'db-key');
+
+    const forged = await post(
+      { vault: 'prod', name: 'db-key' },
+      { 'x-ms-client-principal': forgedPrincipalHeader('mallory', ['kvguard.Restore']) },
+    );
+    const forgedRoleType = await post(
+      { vault: 'prod', name: 'db-key' },
+      { 'x-ms-client-principal': forgedPrincipalHeader('mallory', ['kvguard.Restore'], 'groups') },
+    );
+
+    expect([forged.status, forgedRoleType.status]).toEqual([401, 401]);
+    expect(world.prod.callCount('restore')).toBe(0);
+    expect(world.store.auditEntries().map((e) => e.principal)).toEqual(['unauthenticated', 'unauthenticated']);
+  });
+
+  const badTokens: [string, () => string, string][] = [
+    [
+      'signed by another key',
+      () => signedToken({ roles: ['kvguard.Restore'] }, testSigningKey('test-key-1')),
+      'signature',
+    ],
+    [
+      'for another audience',
+      () => signedToken({ roles: ['kvguard.Restore'], aud: 'api://someone-else' }, undefined),
+      'aud',
+    ],
+    [
+      'from another tenant',
+      () => signedToken({ roles: ['kvguard.Restore'], iss: 'https://sts.windows.net/other/' }),
+      'iss',
+    ],
+    [
+      'expired',
+      () => signedToken({ roles: ['kvguard.Restore'], exp: Math.floor(Date.now() / 1000) - 3600 }),
+      'expired',
+    ],
+    ['not a JWT', () => 'not-a-token', 'well-formed'],
+  ];
+
+  it.each(badTokens)(
+    'answers 401 for a bearer token %s, naming the check that failed',
+    async (_label, token, reason) => {
+      const world = installRestoreWorld();
+      const response = await post({ vault: 'prod', name: 'db-key' }, { authorization: `Bearer ${token()}` });
+      expect(response.status).toBe(401);
+      expect(response.body.error).toMatchObject({ code: 'Unauthorized', field: 'authorization' });
+      expect(response.body.error.message).toContain(reason);
+      expect(world.prod.calls).toEqual([]);
+    },
+  );
+
+  it('takes roles only from the roles claim, and stores the name bounded and escaped', async () => {
+    const world = installRestoreWorld();
+    world.prod.seedKey('db-key');
+    await world.backUp(world.prod, 'key', 'db-key');
+    await destroy(world.prod, 'key', 'db-key');
+
+    const groupsOnly = await post(
+      { vault: 'prod', name: 'db-key' },
+      bearer('eve', [], { groups: ['kvguard.Restore'], role: 'kvguard.Restore', scp: 'kvguard.Restore' }),
+    );
+    world.clock.advance(1_000);
+    const hostileName = `alice\n{"principal":"root"}${'x'.repeat(10_000)}`;
+    const restored = await post({ vault: 'prod', name: 'db-key' }, bearer(hostileName, ['kvguard.Restore']));
+
+    expect(groupsOnly.status).toBe(403);
+    expect(restored.status).toBe(200);
+    const principals = world.store.auditEntries().map((e) => e.principal);
+    for (const principal of principals) {
+      expect(principal).not.toMatch(/[\n\r]/);
+      expect(principal.length).toBeLessThanOrEqual(128 + OID.length + 3);
+    }
+    expect(principals.at(-1)).toMatch(/^alice\\u000a\{"principal":"root"\}x+…/);
   });
 
   it('accepts the function key alone when no principal is required (local stack)', async () => {
@@ -104,6 +190,59 @@ describe('POST /api/restore', () => {
     expect(response.jsonBody).toMatchObject({ error: { code: 'ValidationError', field } });
     expect(world.prod.calls).toEqual([]);
     expect(world.store.auditEntries()).toHaveLength(1);
+  });
+
+  const ambiguousBodies: [string, string, string][] = [
+    ['a __proto__ key', '{"vault":"prod","__proto__":{"name":"db-key"}}', '__proto__'],
+    ['a nested __proto__ key', '{"vault":"prod","objects":{"__proto__":{}}}', 'objects.__proto__'],
+    ['a duplicate key', '{"vault":"prod","dryRun":true,"name":"db-key","dryRun":false}', 'dryRun'],
+  ];
+
+  it.each(ambiguousBodies)('answers 400 naming the key for %s, and changes nothing', async (_label, rawBody, field) => {
+    const world = installRestoreWorld();
+    world.prod.seedKey('db-key');
+    await world.backUp(world.prod, 'key', 'db-key');
+    await destroy(world.prod, 'key', 'db-key');
+    const before = world.prod.calls.length;
+
+    const response = await restoreFunction.handler(
+      httpRequest({ method: 'POST', path: '/api/restore', rawBody, headers: operator }),
+      invocationContext('restore'),
+    );
+
+    expect(response.status).toBe(400);
+    expect(response.jsonBody).toMatchObject({ error: { code: 'ValidationError', field } });
+    expect(response.jsonBody.error.message).toContain(JSON.stringify(field.split('.').at(-1)));
+    expect(world.prod.calls.length).toBe(before);
+    expect(world.prod.callCount('restore')).toBe(0);
+  });
+
+  it.each(['text/plain', 'application/x-www-form-urlencoded', ''])(
+    'answers 415 for a body sent as %j, and changes nothing',
+    async (contentType) => {
+      const world = installRestoreWorld();
+      const response = await restoreFunction.handler(
+        httpRequest({
+          method: 'POST',
+          path: '/api/restore',
+          rawBody: '{"vault":"prod","name":"db-key"}',
+          headers: { ...operator, 'content-type': contentType },
+        }),
+        invocationContext('restore'),
+      );
+      expect(response.status).toBe(415);
+      expect(response.jsonBody).toMatchObject({ error: { code: 'UnsupportedMediaType', field: 'content-type' } });
+      expect(world.prod.calls).toEqual([]);
+    },
+  );
+
+  it('carries one request id in the error body, the x-request-id header and the audit record', async () => {
+    const world = installRestoreWorld();
+    const response = await post({ vault: 'prod', force: true });
+    const requestId = (response.body.error as Record<string, string>).requestId;
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers['x-request-id']).toBe(requestId);
+    expect(world.store.auditEntries().map((e) => e.requestId)).toEqual([requestId]);
   });
 
   it('restores one key and answers 200 with the per-object outcome', async () => {

@@ -15,6 +15,7 @@ import {
 } from '../../src/adapters/blob-layout';
 import type {
   BackupRecord,
+  CertificatePolicyState,
   DeletedObject,
   NameState,
   ObjectSummary,
@@ -211,6 +212,8 @@ interface FakeObject {
   managed: boolean;
   versions: FakeVersion[];
   contentType?: string;
+  /** A certificate's policy (ISO time, so it survives the backup's JSON round trip). */
+  policy?: { updated: string; content: Record<string, unknown> };
   deletedOn?: Date;
   scheduledPurgeDate?: Date;
 }
@@ -229,7 +232,16 @@ export interface SeedOptions {
 
 /** Methods of {@link VaultPort} that can be made to fail. */
 export type VaultMethod =
-  'listObjects' | 'listVersions' | 'backup' | 'restore' | 'nameState' | 'listDeleted' | 'recover' | 'purge' | 'delete';
+  | 'listObjects'
+  | 'listVersions'
+  | 'certificatePolicy'
+  | 'backup'
+  | 'restore'
+  | 'nameState'
+  | 'listDeleted'
+  | 'recover'
+  | 'purge'
+  | 'delete';
 
 /** Options of an {@link InMemoryVault}. */
 export interface InMemoryVaultOptions {
@@ -330,6 +342,8 @@ export class InMemoryVault implements VaultPort {
       versions,
       ...(options.contentType ? { contentType: options.contentType } : {}),
     };
+    if (type === 'certificate')
+      object.policy = { updated: this.now().toISOString(), content: { x509_props: { subject: `CN=${name}` } } };
     this.objects.set(key(type, name), object);
     if (type === 'certificate') {
       for (const managedType of ['key', 'secret'] as const) {
@@ -369,6 +383,11 @@ export class InMemoryVault implements VaultPort {
     object.tags = { ...tags };
     const newest = object.versions[object.versions.length - 1]!;
     newest.updatedOn = this.now();
+  }
+
+  /** Changes a live certificate's policy: moves the policy's `updated` time, not any version's (as Key Vault does). */
+  setPolicy(name: string, content: Record<string, unknown>): void {
+    this.liveObject('certificate', name).policy = { updated: this.now().toISOString(), content: { ...content } };
   }
 
   /** A snapshot of one object (live or deleted), or undefined. */
@@ -416,6 +435,14 @@ export class InMemoryVault implements VaultPort {
 
   async listVersions(type: ObjectType, name: string): Promise<ObjectVersion[]> {
     return this.call('listVersions', [type, name], () => this.liveObjectVersions(type, name));
+  }
+
+  /** A live certificate's policy. */
+  async certificatePolicy(name: string): Promise<CertificatePolicyState> {
+    return this.call('certificatePolicy', [name], () => {
+      const policy = this.liveObject('certificate', name).policy ?? { updated: '', content: {} };
+      return { updatedOn: policy.updated ? new Date(policy.updated) : undefined, content: { ...policy.content } };
+    });
   }
 
   /** Opaque bytes: the object as JSON with a random salt (two backups of one object differ, like Key Vault's). */
@@ -786,6 +813,7 @@ function failingPort(url: string, error: () => KvGuardError): VaultPort {
     name: new URL(url).hostname.split('.')[0]!,
     listObjects: fail,
     listVersions: fail,
+    certificatePolicy: fail,
     backup: fail,
     restore: fail,
     nameState: fail,
@@ -931,8 +959,12 @@ export class InMemoryStateStore implements StateStore {
     return doc ? { value: JSON.parse(doc.json) as T, etag: doc.etag } : undefined;
   }
 
-  /** Writes a document; `Conflict` when the etag condition fails. */
+  /** Writes a document; `Conflict` when the etag condition fails, `ValidationError` for a key no blob could have. */
   async write<T>(key: string, value: T, options: { etag?: string | null } = {}): Promise<void> {
+    // The blob state store's key rule, so a key that Azure Storage would refuse fails here too.
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,900}$/.test(key) || key.includes('..')) {
+      throw kvError('ValidationError', `state key ${JSON.stringify(key)} is not a valid blob name`);
+    }
     const existing = this.documents.get(key);
     if (options.etag === null && existing) {
       throw kvError('Conflict', `state ${JSON.stringify(key)} already exists`, {

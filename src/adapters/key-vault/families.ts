@@ -7,7 +7,13 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { CertificateClient } from '@azure/keyvault-certificates';
 import type { KeyClient } from '@azure/keyvault-keys';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { DeletedObject, ObjectSummary, ObjectType, ObjectVersion } from '../../core/domain';
+import type {
+  CertificatePolicyState,
+  DeletedObject,
+  ObjectSummary,
+  ObjectType,
+  ObjectVersion,
+} from '../../core/domain';
 import { KvGuardError } from '../../core/errors';
 
 /** One page of a listing as the service returned it. */
@@ -44,6 +50,8 @@ export interface ObjectFamily {
   startDelete(name: string, options: CallOptions): Promise<{ softDeleted: boolean }>;
   startRecover(name: string, options: CallOptions): Promise<void>;
   purge(name: string, options: CallOptions): Promise<void>;
+  /** A certificate's policy (certificates only). */
+  policy?(name: string, options: CallOptions): Promise<CertificatePolicyState>;
 }
 
 /**
@@ -236,5 +244,9 @@ export function certificateFamily(client: CertificateClient): ObjectFamily {
     },
     startRecover: async (name, o) => void (await client.beginRecoverDeletedCertificate(name, o)),
     purge: async (name, o) => void (await client.purgeDeletedCertificate(name, o)),
+    policy: async (name, o) => {
+      const content = await client.getCertificatePolicy(name, o);
+      return { updatedOn: content.updatedOn, content };
+    },
   };
 }

@@ -3,7 +3,15 @@
  * limit, backoff, deadline); long operations (delete, recover, purge) are started once and then waited for by
  * polling the object's state, because Key Vault keeps answering 404s and in-progress 409s while they finish.
  */
-import type { DeletedObject, NameState, ObjectSummary, ObjectType, ObjectVersion, Page } from '../../core/domain';
+import type {
+  CertificatePolicyState,
+  DeletedObject,
+  NameState,
+  ObjectSummary,
+  ObjectType,
+  ObjectVersion,
+  Page,
+} from '../../core/domain';
 import { KvGuardError, isKvGuardError, type ErrorCode } from '../../core/errors';
 import type { Clock, VaultPort } from '../../core/ports';
 import type { ObjectFamily, RawPage } from './families';
@@ -68,6 +76,15 @@ export class KeyVaultPort implements VaultPort {
   async listVersions(type: ObjectType, name: string): Promise<ObjectVersion[]> {
     return this.allPages(`list versions of ${type} ${name}`, (token, abortSignal) =>
       this.family(type).listVersionsPage(name, token, { abortSignal }),
+    );
+  }
+
+  /** A certificate's policy, as the service answers it. */
+  async certificatePolicy(name: string): Promise<CertificatePolicyState> {
+    const family = this.family('certificate');
+    if (!family.policy) throw new KvGuardError('Internal', 'the certificate family reads no policies');
+    return this.caller.call(`get policy of certificate ${name}`, (abortSignal) =>
+      family.policy!(name, { abortSignal }),
     );
   }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBackup } from './backup';
+import { registerDoctor } from './doctor';
 import { registerList } from './list';
 import { registerStatus } from './status';
 import { registerWatch } from './watch';
@@ -23,4 +24,5 @@ export const commands: RegisterCommand[] = [
   registerShow,
   registerDiff,
   registerRetention,
+  registerDoctor,
 ];

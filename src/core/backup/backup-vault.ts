@@ -10,7 +10,7 @@ import {
   type VaultTarget,
 } from '../domain';
 import { describeError, isKvGuardError, KvGuardError, RETRYABLE_CODES, type ErrorCode } from '../errors';
-import type { BackupJob } from '../jobs';
+import { MAX_FOLLOW_UPS, MAX_JOB_OBJECTS, type BackupJob } from '../jobs';
 import { mapWithConcurrency } from '../concurrency';
 import type { Alerts, BackupStore, Clock, Logger, Telemetry, VaultPort, VaultPortFactory } from '../ports';
 import { sha256Hex, versionsFingerprint } from './fingerprint';
@@ -84,6 +84,7 @@ export async function runBackupJob(
     trigger: job.trigger,
     full: job.full,
     scope: job.objects ? 'objects' : 'chunk',
+    ...(job.followUp ? { followUp: job.followUp } : {}),
     startedAt: started.toISOString(),
     finishedAt: started.toISOString(),
     entries: [],
@@ -95,11 +96,53 @@ export async function runBackupJob(
     manifest.entries = await mapWithConcurrency(work, settings.objectConcurrency, (object) =>
       backupObject(context, object.type, object.name),
     );
+    await followUpMissedObjects(job, manifest, deps, dispatch);
   } catch (error) {
     manifest.error = describeError(error);
     deps.logger.error('backup job failed', { vault: target.name, runId: job.runId, ...manifest.error });
   }
   return finish(manifest, vault, deps);
+}
+
+/**
+ * Objects that ran out of the job's time are handed to a follow-up job at once, rather than waiting for the next
+ * scheduled run (hours away); a follow-up's outcome supersedes the failure in the run's summary. Bounded depth, so
+ * an object that can never finish in time does not loop.
+ */
+async function followUpMissedObjects(
+  job: BackupJob,
+  manifest: RunManifest,
+  deps: BackupDependencies,
+  dispatch: DispatchJob,
+): Promise<void> {
+  const missed = manifest.entries
+    .filter((e) => e.outcome.status === 'failed' && e.outcome.code === 'DeadlineExceeded')
+    .map(({ type, name }) => ({ type, name }));
+  const followUp = (job.followUp ?? 0) + 1;
+  if (missed.length === 0) return;
+  if (followUp > MAX_FOLLOW_UPS) {
+    deps.logger.warn('objects missed the deadline of the last follow-up; the next run backs them up', {
+      vault: manifest.vault,
+      runId: job.runId,
+      objects: missed.length,
+    });
+    return;
+  }
+  const { chunk: _chunk, ...rest } = job;
+  for (let start = 0; start < missed.length; start += MAX_JOB_OBJECTS) {
+    await dispatch({
+      ...rest,
+      objects: missed.slice(start, start + MAX_JOB_OBJECTS),
+      followUp,
+      enqueuedAt: deps.clock.now().toISOString(),
+    });
+  }
+  deps.logger.info('objects that missed the deadline go to a follow-up job', {
+    vault: manifest.vault,
+    runId: job.runId,
+    objects: missed.length,
+    followUp,
+  });
 }
 
 async function listChunk(
@@ -163,7 +206,8 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
         `${type} ${name} has ${versionCount} versions; Key Vault backs up at most ${MAX_BACKUP_VERSIONS}`,
       );
     }
-    const fingerprint = versionsFingerprint(versions);
+    const policy = type === 'certificate' ? await vault.certificatePolicy(name) : undefined;
+    const fingerprint = versionsFingerprint(versions, policy);
     const latest = job.full ? undefined : await deps.store.latestBackup(target.name, type, name);
     const refresh = latest !== undefined && mustRefresh(latest, target, deps.clock.now());
     if (latest && latest.fingerprint === fingerprint && !refresh)

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ObjectVersion } from '../domain';
+import type { CertificatePolicyState, ObjectVersion } from '../domain';
 
 /** Hex SHA-256 of some bytes. */
 export function sha256Hex(bytes: Uint8Array | string): string {
@@ -7,12 +7,28 @@ export function sha256Hex(bytes: Uint8Array | string): string {
 }
 
 /**
- * Fingerprint of an object's versions: any new version, or any change to a version's attributes (which moves its
- * `updated` time), changes it. Incremental runs skip an object whose fingerprint matches its newest backup.
+ * Fingerprint of everything a restore of an object brings back: its versions (any new version, or any change to a
+ * version's attributes, which moves its `updated` time) and, for a certificate, its policy — a policy update moves
+ * no version's `updated`, so the policy's own `updated` time and content are part of it. Incremental runs skip an
+ * object whose fingerprint matches its newest backup. Without a policy the value is what it always was.
+ * @param versions - the object's versions
+ * @param policy - a certificate's policy as the vault port reads it
  */
-export function versionsFingerprint(versions: readonly ObjectVersion[]): string {
+export function versionsFingerprint(versions: readonly ObjectVersion[], policy?: CertificatePolicyState): string {
   const lines = versions.map((v) => `${v.version}|${v.updatedOn?.toISOString() ?? ''}|${v.enabled ? 1 : 0}`).sort();
+  if (policy) lines.push(`policy|${policy.updatedOn?.toISOString() ?? ''}|${sha256Hex(canonicalJson(policy.content))}`);
   return sha256Hex(lines.join('\n'));
+}
+
+/** JSON with object keys sorted at every level (dates as ISO text), so equal content always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
 }
 
 /** A sortable, unique run id: UTC time to the second plus a random suffix. */

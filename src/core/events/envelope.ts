@@ -28,11 +28,20 @@ const optionalTime = z
   .optional()
   .transform((v) => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v) : undefined));
 
+/**
+ * A topic / source names a resource (for Key Vault, the vault's resource id): a `..` path segment or a control
+ * character means the event is not what it claims to be, so that one event is rejected (its batch is not).
+ */
+function isPlausibleSource(source: string | undefined): boolean {
+  return source === undefined || (!/(^|[/\\])\.\.([/\\]|$)/.test(source) && !/\p{Cc}/u.test(source));
+}
+const SOURCE_RULE = { error: 'must be a resource id without ".." segments or control characters' };
+
 /** Event Grid schema, with keys lower-cased (see {@link lowerCaseKeys}). */
 const eventGridSchema = z.object({
   id: text,
   eventtype: text,
-  topic: optionalText,
+  topic: optionalText.refine(isPlausibleSource, SOURCE_RULE),
   subject: optionalText,
   eventtime: optionalTime,
   data: z.unknown().optional(),
@@ -43,7 +52,7 @@ const cloudEventSchema = z.object({
   specversion: z.literal('1.0', { error: 'specversion must be "1.0"' }),
   id: text,
   type: text,
-  source: text,
+  source: text.refine(isPlausibleSource, SOURCE_RULE),
   subject: optionalText,
   time: optionalTime,
   data: z.unknown().optional(),

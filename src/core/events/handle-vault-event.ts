@@ -1,7 +1,7 @@
 import { ALERT_TYPES, claimOnce, dedupeStateKey, settleClaim } from '../alerts';
 import { isExcludedByName } from '../backup/selection';
 import type { ObjectType, VaultTarget } from '../domain';
-import { describeError } from '../errors';
+import { describeError, KvGuardError } from '../errors';
 import { backupJobSchema, type BackupJob } from '../jobs';
 import type { Alert, Alerts, BackupStore, Clock, JobQueue, Logger, StateStore } from '../ports';
 import { parseEnvelope, type EventEnvelope } from './envelope';
@@ -47,7 +47,7 @@ const CATALOG_SUMMARY_BUDGET_MS = 10_000;
  * Handles one Event Grid delivery (Event Grid schema or CloudEvents 1.0): parses it defensively, handles each event
  * id once, enqueues safety snapshots and raises alerts. Malformed, unknown and foreign events are answered with a
  * reason and never throw (a throw makes Event Grid redeliver); only a failure to record or enqueue the work throws,
- * so that Event Grid's bounded redelivery retries it.
+ * and so does an event another delivery claimed but has not finished, so that Event Grid's redelivery retries it.
  * @param raw - the event exactly as the trigger received it
  */
 export async function handleVaultEvent(raw: unknown, deps: VaultEventDependencies): Promise<VaultEventResult> {
@@ -71,8 +71,18 @@ export async function handleVaultEvent(raw: unknown, deps: VaultEventDependencie
   }
   const key = dedupeStateKey('events', `${event.source ?? ''}|${eventId}`);
   const details = { eventId, eventType, vault: vault?.name ?? event.vaultName };
-  if ((await claimOnce(deps.state, deps.clock, key, details)) === 'duplicate') {
-    return { outcome: 'duplicate', eventId, eventType, vault: details.vault, actions: [] };
+  const claim = await claimOnce(deps.state, deps.clock, key, details);
+  if (claim === 'duplicate') return { outcome: 'duplicate', eventId, eventType, vault: details.vault, actions: [] };
+  if (claim === 'pending') {
+    // Only a finished claim proves the work was done. A pending one may belong to an invocation that died before
+    // enqueueing; answering "duplicate" would end Event Grid's retries and lose the event. A retryable failure makes
+    // Event Grid redeliver (10 s, 30 s, 1 min, 5 min …) until the claim is done, or stale and taken over. Taking it
+    // over after the enqueue went through only repeats a snapshot job, which stores nothing new: same run id, and an
+    // unchanged fingerprint is recorded as unchanged.
+    throw new KvGuardError(
+      'InProgress',
+      `event ${eventId} is being handled by another delivery that has not finished; Event Grid will redeliver it`,
+    );
   }
   try {
     const actions = await act(event, vault, deps);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { planRestore, refusesWholePlan, type RestorePlan } from './plan-restore';
-import { auditRefusedRestore, auditRestore, finishRestore } from './restore-audit';
+import { auditRefusedRestore, auditRestore, auditRestoreStarted, finishRestore } from './restore-audit';
 import { executePlan, type ObjectResult } from './restore-objects';
 import { conflictsOf, finalStatus, newReport, withResults, type RestoreReport } from './restore-report';
 import { isWholeVaultRequest, type RestoreRequest } from './restore-request';
@@ -22,7 +22,8 @@ export interface RestoreCall {
 /**
  * Handles one restore request end to end: chooses the backups, checks every target name before changing anything,
  * refuses the whole request when `onConflict` is `fail` and any name is taken, then restores (or, for a dry run,
- * only plans) and audits. A large whole-vault restore becomes a queue job instead (status `queued`).
+ * only plans) and audits: a create-only "started" record before the first change (nothing changes without it), the
+ * outcome after. A large whole-vault restore becomes a queue job instead (status `queued`).
  * Throws `NotFound` when no backup matches (audited too).
  * @param deps - vaults, store, state, queue, telemetry, logger, clock
  * @param request - the validated request
@@ -74,6 +75,8 @@ export async function requestRestore(
     });
     return { ...queued, audit: await auditRestore(deps, call.principal, queued) };
   }
+  const changing = plan.objects.filter((o) => o.action !== 'skip' && o.action !== 'conflict');
+  if (!request.dryRun && changing.length > 0) await auditRestoreStarted(deps, call.principal, planned, changing);
   const results: ObjectResult[] = [];
   const done = await executePlan(deps, target, plan.objects, {
     dryRun: request.dryRun,

@@ -1,4 +1,6 @@
-import { describeError, isKvGuardError } from '../errors';
+import type { ObjectType } from '../domain';
+import { describeError, isKvGuardError, KvGuardError } from '../errors';
+import { boundedPrincipalName, MAX_AUDITED_PRINCIPAL } from '../principal-name';
 import type { AuditEntry, BackupStore, Clock, Logger, Telemetry } from '../ports';
 import type { RestoreReport } from './restore-report';
 
@@ -15,7 +17,8 @@ const AUDIT_NAME_ATTEMPTS = 3;
 
 /**
  * Appends an audit entry (create-only) and answers its blob name; undefined when storage refused it. A failed audit
- * write is logged as an error and counted, but never turns a restore that happened into a reported failure.
+ * write is logged as an error and counted, but never turns a restore that happened into a reported failure. The
+ * principal is stored bounded and escaped, whoever supplied it.
  * @param deps - store, telemetry, logger, clock
  * @param entry - the entry; `at` defaults to now
  */
@@ -23,22 +26,78 @@ export async function appendAuditEntry(
   deps: AuditDependencies,
   entry: Omit<AuditEntry, 'at'> & { at?: string },
 ): Promise<string | undefined> {
+  try {
+    return await writeAuditEntry(deps, entry);
+  } catch (error) {
+    deps.logger.error('audit entry could not be written', {
+      action: entry.action,
+      requestId: entry.requestId,
+      ...describeError(error),
+    });
+    deps.telemetry.metric('kvguard.audit.failed', 1, { action: entry.action });
+    return undefined;
+  }
+}
+
+/** Writes one audit entry create-only, moving on a millisecond when the name is taken; throws what storage threw. */
+async function writeAuditEntry(
+  deps: AuditDependencies,
+  entry: Omit<AuditEntry, 'at'> & { at?: string },
+): Promise<string> {
   const at = entry.at ? new Date(entry.at) : deps.clock.now();
-  for (let attempt = 0; attempt < AUDIT_NAME_ATTEMPTS; attempt++) {
+  const principal = boundedPrincipalName(entry.principal, MAX_AUDITED_PRINCIPAL);
+  for (let attempt = 0; ; attempt++) {
     try {
-      return await deps.store.appendAudit({ ...entry, at: new Date(at.getTime() + attempt).toISOString() });
+      return await deps.store.appendAudit({ ...entry, principal, at: new Date(at.getTime() + attempt).toISOString() });
     } catch (error) {
-      if (isKvGuardError(error, 'AlreadyExists') && attempt + 1 < AUDIT_NAME_ATTEMPTS) continue;
-      deps.logger.error('audit entry could not be written', {
-        action: entry.action,
-        requestId: entry.requestId,
-        ...describeError(error),
-      });
-      deps.telemetry.metric('kvguard.audit.failed', 1, { action: entry.action });
-      return undefined;
+      if (!isKvGuardError(error, 'AlreadyExists') || attempt + 1 >= AUDIT_NAME_ATTEMPTS) throw error;
     }
   }
-  return undefined;
+}
+
+/**
+ * Records, create-only, that a restore is about to change a vault: who, which request, from where, into which
+ * vault, and the objects it will restore. It is written before the first change and nothing changes without it: when
+ * it cannot be written this throws `Transient` (the request may be sent again), so no restore goes unaudited even if
+ * the process dies half-way. Answers the audit blob name.
+ * @param deps - store, telemetry, logger, clock
+ * @param principal - who asked
+ * @param report - the request's report as planned
+ * @param objects - what is about to be restored
+ */
+export async function auditRestoreStarted(
+  deps: AuditDependencies,
+  principal: string,
+  report: RestoreReport,
+  objects: readonly { type: ObjectType; name: string }[],
+): Promise<string> {
+  try {
+    return await writeAuditEntry(deps, {
+      action: 'restore',
+      principal,
+      requestId: report.requestId,
+      dryRun: false,
+      source: {
+        vault: report.source.name,
+        ...(report.asOf ? { asOf: report.asOf } : {}),
+        ...(report.backup ? { backup: report.backup } : {}),
+      },
+      target: { vault: report.target.name },
+      objects: objects.map((o) => ({ type: o.type, name: o.name, outcome: 'planned' })),
+      outcome: 'started',
+    });
+  } catch (error) {
+    deps.logger.error('restore refused: its start could not be audited', {
+      requestId: report.requestId,
+      ...describeError(error),
+    });
+    deps.telemetry.metric('kvguard.audit.failed', 1, { action: 'restore' });
+    throw new KvGuardError(
+      'Transient',
+      `The audit log is unavailable (${describeError(error).reason}); nothing was changed, send the request again`,
+      { cause: error },
+    );
+  }
 }
 
 /**

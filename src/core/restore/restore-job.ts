@@ -2,7 +2,7 @@ import { describeError, isKvGuardError, KvGuardError } from '../errors';
 import type { RestoreJob } from '../jobs';
 import type { Logger, StateStore } from '../ports';
 import { preflight, refusesWholePlan, selectBackups } from './plan-restore';
-import { finishRestore } from './restore-audit';
+import { auditRestoreStarted, finishRestore } from './restore-audit';
 import { executePlan, type ObjectResult } from './restore-objects';
 import { conflictsOf, finalStatus, FINAL_STATUSES, withResults, type RestoreReport } from './restore-report';
 import type { RestoreRequest } from './restore-request';
@@ -166,6 +166,8 @@ async function restoreRemaining(
   if (done.size === 0 && refusesWholePlan(request.onConflict, objects)) {
     return { report: { ...withResults(base, conflictsOf(objects), total), status: 'conflict' }, pending: false };
   }
+  const changing = objects.filter((o) => o.action !== 'skip' && o.action !== 'conflict');
+  if (changing.length > 0) await auditRestoreStarted(deps, state.principal, base, changing);
   const results: ObjectResult[] = [...state.report.objects];
   const progress = coalescingWriter(
     () => run.save({ ...state, report: withResults(base, results, total) }),

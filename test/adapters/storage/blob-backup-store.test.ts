@@ -202,6 +202,34 @@ describe('BlobBackupStore against Azurite', () => {
     expect(put.headers['x-ms-immutability-policy-mode']).toBeUndefined();
   });
 
+  it('never creates the container when told not to (Azure: no containers/write), and writes into an existing one', async () => {
+    const missing = recordingContainer(uniqueStorageName('absent'));
+    const store = new BlobBackupStore({
+      container: missing.container,
+      immutability: 'container',
+      retentionDays: 30,
+      createContainer: false,
+    });
+    const bytes = new Uint8Array([7, 7]);
+    await expect(store.putBackup(backupOf(bytes, '2025-06-01T00:00:00Z'), bytes)).rejects.toMatchObject({
+      serviceCode: 'ContainerNotFound',
+    });
+    expect(missing.requests.some((r) => r.method === 'PUT' && r.url.includes('restype=container'))).toBe(false);
+    expect(await missing.container.exists()).toBe(false);
+
+    const existing = recordingContainer(uniqueStorageName('infra-made'));
+    await existing.container.create();
+    existing.requests.length = 0;
+    await new BlobBackupStore({
+      container: existing.container,
+      immutability: 'container',
+      retentionDays: 30,
+      createContainer: false,
+    }).putBackup(backupOf(bytes, '2025-06-01T00:00:00Z'), bytes);
+    expect(existing.requests.map((r) => r.method)).toEqual(['PUT']);
+    expect(existing.requests[0]!.headers['if-none-match']).toBe('*');
+  });
+
   it('lists manifests newest first, per vault and merged across vaults, and appends audit entries create-only', async () => {
     const store = new BlobBackupStore({
       container: azurite.blobService().getContainerClient(uniqueStorageName('runs')),

@@ -121,6 +121,53 @@ describe('runBackupJob through the queue', () => {
     expect(stored.map((r) => r.versionCount).sort()).toEqual([1, 2]);
   });
 
+  it("stores a certificate again after only its policy changed (no version's updated time moved)", async () => {
+    const { vault, deps, clock } = setup();
+    vault.seedCertificate('web-tls');
+    await backupVaultNow(target(vault), deps, settings);
+    clock.advance(60_000);
+    expect((await backupVaultNow(target(vault), deps, settings)).stats).toMatchObject({ stored: 0, unchanged: 1 });
+
+    clock.advance(60_000);
+    const versionsBefore = vault.inspect('certificate', 'web-tls')!.versions;
+    vault.setPolicy('web-tls', { x509_props: { subject: 'CN=web-tls-renamed', validity_months: 6 } });
+    expect(vault.inspect('certificate', 'web-tls')!.versions).toEqual(versionsBefore);
+    const afterPolicyChange = await backupVaultNow(target(vault), deps, settings);
+    expect(afterPolicyChange.stats).toMatchObject({ stored: 1, unchanged: 0 });
+    expect(deps.store.records().filter((r) => r.name === 'web-tls')).toHaveLength(2);
+  });
+
+  it('hands objects that missed the job deadline to a follow-up job at once, which stores them', async () => {
+    const { vault, deps } = setup();
+    seedObjects(vault, 'key', 6);
+    const late = (args: unknown[]) => args[1] === 'key-004' || args[1] === 'key-005';
+    vault.failWhen('backup', late, () => kvError('DeadlineExceeded', 'the job ran out of time'), 2);
+
+    const manifests = await runThroughQueue(firstBackupJob(target(vault), deps.clock), target(vault), deps);
+
+    const followUp = manifests.find((m) => m.scope === 'objects')!;
+    expect(followUp.entries.map((e) => [e.name, e.outcome.status]).sort()).toEqual([
+      ['key-004', 'stored'],
+      ['key-005', 'stored'],
+    ]);
+    expect(summariseRun(manifests, target(vault)).stats).toMatchObject({ stored: 6, failed: 0 });
+    expect(new Set(deps.store.records().map((r) => r.name)).size).toBe(6);
+  });
+
+  it('stops following up after a few follow-ups of an object that never finishes in time', async () => {
+    const { vault, deps } = setup();
+    seedObjects(vault, 'key', 2);
+    vault.failWhen(
+      'backup',
+      (args) => args[1] === 'key-001',
+      () => kvError('DeadlineExceeded', 'too slow'),
+    );
+
+    const manifests = await runThroughQueue(firstBackupJob(target(vault), deps.clock), target(vault), deps);
+
+    expect(manifests.filter((m) => m.scope === 'objects').map((m) => m.entries.length)).toEqual([1, 1, 1]);
+  });
+
   it('stores every object again on a full run', async () => {
     const { vault, deps, clock } = setup();
     seedObjects(vault, 'key', 4);

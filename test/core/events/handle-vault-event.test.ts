@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findVault } from '../../../src/config';
-import { ALERT_TYPES } from '../../../src/core/alerts';
+import { ALERT_TYPES, claimOnce, dedupeStateKey } from '../../../src/core/alerts';
 import type { VaultTarget } from '../../../src/core/domain';
 import { handleVaultEvent, type VaultEventResult } from '../../../src/core/events';
 import type { BackupJob } from '../../../src/core/jobs';
@@ -221,11 +221,33 @@ describe('handleVaultEvent', () => {
       expect(queue.jobs).toHaveLength(1);
     });
 
-    it('makes one snapshot when the three deliveries race', async () => {
+    it('makes one snapshot when the three deliveries race: the others fail retryably until the first is done', async () => {
       const { handle, queue } = setup();
       const event = keyVaultObjectEvent('Microsoft.KeyVault.SecretNearExpiry', { id: 'race-1' });
-      const outcomes = (await Promise.all([handle(event), handle(event), handle(event)])).map((r) => r.outcome).sort();
-      expect(outcomes).toEqual(['duplicate', 'duplicate', 'handled']);
+      const settled = await Promise.allSettled([handle(event), handle(event), handle(event)]);
+      expect(settled.filter((s) => s.status === 'fulfilled').map((s) => s.value.outcome)).toEqual(['handled']);
+      for (const s of settled.filter((r) => r.status === 'rejected'))
+        expect(s.reason).toMatchObject({ code: 'InProgress' });
+      expect(await handle(event)).toMatchObject({ outcome: 'duplicate' });
+      expect(queue.jobs).toHaveLength(1);
+    });
+
+    it('never answers "duplicate" for a claim a crashed invocation left pending: redeliveries fail until it is taken over', async () => {
+      const { handle, queue, state, clock } = setup();
+      const event = keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', { id: 'crash-1' });
+      // The crashed invocation: it claimed the event and died before enqueueing or settling.
+      const key = dedupeStateKey('events', `${vaultResourceId('contoso')}|crash-1`);
+      expect(await claimOnce(state, clock, key, { eventId: 'crash-1' })).toBe('claimed');
+
+      clock.advance(10_000);
+      await expect(handle(event)).rejects.toMatchObject({ code: 'InProgress' });
+      clock.advance(60_000);
+      await expect(handle(event)).rejects.toMatchObject({ code: 'InProgress' });
+      expect(queue.jobs).toEqual([]);
+
+      clock.advance(5 * 60_000);
+      expect(await handle(event)).toMatchObject({ outcome: 'handled' });
+      expect(await handle(event)).toMatchObject({ outcome: 'duplicate' });
       expect(queue.jobs).toHaveLength(1);
     });
 
@@ -278,6 +300,40 @@ describe('handleVaultEvent', () => {
       expect(results[1]!.reason).toContain('names no object');
       expect(results[2]!.reason).toContain('not JSON');
       expect(queue.jobs.map((j) => j.objects)).toEqual([[{ type: 'key', name: 'a' }], [{ type: 'secret', name: 'b' }]]);
+    });
+
+    it.each([
+      ['Event Grid', 'EventGrid' as const, '/subscriptions/s/../../etc/passwd'],
+      ['CloudEvents', 'CloudEvents' as const, '/subscriptions/s/resourceGroups/..'],
+    ])(
+      'rejects a %s event whose source has a ".." segment, and handles the rest of its delivery',
+      async (_l, schema, topic) => {
+        const { handle, queue } = setup();
+        const bad = keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', { schema, id: 'dots-1', topic });
+        const good = keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', {
+          schema,
+          id: 'good-3',
+          name: 'ok',
+        });
+        const results = [await handle(bad), await handle(good)];
+        expect(results.map((r) => r.outcome)).toEqual(['rejected', 'handled']);
+        expect(results[0]!.reason).toContain('".."');
+        expect(queue.jobs.map((j) => j.objects)).toEqual([[{ type: 'key', name: 'ok' }]]);
+      },
+    );
+
+    it('derives a valid de-duplication key from any event id and source', async () => {
+      const { handle, queue } = setup();
+      const ids = ['..', '../..', 'a/../b', '\u0000', ' ', '.', '-', '%2e%2e', 'x'.repeat(2000), 'é..ü'];
+      for (const [i, id] of ids.entries()) {
+        const event = keyVaultObjectEvent('Microsoft.KeyVault.KeyNewVersionCreated', {
+          id,
+          name: `k${i}`,
+          topic: `/subscriptions/s..x/${id}`,
+        });
+        expect((await handle(event)).outcome).toMatch(/^(handled|rejected)$/);
+      }
+      expect(queue.jobs.length).toBeGreaterThan(0);
     });
 
     it('acknowledges unknown event types', async () => {

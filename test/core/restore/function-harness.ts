@@ -2,6 +2,7 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { useServices, type Services } from '../../../src/composition';
 import { loadConfig } from '../../../src/config';
+import { testPrincipalVerifier } from '../../support/entra';
 import { restoreWorld } from './harness';
 
 /** The restore world plus configuration, installed as the process-wide services. */
@@ -12,15 +13,14 @@ export function installRestoreWorld(settings: Record<string, string> = {}) {
     KVGUARD_STORAGE: 'UseDevelopmentStorage=true',
     ...settings,
   });
-  const services: Services = { ...world.deps, config, backupQueue: { send: async () => {} } };
+  const services: Services = {
+    ...world.deps,
+    config,
+    backupQueue: { send: async () => {} },
+    principals: testPrincipalVerifier(),
+  };
   useServices(services);
   return { ...world, config, services };
-}
-
-/** An Easy Auth principal header holding the given roles. */
-export function principalHeader(name: string, roles: string[]): string {
-  const claims = [{ typ: 'name', val: name }, ...roles.map((val) => ({ typ: 'roles', val }))];
-  return Buffer.from(JSON.stringify({ auth_typ: 'aad', claims })).toString('base64');
 }
 
 /** An HTTP request as the Functions host hands it over. */

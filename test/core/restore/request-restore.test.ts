@@ -47,7 +47,15 @@ describe('requestRestore: one object', () => {
 
     const report = await restore(world, world.request({ name: 'api-token' }));
 
-    const [entry] = world.store.auditEntries();
+    const [started, entry] = world.store.auditEntries();
+    expect(started).toMatchObject({
+      action: 'restore',
+      principal: 'alice@contoso.com',
+      requestId: report.requestId,
+      target: { vault: 'prod' },
+      objects: [{ type: 'secret', name: 'api-token', outcome: 'planned' }],
+      outcome: 'started',
+    });
     expect(entry).toMatchObject({
       action: 'restore',
       principal: 'alice@contoso.com',
@@ -63,6 +71,49 @@ describe('requestRestore: one object', () => {
       properties: { status: 'succeeded', principal: 'alice@contoso.com', sourceVault: 'prod' },
       measurements: { restored: 1 },
     });
+  });
+
+  it('has the started record (who, what, target, request id) on file before the first change', async () => {
+    const world = restoreWorld();
+    world.prod.seedKey('k1').seedKey('k2');
+    await world.backUp(world.prod, 'key', 'k1');
+    await world.backUp(world.prod, 'key', 'k2');
+    await destroy(world.prod, 'key', 'k1');
+    await destroy(world.prod, 'key', 'k2');
+    const auditAtFirstRestore: string[][] = [];
+    world.prod.failWhen(
+      'restore',
+      () => {
+        auditAtFirstRestore.push(world.store.auditEntries().map((e) => `${e.outcome} ${e.principal} ${e.requestId}`));
+        return false;
+      },
+      () => kvError('Internal', 'unused'),
+    );
+
+    const report = await restore(world, world.request({ objectType: 'key' }), { requestId: 'req-1' });
+
+    expect(report.status).toBe('succeeded');
+    expect(auditAtFirstRestore[0]).toEqual(['started alice@contoso.com req-1']);
+    expect(
+      world.store
+        .auditEntries()[0]!
+        .objects.map((o) => o.name)
+        .sort(),
+    ).toEqual(['k1', 'k2']);
+  });
+
+  it('changes nothing when the started record cannot be written, and says the request may be sent again', async () => {
+    const world = restoreWorld();
+    world.prod.seedKey('db-key');
+    await world.backUp(world.prod, 'key', 'db-key');
+    await destroy(world.prod, 'key', 'db-key');
+    world.store.failNext('appendAudit', () => kvError('Transient', 'storage unavailable'), 3);
+
+    await expect(restore(world, world.request({ objectType: 'key', name: 'db-key' }))).rejects.toMatchObject({
+      code: 'Transient',
+      message: expect.stringContaining('nothing was changed'),
+    });
+    expect(world.prod.callCount('restore')).toBe(0);
   });
 
   it('refuses to restore over a live key and changes nothing', async () => {
@@ -135,7 +186,6 @@ describe('requestRestore: one object', () => {
 
     expect(report.objects[0]).toMatchObject({ action: 'recover', outcome: 'recovered', versions: 2 });
     expect(world.prod.callCount('restore')).toBe(0);
-    expect(world.prod.inspect('key', 'db-key')!.deleted).toBe(false);
   });
 
   it('purges, then keeps retrying the 409 Key Vault answers right after a purge, then restores', async () => {

@@ -47,7 +47,7 @@ describe('whole-vault restores as queue jobs', () => {
     expect(world.prod.liveNames('key')).toEqual(names);
     const report = await readRestoreReport(world.state, queued.requestId);
     expect(report).toMatchObject({ status: 'succeeded', progress: { total: names.length, done: names.length } });
-    expect(world.store.auditEntries().map((e) => e.outcome)).toEqual(['queued', 'succeeded']);
+    expect(world.store.auditEntries().map((e) => e.outcome)).toEqual(['queued', 'started', 'succeeded']);
   });
 
   it('runs small whole-vault restores and dry runs inside the request', async () => {
