@@ -11,12 +11,16 @@ import { createBlobServiceClient, createQueueServiceClient, type StorageSettings
 import { createStorageProbe } from './adapters/storage-probe';
 import { StorageJobQueue } from './adapters/storage-queue';
 import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
+import { createArmVaultTagReader } from './adapters/vault-tags';
 import { loadConfig, type KvGuardConfig } from './config';
 import { createAlerts } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
+import type { InventoryStore } from './core/browse/inventory';
 import type { DiscoverySettings } from './core/discovery';
 import type { DoctorDependencies, DoctorSettings } from './core/doctor';
 import type { BackupJob, RestoreJob } from './core/jobs';
+import type { VaultTagReader } from './core/policy/pause';
+import type { PruneMarks } from './core/retention/marks';
 import {
   systemClock,
   type Alerts,
@@ -45,6 +49,12 @@ export interface Services {
   telemetry: Telemetry;
   logger: Logger;
   clock: Clock;
+  /** Each backup's inventory (versions, attributes, tags), for browse and diff; absent: not recorded. */
+  inventory?: InventoryStore;
+  /** Marks backups the retention plan lets go, for the storage's lifecycle rule. */
+  pruneMarks?: PruneMarks;
+  /** Reads vault tags (the `kvguard:paused=true` switch); absent: only the setting pauses. */
+  vaultTags?: VaultTagReader;
   /** Checks Entra ID bearer tokens; absent when no tenant and audience are configured (then no principal passes). */
   principals?: PrincipalVerifier;
 }
@@ -91,6 +101,14 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     container: stateBlobs.getContainerClient(config.stateContainer),
     createContainer: config.createContainers,
   });
+  const store = new BlobBackupStore({
+    container: blobs.getContainerClient(config.container),
+    immutability: config.immutability,
+    createContainer: config.createContainers,
+    retentionDays: config.retentionDays,
+    clock,
+    logger,
+  });
   const caCertPem = config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined;
   return {
     config,
@@ -106,14 +124,11 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
       telemetry,
       clock,
     }),
-    store: new BlobBackupStore({
-      container: blobs.getContainerClient(config.container),
-      immutability: config.immutability,
-      createContainer: config.createContainers,
-      retentionDays: config.retentionDays,
-      clock,
-      logger,
-    }),
+    store,
+    inventory: store,
+    pruneMarks: store,
+    // The emulator has no ARM: locally only the setting pauses a vault.
+    vaultTags: config.credential === 'emulator' ? undefined : createArmVaultTagReader(credential),
     state,
     backupQueue: new StorageJobQueue(queues.getQueueClient(config.backupQueue)),
     restoreQueue: new StorageJobQueue(queues.getQueueClient(config.restoreQueue)),

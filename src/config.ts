@@ -3,10 +3,13 @@ import {
   OBJECT_TYPES,
   VAULT_NAME_PATTERN,
   type CriticalSelector,
+  type ObjectFilter,
   type ObjectType,
+  type RetentionPolicy,
   type VaultTarget,
 } from './core/domain';
 import { KvGuardError } from './core/errors';
+import { refreshAfterDays } from './core/policy/refresh';
 import { ncrontabProblem } from './ncrontab';
 
 /** One setting kvguard reads: its name, what it is for, its default, and how its text is parsed. */
@@ -69,13 +72,68 @@ export const criticalSelectorText = z.string().transform((text, ctx): CriticalSe
   return z.NEVER;
 });
 
+/** A Key Vault name glob: the name's own characters plus `*` and `?`. */
+const NAME_GLOB = /^[0-9a-z*?-]{1,127}$/i;
+
+/**
+ * Parses one include/exclude filter: `tag:<name>=<value>`, `contentType:<glob>`, or `[<type>/]<name glob>` (for
+ * example `secret/tmp-*`; a bare glob matches every type).
+ */
+export const objectFilterText = z.string().transform((text, ctx): ObjectFilter => {
+  const value = text.trim();
+  const tag = /^tag:([^=]+)=(.*)$/i.exec(value);
+  if (tag) return { kind: 'tag', tag: tag[1]!.trim(), value: tag[2]!.trim() };
+  const contentType = /^contentType:(.+)$/i.exec(value);
+  if (contentType) return { kind: 'contentType', pattern: contentType[1]!.trim() };
+  const name = /^(?:([a-z]+)\/)?(.+)$/i.exec(value.replace(/^name:/i, ''));
+  const type = name?.[1] === undefined ? undefined : objectTypeText.safeParse(name[1]);
+  if (name && NAME_GLOB.test(name[2]!) && (type === undefined || type.success))
+    return { kind: 'name', pattern: name[2]!, ...(type?.success ? { type: type.data } : {}) };
+  ctx.addIssue({
+    code: 'custom',
+    message: `${JSON.stringify(value)} must be 'tag:<name>=<value>', 'contentType:<glob>' or '[key|secret|certificate/]<name glob>'`,
+  });
+  return z.NEVER;
+});
+
+/** A list of filters: a JSON array in a vault entry, or comma-separated text in a setting. */
+const filterList = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean)
+      : value,
+  z.array(objectFilterText),
+);
+
+const days = positiveInt(36_500);
+
+const retentionEntry = z
+  .object({ keepDays: days.optional(), keepLast: positiveInt(10_000).optional(), keepDeletedDays: days.optional() })
+  .strict();
+
 const vaultEntry = z
   .object({
     url: httpsUrl,
     /** Catalog name; defaults to the URL's first DNS label (useful for local emulator vaults on ports). */
     name: z.string().regex(VAULT_NAME_PATTERN, 'must be 1-63 letters, digits or dashes').optional(),
+    /** ARM resource id of the vault: lets kvguard read the vault's tags (`kvguard:paused=true`). */
+    resourceId: z
+      .string()
+      .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i, {
+        message: 'must be a Key Vault resource id (/subscriptions/…/providers/Microsoft.KeyVault/vaults/<name>)',
+      })
+      .optional(),
     types: z.array(objectTypeText).min(1).optional(),
     critical: criticalSelectorText.optional(),
+    include: filterList.optional(),
+    exclude: filterList.optional(),
+    paused: z.boolean().optional(),
+    schedule: ncrontab.optional(),
+    rpoHours: positiveInt(8_760).optional(),
+    retention: retentionEntry.optional(),
   })
   .strict();
 
@@ -110,7 +168,7 @@ export const SETTINGS = {
   vaults: setting({
     name: 'KVGUARD_VAULTS',
     description:
-      'Vaults to protect: comma-separated URLs, or a JSON array of `{ "url", "name", "types", "critical" }`.',
+      'Vaults to protect: comma-separated URLs, or a JSON array of `{ "url", "name", "types", "critical", "include", "exclude", "paused", "schedule", "rpoHours", "retention": { "keepDays", "keepLast", "keepDeletedDays" }, "resourceId" }` (each policy field overrides its default setting).',
     required: true,
     schema: vaultList,
   }),
@@ -135,9 +193,53 @@ export const SETTINGS = {
     default: 'all',
     schema: criticalSelectorText,
   }),
+  include: setting({
+    name: 'KVGUARD_INCLUDE',
+    description:
+      'Default include filters (empty: every object): comma-separated `[<type>/]<name glob>`, `tag:<name>=<value>`, `contentType:<glob>`.',
+    default: '',
+    schema: filterList,
+  }),
+  exclude: setting({
+    name: 'KVGUARD_EXCLUDE',
+    description: 'Default exclude filters, same forms as `KVGUARD_INCLUDE` (e.g. `secret/tmp-*,tag:backup=false`).',
+    default: '',
+    schema: filterList,
+  }),
+  paused: setting({
+    name: 'KVGUARD_PAUSED',
+    description:
+      "Pause scheduled backups of every vault (a vault entry's `paused`, or the vault tag `kvguard:paused=true`, pauses one).",
+    default: 'false',
+    schema: bool,
+  }),
+  keepDays: setting({
+    name: 'KVGUARD_KEEP_DAYS',
+    description: 'Default retention: keep every backup younger than this many days (empty: no age limit).',
+    schema: days.optional(),
+  }),
+  keepLast: setting({
+    name: 'KVGUARD_KEEP_LAST',
+    description: 'Default retention: keep at least this many newest backups of each object (empty: no count limit).',
+    schema: positiveInt(10_000).optional(),
+  }),
+  keepDeletedDays: setting({
+    name: 'KVGUARD_KEEP_DELETED_DAYS',
+    description:
+      'Default retention: keep the newest backup of an object gone from the vault this many days after it was last seen (empty: forever).',
+    schema: days.optional(),
+  }),
+  retentionSchedule: setting({
+    name: 'KVGUARD_RETENTION_SCHEDULE',
+    description:
+      'NCRONTAB schedule of the retention pass that tags backups retention lets go `kvguard-prunable=true` (the storage lifecycle rule deletes them).',
+    default: '0 30 1 * * *',
+    schema: ncrontab,
+  }),
   backupSchedule: setting({
     name: 'KVGUARD_BACKUP_SCHEDULE',
-    description: 'NCRONTAB schedule of the backup fan-out (six fields, seconds first).',
+    description:
+      'NCRONTAB schedule of the backup fan-out (six fields, seconds first); a vault with its own `schedule` is enqueued on the ticks its schedule falls on.',
     default: '0 0 */6 * * *',
     schema: ncrontab,
   }),
@@ -203,13 +305,15 @@ export const SETTINGS = {
   }),
   retentionDays: setting({
     name: 'KVGUARD_RETENTION_DAYS',
-    description: 'Days each backup blob stays immutable when `KVGUARD_IMMUTABILITY=version`.',
+    description:
+      'Days each backup blob stays immutable (the WORM window: the container policy, or per blob with `version`); an unchanged object is stored again before its newest backup leaves it.',
     default: '90',
     schema: positiveInt(146_000),
   }),
   rpoHours: setting({
     name: 'KVGUARD_RPO_HOURS',
-    description: 'Recovery point objective: a vault whose newest successful run is older is in breach.',
+    description:
+      "Recovery point objective (default of a vault entry's `rpoHours`): a vault whose newest successful run is older is in breach.",
     default: '24',
     schema: positiveInt(8_760),
   }),
@@ -454,11 +558,36 @@ function toVaultTargets(settings: SettingValues): VaultTarget[] {
     seen.set(name, {
       url,
       name,
+      ...(entry.resourceId ? { resourceId: entry.resourceId } : {}),
       types: entry.types ?? settings.objectTypes,
       critical: entry.critical ?? settings.critical,
+      policy: vaultPolicy(entry, settings),
     });
   }
   return [...seen.values()];
+}
+
+/** A vault's policy: each field of its entry, else the default setting. */
+function vaultPolicy(entry: z.output<typeof vaultEntry>, settings: SettingValues): NonNullable<VaultTarget['policy']> {
+  const retention: RetentionPolicy = withoutUndefined({
+    keepDays: entry.retention?.keepDays ?? settings.keepDays,
+    keepLast: entry.retention?.keepLast ?? settings.keepLast,
+    keepDeletedDays: entry.retention?.keepDeletedDays ?? settings.keepDeletedDays,
+  });
+  const rpoHours = entry.rpoHours ?? settings.rpoHours;
+  return {
+    include: entry.include ?? settings.include,
+    exclude: entry.exclude ?? settings.exclude,
+    paused: entry.paused ?? settings.paused,
+    ...(entry.schedule ? { schedule: entry.schedule } : {}),
+    rpoHours,
+    retention,
+    refreshAfterDays: refreshAfterDays(retention, { wormDays: settings.retentionDays, rpoHours }),
+  };
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** Finds the configured vault for a URL or a name; undefined when kvguard does not protect it. */

@@ -23,6 +23,8 @@ describe('loadConfig', () => {
         name: 'contoso',
         types: ['key', 'secret', 'certificate'],
         critical: { kind: 'all' },
+        // Protect everything, never paused, keep forever; refresh before the 90-day WORM window less RPO and a day.
+        policy: { include: [], exclude: [], paused: false, rpoHours: 24, retention: {}, refreshAfterDays: 88 },
       },
     ]);
     expect(config).toMatchObject({

@@ -11,6 +11,10 @@
  * prefix listing. Backup blobs carry their catalog entry as metadata (vault, type, name, fingerprint, sha256, size,
  * versioncount, takenat, runid, kvguardversion), so listing with metadata is reading the catalog.
  *
+ * Beside each backup, `inventory/…` (same path) holds what browse and diff show: the object's versions, attributes
+ * and tags, never a value. Backups the retention plan lets go get the blob index tag `kvguard-prunable=true`, which
+ * the account's lifecycle rule filters on: setting it needs the `…/blobs/tags/write` data action, never a delete.
+ *
  * Every write is create-only (`If-None-Match: *`): an existing name answers 409 `BlobAlreadyExists`, which becomes
  * `AlreadyExists`; nothing is ever overwritten or deleted. With `immutability: 'version'` each write also asks for
  * a version-level WORM policy (unlocked, `retentionDays`); Azurite ignores the request, Azure enforces it where the
@@ -18,7 +22,9 @@
  */
 import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
 import type { z } from 'zod';
+import type { InventoryStore, ObjectInventory } from '../core/browse/inventory';
 import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
+import { PRUNABLE_TAG, type PruneMarks } from '../core/retention/marks';
 import { KvGuardError } from '../core/errors';
 import {
   silentLogger,
@@ -37,6 +43,7 @@ import {
   checkBytesMatchRecord,
   compareManifestBlobNames,
   encodeMetadata,
+  inventoryBlobName,
   manifestBlobName,
   manifestPrefix,
   matchesBackupQuery,
@@ -64,8 +71,8 @@ export interface BlobBackupStoreOptions {
 
 const DAY_MS = 86_400_000;
 
-/** {@link BackupStore} on one blob container. */
-export class BlobBackupStore implements BackupStore {
+/** {@link BackupStore} on one blob container, with the backups' inventories and prune marks. */
+export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks {
   private readonly container: ContainerClient;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -139,6 +146,39 @@ export class BlobBackupStore implements BackupStore {
     const blobName = auditBlobName(entry);
     await this.createJson(blobName, entry, { action: entry.action, requestid: entry.requestId });
     return blobName;
+  }
+
+  /** Records a backup's inventory beside it (create-only, under the same immutability as the backup). */
+  async putInventory(backupBlobName: string, inventory: ObjectInventory): Promise<void> {
+    await this.createJson(inventoryBlobName(backupBlobName), inventory, {});
+  }
+
+  /** The inventory recorded with a backup; undefined for backups taken before inventories were kept. */
+  async readInventory(backupBlobName: string): Promise<ObjectInventory | undefined> {
+    try {
+      const { bytes } = await this.download(inventoryBlobName(backupBlobName));
+      return JSON.parse(Buffer.from(bytes).toString('utf8')) as ObjectInventory;
+    } catch (error) {
+      if (error instanceof KvGuardError && error.code === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Tags a backup and its inventory prunable for the lifecycle rule (Set Blob Tags changes no content, so WORM
+   * allows it); idempotent, but `since` is rewritten by each pass.
+   */
+  async markPrunable(backupBlobName: string, since: Date): Promise<void> {
+    const tags = { [PRUNABLE_TAG.name]: PRUNABLE_TAG.value, [PRUNABLE_TAG.since]: since.toISOString() };
+    for (const blobName of [backupBlobName, inventoryBlobName(backupBlobName)]) {
+      try {
+        await this.container.getBlobClient(blobName).setTags(tags);
+      } catch (error) {
+        // A backup taken before inventories were kept has none; the backup's own tag is what matters.
+        if (storageStatus(error) === 404 && blobName !== backupBlobName) continue;
+        throw storageError(error, `tag ${blobName}`);
+      }
+    }
   }
 
   /** Creates the container (private) once per store. */

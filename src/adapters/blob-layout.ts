@@ -5,6 +5,7 @@
  * backups/<vault>/<type>/<name lower-case>/<inverted-ms 13 digits>-<fingerprint first 12>.kvbak
  * runs/<vault>/<inverted-ms>-<runId>-(<type>-<sequence>|summary|objects).json
  * audit/<yyyy>/<mm>/<dd>/<inverted-ms>-<requestId>.json
+ * inventory/<vault>/<type>/<name lower-case>/<inverted-ms>-<fingerprint first 12>.json   (one per backup blob)
  * ```
  *
  * Blob listings are lexicographic, so an inverted timestamp makes every prefix listing newest-first: "latest backup
@@ -22,7 +23,7 @@ const MAX_TIME_MS = 9_999_999_999_999;
 const TIME_DIGITS = 13;
 
 /** Top-level folders of the backup container. */
-export const LAYOUT_ROOTS = { backups: 'backups/', runs: 'runs/', audit: 'audit/' } as const;
+export const LAYOUT_ROOTS = { backups: 'backups/', runs: 'runs/', audit: 'audit/', inventory: 'inventory/' } as const;
 
 /** 13 digits that sort newest-first: `MAX - epoch ms`, zero-padded. */
 export function invertedTimestamp(at: Date): string {
@@ -89,6 +90,19 @@ export function backupBlobName(
       .replace(/[^a-z0-9]/g, '')
       .slice(0, 12) || 'none';
   return `${backupPrefix(record)}${invertedTimestamp(record.takenAt)}-${fingerprint}.kvbak`;
+}
+
+/**
+ * The blob name of a backup's inventory (its versions, attributes and tags): the backup's own path under
+ * `inventory/`, so one name leads to the other.
+ */
+export function inventoryBlobName(backupBlobName: string): string {
+  if (!parseBackupBlobName(backupBlobName)) {
+    throw new KvGuardError('ValidationError', `${JSON.stringify(backupBlobName)} is not a backup blob name`, {
+      field: 'blobName',
+    });
+  }
+  return `${LAYOUT_ROOTS.inventory}${backupBlobName.slice(LAYOUT_ROOTS.backups.length, -'.kvbak'.length)}.json`;
 }
 
 /** What a backup blob name alone tells: the object (name lower-cased) and when it was taken. */

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { Presets, SingleBar } from 'cli-progress';
 import { findVault, objectTypeText, type KvGuardConfig } from '../config';
 import type { ObjectType, VaultTarget } from '../core/domain';
@@ -42,4 +43,36 @@ export function progressBar(format: string, options: { json?: boolean }): Single
   const bar = new SingleBar({ format, stream: process.stderr }, Presets.shades_classic);
   bar.start(1, 0);
   return bar;
+}
+
+/**
+ * The configured vault a positional `<vault>` argument names.
+ * @param config - the configuration holding the vaults
+ * @param text - the argument (URL or name)
+ */
+export function vaultArgument(config: Pick<KvGuardConfig, 'vaults'>, text: string): VaultTarget {
+  const vault = findVault(config, text);
+  if (!vault)
+    throw new KvGuardError('ValidationError', `vault ${JSON.stringify(text)} is not a configured vault`, {
+      field: 'vault',
+    });
+  return vault;
+}
+
+/**
+ * An ISO time flag (`--as-of`, `--to`), checked as the HTTP API checks it.
+ * @param text - the flag's value
+ * @param flag - the flag as typed, for the error
+ * @param field - the request field it sets
+ */
+export function timeFlag(text: string, flag: string, field: string): string {
+  const parsed = z.iso.datetime({ offset: true }).safeParse(text);
+  if (!parsed.success) {
+    throw new KvGuardError(
+      'ValidationError',
+      `${flag} ${JSON.stringify(text)} must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T12:00:00Z`,
+      { field },
+    );
+  }
+  return parsed.data;
 }

@@ -4,6 +4,11 @@ export type ObjectType = 'key' | 'secret' | 'certificate';
 /** Every object type, in the order a run processes them. */
 export const OBJECT_TYPES: readonly ObjectType[] = ['key', 'secret', 'certificate'];
 
+/** One object's identity within a vault, as a map key: `type/name`, the name lower-cased as Key Vault compares it. */
+export function objectKey(object: { type: ObjectType; name: string }): string {
+  return `${object.type}/${object.name.toLowerCase()}`;
+}
+
 /**
  * A vault's name as kvguard keys its catalog (case-insensitive): Azure allows 3-24 letters, digits and dashes;
  * names derived from local emulator URLs (`127-0-0-1-8443`) may be longer.
@@ -16,10 +21,53 @@ export interface VaultTarget {
   url: string;
   /** Vault name derived from the URL (lower case); stable key in the catalog. */
   name: string;
+  /** ARM resource id, when configured: kvguard reads the vault's tags through it (`kvguard:paused=true`). */
+  resourceId?: string;
   /** Object types to back up. */
   types: ObjectType[];
   /** Which objects are critical (only those are backed up on a schedule). */
   critical: CriticalSelector;
+  /** What is protected, when, and for how long; absent means the defaults (everything, never paused, kept forever). */
+  policy?: VaultPolicy;
+}
+
+/**
+ * Picks objects by name glob (optionally of one type), tag or content type. Globs use `*` and `?` and match
+ * case-insensitively, as Key Vault names do.
+ */
+export type ObjectFilter =
+  | { kind: 'name'; type?: ObjectType; pattern: string }
+  | { kind: 'tag'; tag: string; value: string }
+  | { kind: 'contentType'; pattern: string };
+
+/** How long backups are kept; each limit absent means "no limit of that kind" (all absent: kept forever). */
+export interface RetentionPolicy {
+  /** Keep every backup younger than this many days. */
+  keepDays?: number;
+  /** Keep at least this many newest backups of each object. */
+  keepLast?: number;
+  /** Keep the newest backup of an object gone from the vault for this many days after it was last seen. */
+  keepDeletedDays?: number;
+}
+
+/** A vault's backup policy, resolved from its `KVGUARD_VAULTS` entry and the default settings. */
+export interface VaultPolicy {
+  /** When non-empty, only objects matching at least one of these are backed up. */
+  include: ObjectFilter[];
+  /** Objects matching any of these are never backed up. */
+  exclude: ObjectFilter[];
+  /** Paused by setting: scheduled runs skip the vault (the vault tag `kvguard:paused=true` pauses it too). */
+  paused: boolean;
+  /** NCRONTAB schedule of this vault's runs; absent: every tick of the backup timer. */
+  schedule?: string;
+  /** Recovery point objective of this vault. */
+  rpoHours: number;
+  retention: RetentionPolicy;
+  /**
+   * An unchanged object is stored again once its newest backup is this old, so it never ages out of `keepDays`
+   * or out of the storage's WORM window (derived from both; see `refreshAfterDays`).
+   */
+  refreshAfterDays: number;
 }
 
 /** Chooses the critical objects of a vault. */
@@ -36,6 +84,8 @@ export interface ObjectSummary {
   /** True for the key and secret that back a certificate: backed up through the certificate. */
   managed: boolean;
   updatedOn?: Date;
+  /** The secret's content type (secrets only; Key Vault lists no content type for keys or certificates). */
+  contentType?: string;
 }
 
 /** One version of an object (no secret material). */
@@ -47,6 +97,11 @@ export interface ObjectVersion {
   enabled: boolean;
   /** True for a version of the key or secret that backs a certificate. */
   managed?: boolean;
+  expiresOn?: Date;
+  notBefore?: Date;
+  /** The version's tags (Key Vault keeps tags per version; the object's are its newest version's). */
+  tags?: Record<string, string>;
+  contentType?: string;
 }
 
 /** A certificate's policy (subject, validity, key and lifetime settings; no secret material), as the vault holds it. */
@@ -96,7 +151,14 @@ export interface BackupRecord {
 
 /** Outcome of one object in a backup run. */
 export type ObjectOutcome =
-  | { status: 'stored'; blobName: string; sha256: string; size: number }
+  | {
+      status: 'stored';
+      blobName: string;
+      sha256: string;
+      size: number;
+      /** Stored although unchanged: its newest backup was about to age out (see `VaultPolicy.refreshAfterDays`). */
+      refreshed?: boolean;
+    }
   | { status: 'unchanged'; blobName: string }
   | { status: 'failed'; code: string; reason: string };
 

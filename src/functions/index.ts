@@ -5,6 +5,8 @@ import { scheduleBackupsFunction } from './schedule-backups';
 import { statusFunction } from './status';
 import { vaultEventsFunction } from './vault-events';
 import { watchDeletionsFunction } from './watch-deletions';
+import { applyRetentionFunction } from './apply-retention';
+import { backupDiffFunction } from './backup-diff';
 import { backupsFunction } from './backups';
 import { restoreFunction } from './restore';
 import { restoreDrillFunction } from './restore-drill';
@@ -25,6 +27,8 @@ export const functionDefinitions: FunctionDefinition[] = [
   restoreStatusFunction,
   restoreJobFunction,
   backupsFunction,
+  backupDiffFunction,
+  applyRetentionFunction,
   restoreDrillFunction,
   doctorFunction,
 ];

@@ -14,7 +14,7 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
   return answeringErrors(context, 'status', async () => {
     const deps = services();
     await authorise(request, authorisation(deps, 'read'));
-    const { config, store, clock } = deps;
+    const { config, store, clock, vaultTags } = deps;
     const query = parseQuery(request, querySchema);
     const vault = query.vault === undefined ? undefined : findVault(config, query.vault);
     if (query.vault !== undefined && !vault) {
@@ -22,7 +22,10 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
         field: 'vault',
       });
     }
-    return jsonResponse(200, await vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours));
+    return jsonResponse(
+      200,
+      await vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours, vaultTags),
+    );
   });
 }
 

@@ -30,6 +30,8 @@ import type {
 import { queueMessageText } from '../../src/adapters/storage-queue';
 import { decodeStoredDocument, encodeStoredDocument, readStoredManifest } from '../../src/adapters/stored-document';
 import { createAlerts } from '../../src/core/alerts';
+import type { InventoryStore, ObjectInventory } from '../../src/core/browse/inventory';
+import type { PruneMarks } from '../../src/core/retention/marks';
 import { KvGuardError, type ErrorCode } from '../../src/core/errors';
 import type {
   Alert,
@@ -216,6 +218,7 @@ interface FakeObject {
   tags: Record<string, string>;
   managed: boolean;
   versions: FakeVersion[];
+  contentType?: string;
   /** A certificate's policy (ISO time, so it survives the backup's JSON round trip). */
   policy?: { updated: string; content: Record<string, unknown> };
   deletedOn?: Date;
@@ -230,6 +233,8 @@ export interface SeedOptions {
   enabled?: boolean;
   /** Seed it soft-deleted. */
   deleted?: boolean;
+  /** A secret's content type. */
+  contentType?: string;
 }
 
 /** Methods of {@link VaultPort} that can be made to fail. */
@@ -336,7 +341,14 @@ export class InMemoryVault implements VaultPort {
     const count = options.versions ?? 1;
     const versions: FakeVersion[] = [];
     for (let i = 0; i < count; i++) versions.push(this.newVersion(options.enabled ?? true));
-    const object: FakeObject = { type, name, tags: { ...(options.tags ?? {}) }, managed: false, versions };
+    const object: FakeObject = {
+      type,
+      name,
+      tags: { ...(options.tags ?? {}) },
+      managed: false,
+      versions,
+      ...(options.contentType ? { contentType: options.contentType } : {}),
+    };
     if (type === 'certificate')
       object.policy = { updated: this.now().toISOString(), content: { x509_props: { subject: `CN=${name}` } } };
     this.objects.set(key(type, name), object);
@@ -394,7 +406,7 @@ export class InMemoryVault implements VaultPort {
     if (!object) return undefined;
     return {
       ...summarise(object),
-      versions: object.versions.map((v) => toObjectVersion(v, object.managed)),
+      versions: object.versions.map((v) => toObjectVersion(v, object)),
       deleted: object.deletedOn !== undefined,
     };
   }
@@ -425,7 +437,7 @@ export class InMemoryVault implements VaultPort {
   /** The versions of a live object, as the port answers them. */
   private liveObjectVersions(type: ObjectType, name: string): ObjectVersion[] {
     const object = this.liveObject(type, name);
-    return object.versions.map((v) => toObjectVersion(v, object.managed));
+    return object.versions.map((v) => toObjectVersion(v, object));
   }
 
   async listVersions(type: ObjectType, name: string): Promise<ObjectVersion[]> {
@@ -649,16 +661,20 @@ function summarise(object: FakeObject): ObjectSummary {
     enabled: newest?.enabled ?? true,
     managed: object.managed,
     updatedOn: newest ? new Date(newest.updatedOn) : undefined,
+    ...(object.contentType ? { contentType: object.contentType } : {}),
   };
 }
 
-function toObjectVersion(version: FakeVersion, managed: boolean): ObjectVersion {
+/** A version as the port lists it; the fake keeps tags and content type per object, so every version shows them. */
+function toObjectVersion(version: FakeVersion, object: FakeObject): ObjectVersion {
   return {
     version: version.version,
     createdOn: new Date(version.createdOn),
     updatedOn: new Date(version.updatedOn),
     enabled: version.enabled,
-    managed,
+    managed: object.managed,
+    tags: { ...object.tags },
+    ...(object.contentType ? { contentType: object.contentType } : {}),
   };
 }
 
@@ -925,6 +941,11 @@ export class InMemoryBackupStore implements BackupStore {
     return this.namesUnder('backups/').map((n) => this.blobs.get(n)!.record!);
   }
 
+  /** Removes a blob, as the storage account's lifecycle management would; kvguard itself never deletes. */
+  expire(blobName: string): void {
+    this.blobs.delete(blobName);
+  }
+
   private createJson(blobName: string, value: object): void {
     this.create(blobName, {
       bytes: new Uint8Array(encodeStoredDocument(value)),
@@ -1056,5 +1077,37 @@ export class RecordingAlertSink implements AlertSink {
   async send(alert: Alert): Promise<void> {
     this.failures.check('send', [alert]);
     this.received.push(JSON.parse(JSON.stringify(alert)) as Alert);
+  }
+}
+
+/** Inventories kept beside backups, create-only like the blob store's. */
+export class InMemoryInventoryStore implements InventoryStore {
+  readonly documents = new Map<string, string>();
+
+  /** Records one inventory; `AlreadyExists` when the backup has one. */
+  async putInventory(backupBlobName: string, inventory: ObjectInventory): Promise<void> {
+    if (this.documents.has(backupBlobName)) {
+      throw kvError('AlreadyExists', `inventory of ${JSON.stringify(backupBlobName)} already exists`, {
+        serviceCode: 'BlobAlreadyExists',
+        statusCode: 409,
+      });
+    }
+    this.documents.set(backupBlobName, JSON.stringify(inventory));
+  }
+
+  /** The inventory of one backup, or undefined. */
+  async readInventory(backupBlobName: string): Promise<ObjectInventory | undefined> {
+    const json = this.documents.get(backupBlobName);
+    return json === undefined ? undefined : (JSON.parse(json) as ObjectInventory);
+  }
+}
+
+/** Prune marks kept in memory, like blob index tags: blob name → when it was first marked. */
+export class InMemoryPruneMarks implements PruneMarks {
+  readonly marked = new Map<string, Date>();
+
+  /** Marks one blob (idempotent: the first mark's time stays). */
+  async markPrunable(blobName: string, since: Date): Promise<void> {
+    if (!this.marked.has(blobName)) this.marked.set(blobName, new Date(since));
   }
 }

@@ -112,6 +112,10 @@ interface CommonProperties {
   managed?: boolean;
   updatedOn?: Date;
   createdOn?: Date;
+  expiresOn?: Date;
+  notBefore?: Date;
+  /** Secrets only. */
+  contentType?: string;
 }
 
 function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
@@ -122,6 +126,7 @@ function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
     enabled: p.enabled ?? true,
     managed: p.managed ?? false,
     updatedOn: p.updatedOn,
+    ...(p.contentType ? { contentType: p.contentType } : {}),
   };
 }
 
@@ -132,6 +137,10 @@ function version(p: CommonProperties): ObjectVersion {
     createdOn: p.createdOn,
     enabled: p.enabled ?? true,
     managed: p.managed ?? false,
+    ...(p.expiresOn ? { expiresOn: p.expiresOn } : {}),
+    ...(p.notBefore ? { notBefore: p.notBefore } : {}),
+    tags: { ...(p.tags ?? {}) },
+    ...(p.contentType ? { contentType: p.contentType } : {}),
   };
 }
 

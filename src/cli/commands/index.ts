@@ -6,6 +6,9 @@ import { registerStatus } from './status';
 import { registerWatch } from './watch';
 import { registerRestore } from './restore';
 import { registerVerify } from './verify';
+import { registerShow } from './show';
+import { registerDiff } from './diff';
+import { registerRetention } from './retention';
 
 /** Adds one command to the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -18,5 +21,8 @@ export const commands: RegisterCommand[] = [
   registerWatch,
   registerRestore,
   registerVerify,
+  registerShow,
+  registerDiff,
+  registerRetention,
   registerDoctor,
 ];

@@ -28,18 +28,20 @@ export function registerStatus(program: Command): void {
 }
 
 async function status(vaultOption?: string): Promise<{ vaults: VaultStatus[]; rpoBreached: boolean }> {
-  const { config, store, clock } = cliServices();
+  const { config, store, clock, vaultTags } = cliServices();
   const target = vaultFlag(config, vaultOption);
-  return vaultStatuses(target ? [target] : config.vaults, store, clock, config.rpoHours);
+  return vaultStatuses(target ? [target] : config.vaults, store, clock, config.rpoHours, vaultTags);
 }
 
 function render({ vaults }: { vaults: VaultStatus[] }): string {
   return vaults
-    .map((v) =>
-      v.lastSuccessAt
-        ? `${v.vault}: last success ${v.lastSuccessAt} (${v.ageHours} h ago, RPO ${v.rpoHours} h${v.rpoBreached ? ', BREACHED' : ''}); ` +
-          `${v.counts?.stored ?? 0} stored, ${v.counts?.unchanged ?? 0} unchanged, ${v.counts?.failed ?? 0} failed`
-        : `${v.vault}: no successful backup yet (RPO ${v.rpoHours} h, BREACHED)`,
+    .map(
+      (v) =>
+        (v.paused ? `${v.vault}: PAUSED (${v.paused.reason}); ` : '') +
+        (v.lastSuccessAt
+          ? `${v.vault}: last success ${v.lastSuccessAt} (${v.ageHours} h ago, RPO ${v.rpoHours} h${v.rpoBreached ? ', BREACHED' : ''}); ` +
+            `${v.counts?.stored ?? 0} stored, ${v.counts?.unchanged ?? 0} unchanged, ${v.counts?.failed ?? 0} failed`
+          : `${v.vault}: no successful backup yet (RPO ${v.rpoHours} h, BREACHED)`),
     )
     .join('\n');
 }

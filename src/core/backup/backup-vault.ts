@@ -14,7 +14,9 @@ import { MAX_FOLLOW_UPS, MAX_JOB_OBJECTS, type BackupJob } from '../jobs';
 import { mapWithConcurrency } from '../concurrency';
 import type { Alerts, BackupStore, Clock, Logger, Telemetry, VaultPort, VaultPortFactory } from '../ports';
 import { sha256Hex, versionsFingerprint } from './fingerprint';
-import { isCritical } from './selection';
+import { describeObject, recordInventory, type InventoryStore } from '../browse/inventory';
+import { mustRefresh } from '../policy/refresh';
+import { isSelectedByPolicy } from './selection';
 
 /** What the backup use case needs. */
 export interface BackupDependencies {
@@ -24,6 +26,8 @@ export interface BackupDependencies {
   telemetry: Telemetry;
   logger: Logger;
   clock: Clock;
+  /** Where each stored backup's inventory (versions, attributes, tags; no values) is recorded, for browse and diff. */
+  inventory?: InventoryStore;
 }
 
 /** Tunables of a backup job. */
@@ -164,7 +168,7 @@ async function listChunk(
     await dispatch({ ...job, chunk: { type: nextType, sequence: 0 } });
   }
   manifest.chunk.lastPage = lastPage;
-  return page.items.filter((object) => isCritical(object, target.critical)).map(({ name }) => ({ type, name }));
+  return page.items.filter((object) => isSelectedByPolicy(object, target)).map(({ name }) => ({ type, name }));
 }
 
 interface ObjectContext {
@@ -205,7 +209,8 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
     const policy = type === 'certificate' ? await vault.certificatePolicy(name) : undefined;
     const fingerprint = versionsFingerprint(versions, policy);
     const latest = job.full ? undefined : await deps.store.latestBackup(target.name, type, name);
-    if (latest && latest.fingerprint === fingerprint)
+    const refresh = latest !== undefined && mustRefresh(latest, target, deps.clock.now());
+    if (latest && latest.fingerprint === fingerprint && !refresh)
       return entry(versionCount, { status: 'unchanged', blobName: latest.blobName }, warning);
     const bytes = await vault.backup(type, name);
     const record = await deps.store.putBackup(
@@ -223,9 +228,16 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
       },
       bytes,
     );
+    await recordInventory(deps.inventory, record.blobName, describeObject(type, name, versions), deps.logger);
     return entry(
       versionCount,
-      { status: 'stored', blobName: record.blobName, sha256: record.sha256, size: record.size },
+      {
+        status: 'stored',
+        blobName: record.blobName,
+        sha256: record.sha256,
+        size: record.size,
+        ...(refresh && latest.fingerprint === fingerprint ? { refreshed: true } : {}),
+      },
       warning,
     );
   } catch (error) {

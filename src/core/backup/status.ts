@@ -2,6 +2,7 @@ import { ALERT_TYPES } from '../alerts';
 import { mapWithConcurrency } from '../concurrency';
 import type { RunManifest, VaultTarget } from '../domain';
 import type { Alerts, BackupStore, Clock } from '../ports';
+import { noVaultTags, pauseState, type PauseState, type VaultTagReader } from '../policy/pause';
 import { summariseRun, type RunSummary } from './runs';
 
 /** How well one vault is protected right now. */
@@ -13,6 +14,10 @@ export interface VaultStatus {
   ageHours?: number;
   rpoHours: number;
   rpoBreached: boolean;
+  /** Present when scheduled backups of the vault are paused: by what, and why. */
+  paused?: Required<Omit<PauseState, 'paused'>>;
+  /** Backed up within its RPO and not paused: a paused vault is never healthy. */
+  healthy: boolean;
   /** Objects covered by the last successful run (stored + unchanged) and those that failed in it. */
   counts?: { stored: number; unchanged: number; failed: number };
   lastRun?: Pick<
@@ -27,13 +32,18 @@ const RUNS_EXAMINED = 50;
 /** Vaults whose status is read at once. */
 const STATUS_CONCURRENCY = 4;
 
-/** Reads a vault's recent run manifests and judges its recovery point against the RPO. */
+/**
+ * Reads a vault's recent run manifests and judges its recovery point against its RPO (the vault policy's, else
+ * `rpoHours`); a paused vault is reported as paused and never healthy.
+ */
 export async function vaultStatus(
   target: VaultTarget,
   store: BackupStore,
   clock: Clock,
-  rpoHours: number,
+  defaultRpoHours: number,
+  pause: PauseState = { paused: false },
 ): Promise<VaultStatus> {
+  const rpoHours = target.policy?.rpoHours ?? defaultRpoHours;
   const runs = new Map<string, (RunManifest & { blobName: string })[]>();
   for await (const manifest of store.listManifests(target.name)) {
     if (manifest.scope === 'objects') continue;
@@ -53,13 +63,16 @@ export async function vaultStatus(
   const ageHours = lastSuccess
     ? (clock.now().getTime() - new Date(lastSuccess.finishedAt).getTime()) / 3_600_000
     : undefined;
+  const rpoBreached = ageHours === undefined || ageHours > rpoHours;
   return {
     vault: target.name,
     url: target.url,
     lastSuccessAt: lastSuccess?.finishedAt,
     ageHours: ageHours === undefined ? undefined : Math.round(ageHours * 100) / 100,
     rpoHours,
-    rpoBreached: ageHours === undefined || ageHours > rpoHours,
+    rpoBreached,
+    ...(pause.paused ? { paused: { by: pause.by!, reason: pause.reason! } } : {}),
+    healthy: !rpoBreached && !pause.paused,
     counts: lastSuccess
       ? { stored: lastSuccess.stats.stored, unchanged: lastSuccess.stats.unchanged, failed: lastSuccess.stats.failed }
       : undefined,
@@ -81,16 +94,18 @@ export async function vaultStatus(
  * @param targets - the vaults to judge
  * @param store - the backup store holding their run manifests
  * @param clock - for the age of the newest success
- * @param rpoHours - the recovery point objective
+ * @param rpoHours - the default recovery point objective (a vault policy's own wins)
+ * @param tags - reads vault tags, for the `kvguard:paused=true` pause switch
  */
 export async function vaultStatuses(
   targets: readonly VaultTarget[],
   store: BackupStore,
   clock: Clock,
   rpoHours: number,
+  tags: VaultTagReader = noVaultTags,
 ): Promise<{ vaults: VaultStatus[]; rpoBreached: boolean }> {
-  const vaults = await mapWithConcurrency(targets, STATUS_CONCURRENCY, (target) =>
-    vaultStatus(target, store, clock, rpoHours),
+  const vaults = await mapWithConcurrency(targets, STATUS_CONCURRENCY, async (target) =>
+    vaultStatus(target, store, clock, rpoHours, await pauseState(target, tags)),
   );
   return { vaults, rpoBreached: vaults.some((v) => v.rpoBreached) };
 }
@@ -105,9 +120,11 @@ export async function alertRpoBreaches(statuses: readonly VaultStatus[], alerts:
       type: ALERT_TYPES.rpoBreached,
       severity: 'critical',
       subject: status.vault,
-      summary: status.lastSuccessAt
-        ? `Vault ${status.vault}: newest successful backup is ${status.ageHours} h old (RPO ${status.rpoHours} h)`
-        : `Vault ${status.vault} has no successful backup run (RPO ${status.rpoHours} h)`,
+      summary:
+        (status.lastSuccessAt
+          ? `Vault ${status.vault}: newest successful backup is ${status.ageHours} h old (RPO ${status.rpoHours} h)`
+          : `Vault ${status.vault} has no successful backup run (RPO ${status.rpoHours} h)`) +
+        (status.paused ? `; scheduled backups are ${status.paused.reason}` : ''),
       dedupeKey: `rpo/${status.vault}/${status.lastSuccessAt ?? 'never'}`,
       occurredAt: clock.now().toISOString(),
       data: { ...status },

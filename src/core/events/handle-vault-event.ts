@@ -1,4 +1,5 @@
 import { ALERT_TYPES, claimOnce, dedupeStateKey, settleClaim } from '../alerts';
+import { isExcludedByName } from '../backup/selection';
 import type { ObjectType, VaultTarget } from '../domain';
 import { describeError, KvGuardError } from '../errors';
 import { backupJobSchema, type BackupJob } from '../jobs';
@@ -138,6 +139,11 @@ async function onObjectEvent(event: ObjectEvent, vault: VaultTarget, deps: Vault
       vault: vault.name,
       type: event.objectType,
     });
+    return [];
+  }
+  const object = { type: event.objectType, name: event.objectName };
+  if (event.action !== 'expired' && isExcludedByName(object, vault)) {
+    deps.logger.info('event about an object the vault policy excludes; no snapshot', { vault: vault.name, ...object });
     return [];
   }
   if (event.action !== 'expired') {

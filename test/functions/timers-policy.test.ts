@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Timer } from '@azure/functions';
+import { backupSettings, useServices } from '../../src/composition';
+import { backupVaultNow } from '../../src/core/backup/runs';
+import type { BackupJob } from '../../src/core/jobs';
+import { functionDefinitions } from '../../src/functions';
+import { applyRetentionFunction } from '../../src/functions/apply-retention';
+import { scheduleBackupsFunction } from '../../src/functions/schedule-backups';
+import { installRestoreWorld, invocationContext } from '../core/restore/function-harness';
+import { InMemoryPruneMarks, InMemoryQueue } from '../support/in-memory';
+
+afterEach(() => useServices(undefined));
+
+const timer: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: false },
+  scheduleStatus: { last: '', next: '', lastUpdated: '' },
+};
+
+describe('applyRetention timer', () => {
+  it('runs on KVGUARD_RETENTION_SCHEDULE and tags what each vault policy lets go, deleting nothing', async () => {
+    expect(functionDefinitions).toContain(applyRetentionFunction);
+    expect(applyRetentionFunction).toMatchObject({ trigger: 'timer', schedule: '%KVGUARD_RETENTION_SCHEDULE%' });
+    const world = installRestoreWorld({ KVGUARD_KEEP_LAST: '2' });
+    const pruneMarks = new InMemoryPruneMarks();
+    useServices({ ...world.services, pruneMarks });
+    const prod = world.config.vaults.find((v) => v.name === 'prod')!;
+    world.prod.seedKey('k1');
+    for (let run = 0; run < 4; run++) {
+      world.prod.addVersion('key', 'k1');
+      await backupVaultNow(prod, world.services, backupSettings(world.config));
+      world.clock.advance(3_600_000);
+    }
+    const oldestTwo = world.store
+      .records()
+      .slice(-2)
+      .map((r) => r.blobName);
+
+    await applyRetentionFunction.handler(timer, invocationContext('applyRetention'));
+
+    expect([...pruneMarks.marked.keys()].sort()).toEqual(oldestTwo.sort());
+    expect(world.store.records()).toHaveLength(4);
+  });
+});
+
+describe('scheduleBackups timer with policies', () => {
+  it('enqueues no job for a paused vault', async () => {
+    const world = installRestoreWorld({
+      KVGUARD_VAULTS: JSON.stringify([
+        { url: 'https://prod.vault.azure.net/', paused: true },
+        { url: 'https://dr.vault.azure.net/' },
+      ]),
+    });
+    const backupQueue = new InMemoryQueue<BackupJob>();
+    useServices({ ...world.services, backupQueue });
+    await scheduleBackupsFunction.handler(timer, invocationContext('scheduleBackups'));
+    expect(backupQueue.jobs.map((j) => j.vaultUrl)).toEqual(['https://dr.vault.azure.net/']);
+  });
+});
