@@ -22,7 +22,7 @@
  */
 import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
 import type { z } from 'zod';
-import type { InventoryStore, ObjectInventory } from '../core/browse/inventory';
+import { objectInventorySchema, type InventoryStore, type ObjectInventory } from '../core/browse/inventory';
 import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
 import { PRUNABLE_TAG, type PruneMarks } from '../core/retention/marks';
 import { KvGuardError } from '../core/errors';
@@ -156,8 +156,9 @@ export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks 
   /** The inventory recorded with a backup; undefined for backups taken before inventories were kept. */
   async readInventory(backupBlobName: string): Promise<ObjectInventory | undefined> {
     try {
-      const { bytes } = await this.download(inventoryBlobName(backupBlobName));
-      return JSON.parse(Buffer.from(bytes).toString('utf8')) as ObjectInventory;
+      const blobName = inventoryBlobName(backupBlobName);
+      const { bytes } = await this.download(blobName);
+      return decodeStoredDocument(blobName, Buffer.from(bytes).toString('utf8'), objectInventorySchema);
     } catch (error) {
       if (error instanceof KvGuardError && error.code === 'NotFound') return undefined;
       throw error;

@@ -8,7 +8,13 @@ const isoTime = z.iso.datetime({ offset: true });
 const errorSummary = z.object({ code: z.string(), reason: z.string() });
 
 const outcome: z.ZodType<ObjectOutcome> = z.discriminatedUnion('status', [
-  z.object({ status: z.literal('stored'), blobName: z.string(), sha256: z.string(), size: count }),
+  z.object({
+    status: z.literal('stored'),
+    blobName: z.string(),
+    sha256: z.string(),
+    size: count,
+    refreshed: z.boolean().optional(),
+  }),
   z.object({ status: z.literal('unchanged'), blobName: z.string() }),
   z.object({ status: z.literal('failed'), code: z.string(), reason: z.string() }),
 ]);
@@ -43,6 +49,7 @@ export const runManifestSchema: z.ZodType<RunManifest> = z.object({
   startedAt: isoTime,
   finishedAt: isoTime,
   chunk: z.object({ type: objectType, sequence: count, lastPage: z.boolean() }).optional(),
+  followUp: z.number().int().min(1).optional(),
   entries: z.array(entry),
   error: errorSummary.optional(),
   stats,

@@ -1,4 +1,5 @@
-import type { ObjectType, ObjectVersion } from '../domain';
+import { z } from 'zod';
+import { OBJECT_TYPES, type ObjectType, type ObjectVersion } from '../domain';
 import { describeError } from '../errors';
 import type { Logger } from '../ports';
 import { versionsFingerprint } from '../backup/fingerprint';
@@ -28,6 +29,28 @@ export interface ObjectInventory {
   /** Oldest first. */
   versions: VersionInventory[];
 }
+
+const versionInventorySchema: z.ZodType<VersionInventory> = z.object({
+  version: z.string(),
+  enabled: z.boolean(),
+  createdOn: z.string().optional(),
+  updatedOn: z.string().optional(),
+  expiresOn: z.string().optional(),
+  notBefore: z.string().optional(),
+  tags: z.record(z.string(), z.string()),
+  contentType: z.string().optional(),
+});
+
+/** Schema of a stored inventory, checked when it is read back. */
+export const objectInventorySchema: z.ZodType<ObjectInventory> = z.object({
+  type: z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]]),
+  name: z.string(),
+  fingerprint: z.string(),
+  enabled: z.boolean(),
+  tags: z.record(z.string(), z.string()),
+  contentType: z.string().optional(),
+  versions: z.array(versionInventorySchema),
+});
 
 /** Where each backup's inventory is kept: a small create-only document beside the backup blob. */
 export interface InventoryStore {
