@@ -6,6 +6,18 @@ export interface ThrottleOptions {
   operations: number;
   windowSeconds: number;
   retryAfter: 'always' | 'never' | number;
+  /** Start (and restart on change) with an empty bucket instead of a full one, so a run gets no free burst. */
+  startEmpty?: boolean;
+}
+
+/** What a vault's shaper decided so far (operations only; the unauthenticated challenge round trip is not one). */
+export interface TrafficCounts {
+  /** Requests let through to the vault. */
+  passed: number;
+  /** 429s because the bucket was empty. */
+  throttled: number;
+  /** 429s drawn at random by the fault profile. */
+  random429: number;
 }
 
 /** Fault knobs (see `EmulatorOptions.faults`). */
@@ -49,18 +61,24 @@ export class TrafficShaper {
   private random: () => number = seededRandom(1);
   private tokens: number;
   private refilledAt = Date.now();
+  private readonly tally: TrafficCounts = { passed: 0, throttled: 0, random429: 0 };
 
   constructor(throttle: Partial<ThrottleOptions> = {}, faults?: FaultOptions) {
     this.throttle = { ...DEFAULT_THROTTLE, ...throttle };
-    this.tokens = this.throttle.operations;
+    this.tokens = this.throttle.startEmpty ? 0 : this.throttle.operations;
     this.setFaults(faults ?? null);
   }
 
-  /** Changes the throttle; the bucket starts full at the new size. */
+  /** Changes the throttle; the bucket starts full at the new size (empty with `startEmpty`). */
   setThrottle(change: Partial<ThrottleOptions>): void {
     this.throttle = { ...this.throttle, ...change };
-    this.tokens = this.throttle.operations;
+    this.tokens = this.throttle.startEmpty ? 0 : this.throttle.operations;
     this.refilledAt = Date.now();
+  }
+
+  /** Counts since the shaper was made (callers diff two readings). */
+  counts(): TrafficCounts {
+    return { ...this.tally };
   }
 
   /** Replaces the fault profile (null = none); the PRNG restarts from the seed. */
@@ -74,10 +92,17 @@ export class TrafficShaper {
     const delayMs = this.latency();
     if (this.faults?.forbidden) return { kind: 'forbidden', delayMs };
     const fault = this.drawFault();
-    if (fault === '429') return { kind: 'throttle', delayMs, ...this.retryAfter(1) };
+    if (fault === '429') {
+      this.tally.random429 += 1;
+      return { kind: 'throttle', delayMs, ...this.retryAfter(1) };
+    }
     if (fault === '503') return { kind: 'unavailable', delayMs };
     if (fault === 'reset') return { kind: 'reset', delayMs };
-    if (!this.take()) return { kind: 'throttle', delayMs, ...this.retryAfter(this.secondsUntilToken()) };
+    if (!this.take()) {
+      this.tally.throttled += 1;
+      return { kind: 'throttle', delayMs, ...this.retryAfter(this.secondsUntilToken()) };
+    }
+    this.tally.passed += 1;
     return { kind: 'pass', delayMs };
   }
 
