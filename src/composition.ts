@@ -1,13 +1,13 @@
 import { version as kvguardVersion } from '../package.json';
 import { readFileSync } from 'node:fs';
-import { createAlertSinks } from './adapters/alert-sinks';
-import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
-import { createCredential } from './adapters/credential';
-import { createKeyVaultPortFactory } from './adapters/key-vault';
-import { createBlobServiceClient, createQueueServiceClient } from './adapters/storage-clients';
-import { StorageJobQueue } from './adapters/storage-queue';
-import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
-import { loadConfig, type KvGuardConfig } from './config';
+import type * as AlertSinks from './adapters/alert-sinks';
+import type * as BlobStores from './adapters/blob-backup-store';
+import type * as Credentials from './adapters/credential';
+import type * as KeyVault from './adapters/key-vault';
+import type * as StorageClients from './adapters/storage-clients';
+import type * as StorageQueue from './adapters/storage-queue';
+import type * as TelemetryAdapters from './adapters/telemetry';
+import { findVault, loadConfig, type KvGuardConfig } from './config';
 import { createAlerts } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
 import type { BackupJob, RestoreJob } from './core/jobs';
@@ -59,12 +59,50 @@ export function backupSettings(config: KvGuardConfig): BackupSettings {
     pageSize: config.pageSize,
     deadlineSeconds: config.runDeadlineSeconds,
     objectConcurrency: config.maxConcurrency,
+    refreshDays: config.refreshDays,
     kvguardVersion,
   };
 }
 
+/** kvguard's share of a vault's published limit (operations per 10 s), in call starts per second. */
+export function vaultCeilingPerSecond(config: KvGuardConfig, url: string): number {
+  const limit = findVault(config, url)?.rateLimit ?? config.vaultRateLimit;
+  return (limit * config.budgetShare) / 100 / 10;
+}
+
+/**
+ * The adapters, loaded on first use rather than when the function app's entry module is imported: the Azure SDKs
+ * take most of a cold start to load, and the Functions host imports the entry module before the first invocation.
+ */
+function adapters() {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return {
+    ...(require('./adapters/alert-sinks') as typeof AlertSinks),
+    ...(require('./adapters/blob-backup-store') as typeof BlobStores),
+    ...(require('./adapters/credential') as typeof Credentials),
+    ...(require('./adapters/key-vault') as typeof KeyVault),
+    ...(require('./adapters/storage-clients') as typeof StorageClients),
+    ...(require('./adapters/storage-queue') as typeof StorageQueue),
+    ...(require('./adapters/telemetry') as typeof TelemetryAdapters),
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
 /** Wires the adapters for a configuration; `logger` defaults to JSON lines on stdout. */
-export function createServices(config: KvGuardConfig, logger: Logger = createConsoleLogger('kvguard')): Services {
+export function createServices(config: KvGuardConfig, logger?: Logger): Services {
+  const {
+    createAlertSinks,
+    BlobBackupStore,
+    BlobStateStore,
+    createCredential,
+    createKeyVaultPortFactory,
+    createBlobServiceClient,
+    createQueueServiceClient,
+    StorageJobQueue,
+    createConsoleLogger,
+    createTelemetry,
+  } = adapters();
+  logger ??= createConsoleLogger('kvguard');
   const clock = systemClock;
   const credential = createCredential(config.credential);
   const telemetry = createTelemetry({ connectionString: config.appInsights, logger });
@@ -82,6 +120,7 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     vaults: createKeyVaultPortFactory({
       credential,
       maxConcurrency: config.maxConcurrency,
+      ceilingPerSecond: (url) => vaultCeilingPerSecond(config, url),
       caCertPem: config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined,
       logger,
       telemetry,

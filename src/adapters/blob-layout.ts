@@ -164,6 +164,7 @@ export function backupMetadata(record: Omit<BackupRecord, 'blobName'>): Record<s
     takenat: record.takenAt.toISOString(),
     runid: record.runId,
     kvguardversion: record.kvguardVersion,
+    ...(record.listing ? { listing: record.listing } : {}),
   });
 }
 
@@ -194,6 +195,7 @@ export function recordFromMetadata(blobName: string, metadata: Record<string, st
     takenAt: new Date(lower.takenat!),
     runId: lower.runid ?? '',
     kvguardVersion: lower.kvguardversion ?? '',
+    ...(lower.listing ? { listing: lower.listing } : {}),
   };
 }
 

@@ -4,7 +4,9 @@ import {
   VERSION_WARNING_THRESHOLD,
   tallyEntries,
   emptyRunStats,
+  type BackupRecord,
   type ManifestEntry,
+  type ObjectSummary,
   type ObjectType,
   type RunManifest,
   type VaultTarget,
@@ -13,7 +15,7 @@ import { describeError, isKvGuardError, KvGuardError, RETRYABLE_CODES, type Erro
 import type { BackupJob } from '../jobs';
 import { mapWithConcurrency } from '../concurrency';
 import type { Alerts, BackupStore, Clock, Logger, Telemetry, VaultPort, VaultPortFactory } from '../ports';
-import { sha256Hex, versionsFingerprint } from './fingerprint';
+import { listingFingerprint, sha256Hex, versionsFingerprint } from './fingerprint';
 import { isCritical } from './selection';
 
 /** What the backup use case needs. */
@@ -34,6 +36,11 @@ export interface BackupSettings {
   deadlineSeconds: number;
   /** Objects processed at once within a page; the vault adapter bounds the actual Key Vault calls. */
   objectConcurrency: number;
+  /**
+   * Days after which an object whose listing has not changed is backed up again anyway (spread over the second
+   * half of the period by name): catches edits to older versions, which do not show in the listing.
+   */
+  refreshDays: number;
   kvguardVersion: string;
 }
 
@@ -86,11 +93,17 @@ export async function runBackupJob(
     stats: emptyRunStats(),
   };
   try {
-    const work = job.objects ?? (await listChunk(job, target, vault, settings, manifest, dispatch));
     const context = { job, target, vault, deps, settings };
-    manifest.entries = await mapWithConcurrency(work, settings.objectConcurrency, (object) =>
-      backupObject(context, object.type, object.name),
-    );
+    if (job.objects) {
+      manifest.entries = await mapWithConcurrency(job.objects, settings.objectConcurrency, (object) =>
+        backupObject(context, object.type, object.name),
+      );
+    } else {
+      const listed = await listChunk(job, target, vault, settings, manifest, dispatch);
+      manifest.entries = await mapWithConcurrency(listed, settings.objectConcurrency, (summary) =>
+        backupListedObject(context, summary),
+      );
+    }
   } catch (error) {
     manifest.error = describeError(error);
     deps.logger.error('backup job failed', { vault: target.name, runId: job.runId, ...manifest.error });
@@ -105,7 +118,7 @@ async function listChunk(
   settings: BackupSettings,
   manifest: RunManifest,
   dispatch: DispatchJob,
-): Promise<{ type: ObjectType; name: string }[]> {
+): Promise<ObjectSummary[]> {
   const type = job.chunk?.type ?? target.types[0]!;
   const sequence = job.chunk?.sequence ?? 0;
   manifest.chunk = { type, sequence, lastPage: false };
@@ -121,7 +134,7 @@ async function listChunk(
     await dispatch({ ...job, chunk: { type: nextType, sequence: 0 } });
   }
   manifest.chunk.lastPage = lastPage;
-  return page.items.filter((object) => isCritical(object, target.critical)).map(({ name }) => ({ type, name }));
+  return page.items.filter((object) => isCritical(object, target.critical));
 }
 
 interface ObjectContext {
@@ -132,17 +145,177 @@ interface ObjectContext {
   settings: BackupSettings;
 }
 
-async function backupObject(context: ObjectContext, type: ObjectType, name: string): Promise<ManifestEntry> {
-  const { job, target, vault, deps, settings } = context;
+/** How a listed object is handled, from its listing and its newest backup. */
+type ListedDecision =
+  | { kind: 'unchanged'; latest: BackupRecord }
+  /** Back up without listing versions: what the versions are is known (or not needed) from the newest backup. */
+  | { kind: 'backup'; latest?: BackupRecord }
+  /** List the versions first: the object changed, or it nears Key Vault's version limit. */
+  | { kind: 'inspect'; listingUnchanged: boolean };
+
+/**
+ * Backs up one object of a listing page. Its listing (current version's `updated`, enabled, tags …) decides, so an
+ * unchanged object costs no Key Vault call and a full run costs one backup call per object; versions are listed only
+ * for objects that changed (or that near the 500-version limit), where the count and fingerprint must be fresh.
+ */
+async function backupListedObject(context: ObjectContext, summary: ObjectSummary): Promise<ManifestEntry> {
+  const { job, target, deps, settings } = context;
+  const { type, name } = summary;
+  // A certificate's own key and secret are backed up through the certificate (Key Vault refuses them alone).
+  if (summary.managed) return backupObject(context, type, name);
   const started = Date.now();
-  const entry = (versionCount: number, outcome: ManifestEntry['outcome'], warning?: string): ManifestEntry => ({
+  const listing = listingFingerprint(summary);
+  try {
+    // A full run stores everything again: it needs no catalog lookup, and Key Vault itself refuses (and the run
+    // reports) an object past 500 versions; the version-count warning comes from the incremental runs.
+    const latest = job.full ? undefined : await deps.store.latestBackup(target.name, type, name);
+    const decision = decide(summary, listing, latest, job.full, settings, deps.clock.now());
+    if (decision.kind === 'unchanged') {
+      return {
+        type,
+        name,
+        versionCount: decision.latest.versionCount,
+        durationMs: Date.now() - started,
+        outcome: { status: 'unchanged', blobName: decision.latest.blobName },
+        ...warningOf(decision.latest.versionCount),
+      };
+    }
+    if (decision.kind === 'inspect')
+      return backupObject(context, type, name, { listing, listingUnchanged: decision.listingUnchanged });
+    const versionCount = decision.latest?.versionCount ?? 0;
+    const fingerprint = decision.latest?.fingerprint ?? `listing-${listing}`;
+    return await store(context, { type, name, listing, fingerprint, versionCount, started });
+  } catch (error) {
+    return failedEntry(context, { type, name, versionCount: 0, started }, error);
+  }
+}
+
+/** The decision for one listed object (see {@link backupListedObject}). */
+function decide(
+  summary: ObjectSummary,
+  listing: string,
+  latest: BackupRecord | undefined,
+  full: boolean,
+  settings: BackupSettings,
+  now: Date,
+): ListedDecision {
+  if (!latest) return full ? { kind: 'backup' } : { kind: 'inspect', listingUnchanged: false };
+  const sameListing = latest.listing === listing;
+  // Changed too close to its backup for the listing's one-second `updated` to tell: compare the versions instead.
+  const trusted = sameListing && !changedAroundBackup(summary, latest);
+  // Near Key Vault's version limit the count must be fresh: list the versions (the guard), even on a full run.
+  if (latest.versionCount >= VERSION_WARNING_THRESHOLD - VERSION_GUARD_MARGIN)
+    return { kind: 'inspect', listingUnchanged: sameListing && !full };
+  if (full) return trusted ? { kind: 'backup', latest } : { kind: 'backup' };
+  if (!sameListing) return { kind: 'inspect', listingUnchanged: false };
+  if (!trusted) return { kind: 'inspect', listingUnchanged: true };
+  return refreshDue(latest, settings.refreshDays, now) ? { kind: 'backup', latest } : { kind: 'unchanged', latest };
+}
+
+/** Below the warning threshold by this many versions, a changed object's versions are counted on every change. */
+const VERSION_GUARD_MARGIN = 25;
+
+/**
+ * Key Vault's `updated` has one-second resolution: a change in the same second as the listing that a backup was
+ * taken after leaves the listing as it was. Such a backup is not trusted to be current.
+ */
+function changedAroundBackup(summary: ObjectSummary, latest: BackupRecord): boolean {
+  return summary.updatedOn !== undefined && summary.updatedOn.getTime() + 2_000 > latest.takenAt.getTime();
+}
+
+/** Whether an unchanged object's newest backup is old enough to be taken again (spread by name over half the period). */
+function refreshDue(latest: BackupRecord, refreshDays: number, now: Date): boolean {
+  const spread = Number.parseInt(sha256Hex(`${latest.type}/${latest.name.toLowerCase()}`).slice(0, 8), 16) / 0xffffffff;
+  const ageLimitMs = refreshDays * 86_400_000 * (1 - spread / 2);
+  return now.getTime() - latest.takenAt.getTime() >= ageLimitMs;
+}
+
+function warningOf(versionCount: number): { warning?: string } {
+  const warning = versionWarning(versionCount);
+  return warning ? { warning } : {};
+}
+
+/** Backs an object up and stores the blob with its catalog entry. */
+async function store(
+  context: ObjectContext,
+  object: {
+    type: ObjectType;
+    name: string;
+    listing?: string;
+    fingerprint: string;
+    versionCount: number;
+    started: number;
+  },
+): Promise<ManifestEntry> {
+  const { job, target, vault, deps, settings } = context;
+  const { type, name, versionCount } = object;
+  const bytes = await vault.backup(type, name);
+  const record = await deps.store.putBackup(
+    {
+      vault: target.name,
+      type,
+      name,
+      fingerprint: object.fingerprint,
+      ...(object.listing ? { listing: object.listing } : {}),
+      sha256: sha256Hex(bytes),
+      size: bytes.byteLength,
+      versionCount,
+      takenAt: deps.clock.now(),
+      runId: job.runId,
+      kvguardVersion: settings.kvguardVersion,
+    },
+    bytes,
+  );
+  return {
     type,
     name,
     versionCount,
-    durationMs: Date.now() - started,
-    outcome,
-    ...(warning ? { warning } : {}),
-  });
+    durationMs: Date.now() - object.started,
+    outcome: { status: 'stored', blobName: record.blobName, sha256: record.sha256, size: record.size },
+    ...warningOf(versionCount),
+  };
+}
+
+/** The manifest entry of an object that could not be backed up (logged; the run goes on). */
+function failedEntry(
+  context: ObjectContext,
+  object: { type: ObjectType; name: string; versionCount: number; started: number },
+  error: unknown,
+): ManifestEntry {
+  const { type, name, versionCount } = object;
+  const { code, reason } = describeError(error);
+  const level = isKvGuardError(error, 'TooManyVersions', 'AlreadyExists', 'NotFound') ? 'warn' : 'error';
+  context.deps.logger[level]('object backup failed', { vault: context.target.name, type, name, code, reason });
+  return {
+    type,
+    name,
+    versionCount,
+    durationMs: Date.now() - object.started,
+    outcome: { status: 'failed', code, reason },
+    ...warningOf(versionCount),
+  };
+}
+
+/** What a listing already said about an object whose versions are listed before its backup. */
+interface ListedContext {
+  listing: string;
+  /** True when the listing is unchanged (the version guard): matching versions then mean "unchanged". */
+  listingUnchanged: boolean;
+}
+
+/**
+ * Backs up one object after listing its versions (event snapshots, and listed objects that changed or near the
+ * version limit). An event snapshot or an unchanged listing whose versions match the newest backup is `unchanged`
+ * (unless the job is `full`); an object whose listing changed is stored.
+ */
+async function backupObject(
+  context: ObjectContext,
+  type: ObjectType,
+  name: string,
+  listed?: ListedContext,
+): Promise<ManifestEntry> {
+  const { job, target, vault, deps } = context;
+  const started = Date.now();
   let versionCount = 0;
   try {
     // Versions are read before the backup: if a version lands in between, the stored blob is newer than its
@@ -152,7 +325,6 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
     // backs those up only through the certificate, so that is what is stored.
     if (type !== 'certificate' && versions.some((v) => v.managed)) return backupObject(context, 'certificate', name);
     versionCount = versions.length;
-    const warning = versionWarning(versionCount);
     if (versionCount > MAX_BACKUP_VERSIONS) {
       throw new KvGuardError(
         'TooManyVersions',
@@ -160,35 +332,21 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
       );
     }
     const fingerprint = versionsFingerprint(versions);
-    const latest = job.full ? undefined : await deps.store.latestBackup(target.name, type, name);
-    if (latest && latest.fingerprint === fingerprint)
-      return entry(versionCount, { status: 'unchanged', blobName: latest.blobName }, warning);
-    const bytes = await vault.backup(type, name);
-    const record = await deps.store.putBackup(
-      {
-        vault: target.name,
+    const mayBeUnchanged = !job.full && (listed === undefined || listed.listingUnchanged);
+    const latest = mayBeUnchanged ? await deps.store.latestBackup(target.name, type, name) : undefined;
+    if (latest && latest.fingerprint === fingerprint) {
+      return {
         type,
         name,
-        fingerprint,
-        sha256: sha256Hex(bytes),
-        size: bytes.byteLength,
         versionCount,
-        takenAt: deps.clock.now(),
-        runId: job.runId,
-        kvguardVersion: settings.kvguardVersion,
-      },
-      bytes,
-    );
-    return entry(
-      versionCount,
-      { status: 'stored', blobName: record.blobName, sha256: record.sha256, size: record.size },
-      warning,
-    );
+        durationMs: Date.now() - started,
+        outcome: { status: 'unchanged', blobName: latest.blobName },
+        ...warningOf(versionCount),
+      };
+    }
+    return await store(context, { type, name, listing: listed?.listing, fingerprint, versionCount, started });
   } catch (error) {
-    const { code, reason } = describeError(error);
-    const level = isKvGuardError(error, 'TooManyVersions', 'AlreadyExists', 'NotFound') ? 'warn' : 'error';
-    deps.logger[level]('object backup failed', { vault: target.name, type, name, code, reason });
-    return entry(versionCount, { status: 'failed', code, reason }, versionWarning(versionCount));
+    return failedEntry(context, { type, name, versionCount, started }, error);
   }
 }
 

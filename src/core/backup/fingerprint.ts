@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ObjectVersion } from '../domain';
+import type { ObjectSummary, ObjectVersion } from '../domain';
 
 /** Hex SHA-256 of some bytes. */
 export function sha256Hex(bytes: Uint8Array | string): string {
@@ -13,6 +13,27 @@ export function sha256Hex(bytes: Uint8Array | string): string {
 export function versionsFingerprint(versions: readonly ObjectVersion[]): string {
   const lines = versions.map((v) => `${v.version}|${v.updatedOn?.toISOString() ?? ''}|${v.enabled ? 1 : 0}`).sort();
   return sha256Hex(lines.join('\n'));
+}
+
+/**
+ * Change token of an object from what its vault listing already carries: the current version's `updated` time
+ * (a new version, enabling or disabling it, new tags or expiry all move it), enabled, tags, and — where the listing
+ * has them — the current version id and a certificate's thumbprint. An incremental run backs up an object only when
+ * this token differs from its newest backup's, so an unchanged object costs no Key Vault call beyond its page.
+ * Edits to older versions do not move it: the periodic refresh (`KVGUARD_REFRESH_DAYS`) catches those.
+ */
+export function listingFingerprint(summary: ObjectSummary): string {
+  const tags = Object.entries(summary.tags)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+  const fields = [
+    summary.updatedOn?.toISOString() ?? '',
+    summary.enabled ? '1' : '0',
+    summary.version ?? '',
+    summary.thumbprint ?? '',
+    JSON.stringify(tags),
+  ];
+  return sha256Hex(fields.join('|')).slice(0, 32);
 }
 
 /** A sortable, unique run id: UTC time to the second plus a random suffix. */

@@ -28,6 +28,7 @@ const settings: BackupSettings = {
   pageSize: 25,
   deadlineSeconds: 60,
   objectConcurrency: 8,
+  refreshDays: 7,
   kvguardVersion: '0.0.0-test',
 };
 
@@ -119,6 +120,47 @@ describe('runBackupJob through the queue', () => {
     const stored = deps.store.records().filter((r) => r.name === 'key-007');
     expect(stored).toHaveLength(2);
     expect(stored.map((r) => r.versionCount).sort()).toEqual([1, 2]);
+  });
+
+  it('makes one backup call per object plus the list pages on a full run, and none beyond the pages when unchanged', async () => {
+    const { vault, deps, clock } = setup();
+    seedObjects(vault, 'key', 30);
+    seedObjects(vault, 'secret', 3);
+    clock.advance(60_000);
+    await backupVaultNow(target(vault), deps, settings, { full: true });
+    // Two key pages (25 + 5), one secret page and one (empty) certificate page.
+    expect([vault.callCount('listObjects'), vault.callCount('backup'), vault.callCount('listVersions')]).toEqual([
+      4, 33, 0,
+    ]);
+
+    clock.advance(60_000);
+    const unchanged = await backupVaultNow(target(vault), deps, settings);
+    expect(unchanged.stats).toMatchObject({ stored: 0, unchanged: 33 });
+    expect([vault.callCount('listObjects'), vault.callCount('backup'), vault.callCount('listVersions')]).toEqual([
+      8, 33, 0,
+    ]);
+
+    clock.advance(60_000);
+    vault.addVersion('secret', 'secret-001');
+    const changed = await backupVaultNow(target(vault), deps, settings);
+    expect(changed.stats).toMatchObject({ stored: 1, unchanged: 32 });
+    // Only the changed object's versions are listed, then it is backed up.
+    expect([vault.callCount('listObjects'), vault.callCount('backup'), vault.callCount('listVersions')]).toEqual([
+      12, 34, 1,
+    ]);
+  });
+
+  it('backs an unchanged object up again once its newest backup is older than the refresh period', async () => {
+    const { vault, deps, clock } = setup();
+    seedObjects(vault, 'key', 5);
+    clock.advance(60_000);
+    await backupVaultNow(target(vault), deps, settings);
+    clock.advance(3 * 86_400_000);
+    expect((await backupVaultNow(target(vault), deps, settings)).stats).toMatchObject({ stored: 0, unchanged: 5 });
+    clock.advance(4 * 86_400_000 + 1);
+    const refreshed = await backupVaultNow(target(vault), deps, settings);
+    expect(refreshed.stats).toMatchObject({ stored: 5, unchanged: 0 });
+    expect(vault.callCount('listVersions')).toBe(5);
   });
 
   it('stores every object again on a full run', async () => {
