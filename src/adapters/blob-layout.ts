@@ -165,6 +165,7 @@ export function backupMetadata(record: Omit<BackupRecord, 'blobName'>): Record<s
     runid: record.runId,
     kvguardversion: record.kvguardVersion,
     ...(record.listing ? { listing: record.listing } : {}),
+    ...(record.versionsCounted === false ? { versionscounted: 'false' } : {}),
   });
 }
 
@@ -196,6 +197,7 @@ export function recordFromMetadata(blobName: string, metadata: Record<string, st
     runId: lower.runid ?? '',
     kvguardVersion: lower.kvguardversion ?? '',
     ...(lower.listing ? { listing: lower.listing } : {}),
+    ...(lower.versionscounted === 'false' ? { versionsCounted: false as const } : {}),
   };
 }
 

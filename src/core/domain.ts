@@ -92,7 +92,13 @@ export interface BackupRecord {
   /** Hex SHA-256 of the blob content (the opaque bytes Key Vault returned). */
   sha256: string;
   size: number;
+  /** Versions the object had when they were last listed (see `versionsCounted`). */
   versionCount: number;
+  /**
+   * False when this backup was taken without listing the versions (a full run, or a changed object far from the
+   * version limit): `versionCount` is then the last count kvguard made, not a count of this blob.
+   */
+  versionsCounted?: false;
   takenAt: Date;
   runId: string;
   kvguardVersion: string;

@@ -183,8 +183,9 @@ async function backupListedObject(context: ObjectContext, summary: ObjectSummary
     if (decision.kind === 'inspect')
       return backupObject(context, type, name, { listing, listingUnchanged: decision.listingUnchanged });
     const versionCount = decision.latest?.versionCount ?? 0;
-    const fingerprint = decision.latest?.fingerprint ?? `listing-${listing}`;
-    return await store(context, { type, name, listing, fingerprint, versionCount, started });
+    // The versions were not listed: the blob is named and fingerprinted by what the listing showed.
+    const fingerprint = listing;
+    return await store(context, { type, name, listing, fingerprint, versionCount, versionsCounted: false, started });
   } catch (error) {
     return failedEntry(context, { type, name, versionCount: 0, started }, error);
   }
@@ -201,19 +202,23 @@ function decide(
 ): ListedDecision {
   if (!latest) return full ? { kind: 'backup' } : { kind: 'inspect', listingUnchanged: false };
   const sameListing = latest.listing === listing;
+  // Near Key Vault's version limit the count must be fresh: list the versions (the guard).
+  if (latest.versionCount >= VERSION_GUARD_FROM) return { kind: 'inspect', listingUnchanged: sameListing && !full };
+  if (full) return { kind: 'backup', latest };
+  // Changed: one backup call. Far from the limit, the last count (at most a refresh period old) is enough.
+  if (!sameListing) return { kind: 'backup', latest };
   // Changed too close to its backup for the listing's one-second `updated` to tell: compare the versions instead.
-  const trusted = sameListing && !changedAroundBackup(summary, latest);
-  // Near Key Vault's version limit the count must be fresh: list the versions (the guard), even on a full run.
-  if (latest.versionCount >= VERSION_WARNING_THRESHOLD - VERSION_GUARD_MARGIN)
-    return { kind: 'inspect', listingUnchanged: sameListing && !full };
-  if (full) return trusted ? { kind: 'backup', latest } : { kind: 'backup' };
-  if (!sameListing) return { kind: 'inspect', listingUnchanged: false };
-  if (!trusted) return { kind: 'inspect', listingUnchanged: true };
-  return refreshDue(latest, settings.refreshDays, now) ? { kind: 'backup', latest } : { kind: 'unchanged', latest };
+  if (changedAroundBackup(summary, latest)) return { kind: 'inspect', listingUnchanged: true };
+  // The periodic deep check: count the versions again and store a fresh backup (edits to older versions).
+  if (refreshDue(latest, settings.refreshDays, now)) return { kind: 'inspect', listingUnchanged: false };
+  return { kind: 'unchanged', latest };
 }
 
-/** Below the warning threshold by this many versions, a changed object's versions are counted on every change. */
-const VERSION_GUARD_MARGIN = 25;
+/**
+ * From this many versions on, a changed object's versions are counted on every change. It leaves 100 versions of
+ * room below the warning (400) for the versions a busy object gains between two counts (a refresh period at most).
+ */
+const VERSION_GUARD_FROM = 300;
 
 /**
  * Key Vault's `updated` has one-second resolution: a change in the same second as the listing that a backup was
@@ -244,6 +249,7 @@ async function store(
     listing?: string;
     fingerprint: string;
     versionCount: number;
+    versionsCounted?: false;
     started: number;
   },
 ): Promise<ManifestEntry> {
@@ -260,6 +266,7 @@ async function store(
       sha256: sha256Hex(bytes),
       size: bytes.byteLength,
       versionCount,
+      ...(object.versionsCounted === false ? { versionsCounted: false as const } : {}),
       takenAt: deps.clock.now(),
       runId: job.runId,
       kvguardVersion: settings.kvguardVersion,

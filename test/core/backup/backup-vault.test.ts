@@ -119,7 +119,8 @@ describe('runBackupJob through the queue', () => {
     expect(third.stats).toMatchObject({ stored: 1, unchanged: 32 });
     const stored = deps.store.records().filter((r) => r.name === 'key-007');
     expect(stored).toHaveLength(2);
-    expect(stored.map((r) => r.versionCount).sort()).toEqual([1, 2]);
+    // The changed key was backed up without listing its versions: its record keeps the last count, marked as such.
+    expect(stored.map((r) => r.versionsCounted)).toContain(false);
   });
 
   it('makes one backup call per object plus the list pages on a full run, and none beyond the pages when unchanged', async () => {
@@ -144,13 +145,13 @@ describe('runBackupJob through the queue', () => {
     vault.addVersion('secret', 'secret-001');
     const changed = await backupVaultNow(target(vault), deps, settings);
     expect(changed.stats).toMatchObject({ stored: 1, unchanged: 32 });
-    // Only the changed object's versions are listed, then it is backed up.
+    // The changed object costs one backup call; far from the version limit its versions are not listed.
     expect([vault.callCount('listObjects'), vault.callCount('backup'), vault.callCount('listVersions')]).toEqual([
-      12, 34, 1,
+      12, 34, 0,
     ]);
   });
 
-  it('backs an unchanged object up again once its newest backup is older than the refresh period', async () => {
+  it('backs an unchanged object up again, counting its versions, once its newest backup is older than the refresh period', async () => {
     const { vault, deps, clock } = setup();
     seedObjects(vault, 'key', 5);
     clock.advance(60_000);
@@ -160,7 +161,24 @@ describe('runBackupJob through the queue', () => {
     clock.advance(4 * 86_400_000 + 1);
     const refreshed = await backupVaultNow(target(vault), deps, settings);
     expect(refreshed.stats).toMatchObject({ stored: 5, unchanged: 0 });
-    expect(vault.callCount('listVersions')).toBe(5);
+    // The refresh is the deep check: the versions are counted again (5 at the first run, 5 now).
+    expect(vault.callCount('listVersions')).toBe(10);
+  });
+
+  it('counts the versions of a changed object again near the version limit, and warns', async () => {
+    const { vault, deps, clock } = setup();
+    seedObjects(vault, 'secret', 1);
+    for (let i = 0; i < 399; i++) vault.addVersion('secret', 'secret-000');
+    clock.advance(60_000);
+    await backupVaultNow(target(vault), deps, settings);
+    clock.advance(60_000);
+    vault.addVersion('secret', 'secret-000');
+    const listed = vault.callCount('listVersions');
+    const run = await backupVaultNow(target(vault), deps, settings);
+    expect(vault.callCount('listVersions')).toBe(listed + 1);
+    expect(run.warnings).toEqual([
+      expect.objectContaining({ name: 'secret-000', warning: expect.stringContaining('401') }),
+    ]);
   });
 
   it('stores every object again on a full run', async () => {
