@@ -14,7 +14,9 @@
 //   BENCH_LATENCY_MS [30]        latency the emulator adds to every operation
 //   BENCH_EVENT_SAMPLES [20]     new versions timed from creation to stored snapshot
 //   BENCH_BURST_VERSIONS [500]   new versions of one secret in a burst (counts the snapshots it causes)
+//   BENCH_ONLY [all]             comma-separated scenarios to run: full,incremental,random,memory,event,coldstart
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -441,6 +443,87 @@ async function memory(stack: Stack) {
   };
 }
 
+/** Starts the dev host (every function) in its own process; answers its URL and a way to stop it. */
+async function startHost(settings: Record<string, string>): Promise<{ url: string; stop: () => void }> {
+  const child = fork(join(__dirname, 'host-process.ts'), [JSON.stringify(settings)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m: { url: string }) => resolve(m.url));
+    child.once('exit', (code) => reject(new Error(`dev host exited with ${code}`)));
+  });
+  return { url, stop: () => child.disconnect() };
+}
+
+async function blobCount(container: ContainerClient, prefix: string): Promise<number> {
+  let count = 0;
+  for await (const _ of container.listBlobsFlat({ prefix })) count += 1;
+  return count;
+}
+
+/**
+ * Event path, as in Azure: the emulator's Event Grid delivery reaches the dev host's vaultEvents function, which
+ * queues a snapshot that the backupVault queue function stores. Times new version -> blob stored, then counts the
+ * snapshots a burst of new versions of one secret causes.
+ */
+async function events(stack: Stack) {
+  const vault = 'events';
+  const container = 'bench-events';
+  await stack.emulator.configure(vault, {
+    throttle: { operations: Math.max(...P.rates), windowSeconds: 1, retryAfter: 'never', startEmpty: false },
+    faults: { seed: 5, latencyMs: [P.latencyMs, P.latencyMs] },
+  });
+  const host = await startHost({
+    ...kvguardEnv(stack, vault, Math.max(...P.rates), container),
+    KVGUARD_REQUIRE_PRINCIPAL: 'false',
+    AzureWebJobsStorage: stack.storage,
+  });
+  try {
+    await stack.emulator.subscribe(vault, `${host.url}/runtime/webhooks/eventgrid?functionName=vaultEvents`);
+    const { secrets } = emulatorSdkClients(stack.emulator.url(vault), stack.emulator.caCertPem);
+    const blobs = BlobServiceClient.fromConnectionString(stack.storage).getContainerClient(container);
+    await blobs.createIfNotExists();
+    const latencies: number[] = [];
+    for (let i = 0; i < P.eventSamples; i++) {
+      const name = `event-${i}`;
+      const started = performance.now();
+      await secrets.setSecret(name, `value-${i}`);
+      const prefix = `backups/${vault}/secret/${name}/`;
+      while ((await blobCount(blobs, prefix)) === 0) {
+        if (performance.now() - started > 60_000) throw new Error(`no snapshot of ${name} within 60 s`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      latencies.push(performance.now() - started);
+    }
+    // A burst: new versions of one secret as fast as the vault takes them (its first request alone, see seed).
+    const burstStarted = performance.now();
+    await secrets.setSecret('burst', 'v-0');
+    await mapWithConcurrency(
+      Array.from({ length: P.burstVersions - 1 }, (_, i) => i + 1),
+      8,
+      (i) => secrets.setSecret('burst', `v-${i}`),
+    );
+    const burstMs = performance.now() - burstStarted;
+    // Every snapshot the burst causes is stored by the end of the coalescing window (30 s) plus a margin.
+    await new Promise((resolve) => setTimeout(resolve, 45_000));
+    const snapshots = await blobCount(blobs, `backups/${vault}/secret/burst/`);
+    return {
+      samples: latencies.length,
+      p50Ms: round(percentile(latencies, 50)),
+      p95Ms: round(percentile(latencies, 95)),
+      burst: { versions: P.burstVersions, durationMs: round(burstMs), snapshots },
+    };
+  } finally {
+    host.stop();
+  }
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
 /** Import time of the function app's entry module (compiled, as Azure runs it), without and with App Insights. */
 function coldStart() {
   execFileSync(
@@ -490,19 +573,24 @@ async function main(): Promise<void> {
   const stack: Stack = { emulator, storage: azurite.connectionString };
   try {
     const benchClients = emulatorSdkClients(emulator.url('bench'), emulator.caCertPem);
-    await seed(benchClients, keys, secrets);
-    for (const vault of memoryVaults) {
+    const seeds = process.env.BENCH_ONLY?.split(',') ?? ['full', 'incremental', 'random', 'memory'];
+    if (seeds.some((s) => ['full', 'incremental', 'random'].includes(s))) await seed(benchClients, keys, secrets);
+    for (const vault of seeds.includes('memory') ? memoryVaults : []) {
       const clients = emulatorSdkClients(emulator.url(vault.name), emulator.caCertPem);
       await seed(clients, Math.floor(vault.objects / 2), vault.objects - Math.floor(vault.objects / 2));
     }
     process.stderr.write(`bench: seeded in ${Math.round(performance.now() - started)} ms\n`);
     const pages = pagesFor(keys, secrets);
 
-    const fullBackup = await fullBackupMatrix(stack, 'bench', P.n, pages);
-    const incrementalResult = await incremental(stack, benchClients, 'bench', keys, secrets);
-    const random = await randomThrottle(stack, 'bench');
-    const memoryResult = await memory(stack);
-    const cold = coldStart();
+    const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+    const run = async <T>(name: string, scenario: () => Promise<T> | T): Promise<T | undefined> =>
+      !only || only.includes(name) ? scenario() : undefined;
+    const fullBackup = await run('full', () => fullBackupMatrix(stack, 'bench', P.n, pages));
+    const incrementalResult = await run('incremental', () => incremental(stack, benchClients, 'bench', keys, secrets));
+    const random = await run('random', () => randomThrottle(stack, 'bench'));
+    const memoryResult = await run('memory', () => memory(stack));
+    const event = await run('event', () => events(stack));
+    const cold = await run('coldstart', coldStart);
 
     const report = {
       benchmark: 'kvguard',
@@ -514,6 +602,7 @@ async function main(): Promise<void> {
       incremental: incrementalResult,
       randomThrottle: random,
       memory: memoryResult,
+      event,
       coldStart: cold,
       benchDurationMs: round(performance.now() - started),
     };

@@ -96,6 +96,7 @@ export function createServices(config: KvGuardConfig, logger?: Logger): Services
     BlobStateStore,
     createCredential,
     createKeyVaultPortFactory,
+    createSharedBudget,
     createBlobServiceClient,
     createQueueServiceClient,
     StorageJobQueue,
@@ -115,12 +116,23 @@ export function createServices(config: KvGuardConfig, logger?: Logger): Services
   const blobs = createBlobServiceClient(storage);
   const queues = createQueueServiceClient(storage);
   const state = new BlobStateStore({ container: blobs.getContainerClient(config.stateContainer) });
+  // One budget for every vault and instance: the subscription-wide limit, of which kvguard takes its share too.
+  const shared =
+    config.subscriptionRateLimit > 0
+      ? createSharedBudget({
+          state,
+          key: 'budget/subscription',
+          perSecond: (config.subscriptionRateLimit * config.budgetShare) / 100 / 10,
+          clock,
+        })
+      : undefined;
   return {
     config,
     vaults: createKeyVaultPortFactory({
       credential,
       maxConcurrency: config.maxConcurrency,
       ceilingPerSecond: (url) => vaultCeilingPerSecond(config, url),
+      shared,
       caCertPem: config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined,
       logger,
       telemetry,

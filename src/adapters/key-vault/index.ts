@@ -26,6 +26,7 @@ import { DEFAULT_POLL, KeyVaultPort, type PollSettings } from './key-vault-port'
 import { DEFAULT_RETRY, RetryingCaller, type RetrySettings } from './retrying-caller';
 
 export { AdaptiveLimiter, type SharedBudget } from './adaptive-limiter';
+export { createSharedBudget } from './shared-budget';
 export { classifyVaultError, parseRetryAfter } from './classify';
 export { retryDelayMs, fullJitterDelayMs } from './backoff';
 export type { RetrySettings } from './retrying-caller';
