@@ -54,7 +54,7 @@ export interface BackupJobResult {
  * Sends a follow-up job (the next listing page, or the next object type). The queue function enqueues it before
  * this job processes its own page, so other instances can share a large vault; the CLI runs it in-process.
  */
-export type DispatchJob = (job: BackupJob) => Promise<void>;
+export type DispatchJob = (job: BackupJob, options?: { delaySeconds?: number }) => Promise<void>;
 
 /** Job-level failures that a later attempt may get past: the retryable codes, and a job that ran out of time. */
 const RETRYABLE_JOB_CODES: readonly string[] = [...RETRYABLE_CODES, 'DeadlineExceeded'] satisfies ErrorCode[];

@@ -162,7 +162,11 @@ export async function runQueuedBackupJob(
   deps: BackupDependencies,
   settings: BackupSettings,
   dispatch: DispatchJob,
-): Promise<BackupJobResult> {
+): Promise<BackupJobResult | undefined> {
+  if (job.summarise) {
+    await summariseLater(job, job.summarise.attempt, target, deps.store, dispatch);
+    return undefined;
+  }
   const result = await runBackupJob(job, target, deps, settings, dispatch);
   const { manifest } = result;
   if (manifest.error && isRetryableJobFailure(manifest)) {
@@ -172,9 +176,27 @@ export async function runQueuedBackupJob(
     );
   }
   if (manifest.chunk?.lastPage && manifest.chunk.type === target.types.at(-1)) {
-    await recordRunSummary(await manifestsOfRun(deps.store, target.name, job.runId), target, deps.store);
+    await summariseLater(job, 0, target, deps.store, dispatch);
   }
   return result;
+}
+
+/** Check-backs of an incomplete run, and how far apart: pages that run side by side finish in any order. */
+const SUMMARY_ATTEMPTS = 20;
+const SUMMARY_RECHECK_SECONDS = 15;
+
+/** Records the run summary when every page has reported; otherwise sends a check-back for later (bounded). */
+async function summariseLater(
+  job: BackupJob,
+  attempt: number,
+  target: VaultTarget,
+  store: BackupStore,
+  dispatch: DispatchJob,
+): Promise<void> {
+  const summary = await recordRunSummary(await manifestsOfRun(store, target.name, job.runId), target, store);
+  if (summary.complete || attempt >= SUMMARY_ATTEMPTS) return;
+  const { chunk: _chunk, objects: _objects, ...run } = job;
+  await dispatch({ ...run, summarise: { attempt: attempt + 1 } }, { delaySeconds: SUMMARY_RECHECK_SECONDS });
 }
 
 /** Progress of an in-process run: objects done so far and objects discovered so far. */

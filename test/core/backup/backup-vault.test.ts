@@ -344,6 +344,28 @@ describe('runQueuedBackupJob', () => {
   });
 });
 
+describe('a run whose pages finish out of order', () => {
+  it('records the summary through a check-back once a retried earlier page has reported', async () => {
+    const { vault, deps } = setup();
+    seedObjects(vault, 'key', 30);
+    const vaultTarget = target(vault, { types: ['key'] });
+    const queue = new InMemoryQueue<BackupJob>();
+    const dispatch = (job: BackupJob, options?: { delaySeconds?: number }) => queue.send(job, options);
+    const first = firstBackupJob(vaultTarget, deps.clock);
+    // Page 0 lists, sends page 1, then fails as a whole (a storage hiccup) and is delivered again later.
+    deps.store.failNext('putManifest', kvError('Transient', 'storage unavailable'));
+    await runQueuedBackupJob(first, vaultTarget, deps, settings, dispatch).catch(() => undefined);
+    const [lastPage] = queue.sent.splice(0);
+    await runQueuedBackupJob(lastPage!.job, vaultTarget, deps, settings, dispatch);
+    const [checkBack] = queue.sent.splice(0);
+    expect(checkBack).toMatchObject({ job: { summarise: { attempt: 1 } }, delaySeconds: 15 });
+    await runQueuedBackupJob(first, vaultTarget, deps, settings, async () => {});
+    await runQueuedBackupJob(checkBack!.job, vaultTarget, deps, settings, dispatch);
+    expect((await storedManifests(deps.store)).map((m) => m.scope)).toContain('summary');
+    expect(queue.drain()).toEqual([]);
+  });
+});
+
 describe('run completeness', () => {
   const chunk = (type: 'key' | 'secret', sequence: number, lastPage: boolean) =>
     ({ chunk: { type, sequence, lastPage } }) as RunManifest;
