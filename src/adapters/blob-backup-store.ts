@@ -358,6 +358,6 @@ function containerCreator(container: ContainerClient): () => Promise<void> {
 /** Reads a download stream to the end. */
 async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  for await (const chunk of stream ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
   return Buffer.concat(chunks);
 }
