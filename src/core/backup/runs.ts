@@ -221,7 +221,7 @@ export async function backupVaultNow(
   const manifests: (RunManifest & { blobName: string })[] = [];
   let running = 0;
   let done = 0;
-  let failure: unknown;
+  let failure: Error | undefined;
   await new Promise<void>((resolve) => {
     const pump = (): void => {
       while (pending.length > 0 && running < limit) {
@@ -236,7 +236,7 @@ export async function backupVaultNow(
             done += result.manifest.entries.length;
             options.onProgress?.(done, done + (pending.length + running - 1) * settings.pageSize);
           })
-          .catch((error: unknown) => (failure ??= error))
+          .catch((error: unknown) => (failure ??= error instanceof Error ? error : new Error(String(error))))
           .finally(() => {
             running -= 1;
             pump();
