@@ -1,12 +1,12 @@
 import { version as kvguardVersion } from '../package.json';
 import { readFileSync } from 'node:fs';
-import type * as AlertSinks from './adapters/alert-sinks';
-import type * as BlobStores from './adapters/blob-backup-store';
-import type * as Credentials from './adapters/credential';
-import type * as KeyVault from './adapters/key-vault';
-import type * as StorageClients from './adapters/storage-clients';
-import type * as StorageQueue from './adapters/storage-queue';
-import type * as TelemetryAdapters from './adapters/telemetry';
+import { createAlertSinks } from './adapters/alert-sinks';
+import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
+import { createCredential } from './adapters/credential';
+import { createKeyVaultPortFactory, createSharedBudget } from './adapters/key-vault';
+import { createBlobServiceClient, createQueueServiceClient } from './adapters/storage-clients';
+import { StorageJobQueue } from './adapters/storage-queue';
+import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
 import { findVault, loadConfig, type KvGuardConfig } from './config';
 import { createAlerts } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
@@ -70,40 +70,8 @@ export function vaultCeilingPerSecond(config: KvGuardConfig, url: string): numbe
   return (limit * config.budgetShare) / 100 / 10;
 }
 
-/**
- * The adapters, loaded on first use rather than when the function app's entry module is imported: the Azure SDKs
- * take most of a cold start to load, and the Functions host imports the entry module before the first invocation.
- */
-function adapters() {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  return {
-    ...(require('./adapters/alert-sinks') as typeof AlertSinks),
-    ...(require('./adapters/blob-backup-store') as typeof BlobStores),
-    ...(require('./adapters/credential') as typeof Credentials),
-    ...(require('./adapters/key-vault') as typeof KeyVault),
-    ...(require('./adapters/storage-clients') as typeof StorageClients),
-    ...(require('./adapters/storage-queue') as typeof StorageQueue),
-    ...(require('./adapters/telemetry') as typeof TelemetryAdapters),
-  };
-  /* eslint-enable @typescript-eslint/no-require-imports */
-}
-
 /** Wires the adapters for a configuration; `logger` defaults to JSON lines on stdout. */
-export function createServices(config: KvGuardConfig, logger?: Logger): Services {
-  const {
-    createAlertSinks,
-    BlobBackupStore,
-    BlobStateStore,
-    createCredential,
-    createKeyVaultPortFactory,
-    createSharedBudget,
-    createBlobServiceClient,
-    createQueueServiceClient,
-    StorageJobQueue,
-    createConsoleLogger,
-    createTelemetry,
-  } = adapters();
-  logger ??= createConsoleLogger('kvguard');
+export function createServices(config: KvGuardConfig, logger: Logger = createConsoleLogger('kvguard')): Services {
   const clock = systemClock;
   const credential = createCredential(config.credential);
   const telemetry = createTelemetry({ connectionString: config.appInsights, logger });
