@@ -114,7 +114,7 @@ interface CommonProperties {
   createdOn?: Date;
 }
 
-function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
+function summary(type: ObjectType, p: CommonProperties & { x509Thumbprint?: Uint8Array }): ObjectSummary {
   return {
     type,
     name: p.name,
@@ -122,6 +122,8 @@ function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
     enabled: p.enabled ?? true,
     managed: p.managed ?? false,
     updatedOn: p.updatedOn,
+    ...(p.version ? { version: p.version } : {}),
+    ...(p.x509Thumbprint?.length ? { thumbprint: Buffer.from(p.x509Thumbprint).toString('hex') } : {}),
   };
 }
 
