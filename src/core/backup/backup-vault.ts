@@ -252,8 +252,9 @@ function decide(
   // Near Key Vault's version limit the count must be fresh: list the versions (the guard).
   if (latest.versionCount >= VERSION_GUARD_FROM) return { kind: 'inspect', listingUnchanged: sameListing && !full };
   if (full) return { kind: 'backup', latest };
-  // Changed: one backup call. Far from the limit, the last count (at most a refresh period old) is enough.
-  if (!sameListing) return { kind: 'backup', latest };
+  // Changed: list its versions before the backup call, so the catalog's count, fingerprint and inventory describe
+  // what the blob holds (a changed object costs two calls; an unchanged one none).
+  if (!sameListing) return { kind: 'inspect', listingUnchanged: false };
   // Changed too close to its backup for the listing's one-second `updated` to tell: compare the versions instead.
   if (changedAroundBackup(summary, latest)) return { kind: 'inspect', listingUnchanged: true };
   // The periodic deep check: count the versions again and store a fresh backup (edits to older versions).

@@ -119,8 +119,11 @@ describe('runBackupJob through the queue', () => {
     expect(third.stats).toMatchObject({ stored: 1, unchanged: 32 });
     const stored = deps.store.records().filter((r) => r.name === 'key-007');
     expect(stored).toHaveLength(2);
-    // The changed key was backed up without listing its versions: its record keeps the last count, marked as such.
-    expect(stored.map((r) => r.versionsCounted)).toContain(false);
+    // The changed key's versions were listed before its backup: the newest record counts both versions.
+    expect(stored.map((r) => [r.versionCount, r.versionsCounted])).toEqual([
+      [2, undefined],
+      [1, undefined],
+    ]);
   });
 
   it('makes one backup call per object plus the list pages on a full run, and none beyond the pages when unchanged', async () => {
@@ -145,9 +148,9 @@ describe('runBackupJob through the queue', () => {
     vault.addVersion('secret', 'secret-001');
     const changed = await backupVaultNow(target(vault), deps, settings);
     expect(changed.stats).toMatchObject({ stored: 1, unchanged: 32 });
-    // The changed object costs one backup call; far from the version limit its versions are not listed.
+    // The changed object costs one version listing and one backup call; the unchanged ones nothing beyond the pages.
     expect([vault.callCount('listObjects'), vault.callCount('backup'), vault.callCount('listVersions')]).toEqual([
-      12, 34, 0,
+      12, 34, 1,
     ]);
   });
 
