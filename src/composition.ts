@@ -5,14 +5,14 @@ import { createArmVaultDirectory } from './adapters/arm-vault-directory';
 import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
 import { createCredential } from './adapters/credential';
 import { createEntraTokenVerifier } from './adapters/entra-id-tokens';
-import { createKeyVaultPortFactory } from './adapters/key-vault';
+import { createKeyVaultPortFactory, createSharedBudget } from './adapters/key-vault';
 import type { TokenCredential } from '@azure/core-auth';
 import { createBlobServiceClient, createQueueServiceClient, type StorageSettings } from './adapters/storage-clients';
 import { createStorageProbe } from './adapters/storage-probe';
 import { StorageJobQueue } from './adapters/storage-queue';
 import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
 import { createArmVaultTagReader } from './adapters/vault-tags';
-import { loadConfig, type KvGuardConfig } from './config';
+import { findVault, loadConfig, type KvGuardConfig } from './config';
 import { createAlerts } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
 import type { InventoryStore } from './core/browse/inventory';
@@ -81,8 +81,15 @@ export function backupSettings(config: KvGuardConfig): BackupSettings {
     pageSize: config.pageSize,
     deadlineSeconds: config.runDeadlineSeconds,
     objectConcurrency: config.maxConcurrency,
+    refreshDays: config.refreshDays,
     kvguardVersion,
   };
+}
+
+/** kvguard's share of a vault's published limit (operations per 10 s), in call starts per second. */
+export function vaultCeilingPerSecond(config: KvGuardConfig, url: string): number {
+  const limit = findVault(config, url)?.rateLimit ?? config.vaultRateLimit;
+  return (limit * config.budgetShare) / 100 / 10;
 }
 
 /** Wires the adapters for a configuration; `logger` defaults to JSON lines on stdout. */
@@ -110,6 +117,16 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     logger,
   });
   const caCertPem = config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined;
+  // One budget for every vault and instance: the subscription-wide limit, of which kvguard takes its share too.
+  const shared =
+    config.subscriptionRateLimit > 0
+      ? createSharedBudget({
+          state,
+          key: 'budget/subscription',
+          perSecond: (config.subscriptionRateLimit * config.budgetShare) / 100 / 10,
+          clock,
+        })
+      : undefined;
   return {
     config,
     directory:
@@ -119,6 +136,8 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     vaults: createKeyVaultPortFactory({
       credential,
       maxConcurrency: config.maxConcurrency,
+      ceilingPerSecond: (url) => vaultCeilingPerSecond(config, url),
+      shared,
       caCertPem,
       logger,
       telemetry,

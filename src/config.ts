@@ -134,6 +134,8 @@ const vaultEntry = z
     schedule: ncrontab.optional(),
     rpoHours: positiveInt(8_760).optional(),
     retention: retentionEntry.optional(),
+    /** This vault's published limit in operations per 10 s, when it differs from KVGUARD_VAULT_RATE_LIMIT. */
+    rateLimit: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict();
 
@@ -325,9 +327,38 @@ export const SETTINGS = {
   }),
   maxConcurrency: setting({
     name: 'KVGUARD_MAX_CONCURRENCY',
-    description: 'Upper bound of concurrent Key Vault calls per vault; the adapter adapts below it on 429s.',
-    default: '16',
+    description:
+      'Most Key Vault calls in flight per vault (a safety bound: calls are paced by rate, see `KVGUARD_BUDGET_SHARE`).',
+    default: '64',
     schema: positiveInt(256),
+  }),
+  refreshDays: setting({
+    name: 'KVGUARD_REFRESH_DAYS',
+    description:
+      'An unchanged object is backed up again after 50-100 % of this many days (spread by name): catches edits to older versions, which the listing does not show.',
+    default: '7',
+    schema: positiveInt(365),
+  }),
+  vaultRateLimit: setting({
+    name: 'KVGUARD_VAULT_RATE_LIMIT',
+    description:
+      "A vault's published limit in operations per 10 s (4000: software vault, RSA-2048/EC/secret operations); per vault also `rateLimit` in `KVGUARD_VAULTS`.",
+    default: '4000',
+    schema: positiveInt(1_000_000),
+  }),
+  budgetShare: setting({
+    name: 'KVGUARD_BUDGET_SHARE',
+    description:
+      "Percent of each vault's limit kvguard may spend; the applications that use the vault share the same budget.",
+    default: '25',
+    schema: positiveInt(100),
+  }),
+  subscriptionRateLimit: setting({
+    name: 'KVGUARD_SUBSCRIPTION_RATE_LIMIT',
+    description:
+      'Operations per 10 s kvguard may spend across every vault of one region together (5 × the vault limit), shared by all instances through the state container; 0 turns it off.',
+    default: '20000',
+    schema: z.coerce.number().int().min(0).max(10_000_000),
   }),
   runDeadlineSeconds: setting({
     name: 'KVGUARD_RUN_DEADLINE_SECONDS',
@@ -451,6 +482,13 @@ export const SETTINGS = {
     default: '0 */5 * * * *',
     schema: ncrontab,
   }),
+  eventCoalesceSeconds: setting({
+    name: 'KVGUARD_EVENT_COALESCE_SECONDS',
+    description:
+      "New-version events of one object within this window share snapshots: the first snapshots at once, the rest once at the window's end.",
+    default: '30',
+    schema: positiveInt(3_600),
+  }),
   snapshotOnPolicyChange: setting({
     name: 'KVGUARD_SNAPSHOT_ON_POLICY_CHANGE',
     description: 'Also snapshot the whole vault when its access policy changes.',
@@ -562,6 +600,7 @@ function toVaultTargets(settings: SettingValues): VaultTarget[] {
       types: entry.types ?? settings.objectTypes,
       critical: entry.critical ?? settings.critical,
       policy: vaultPolicy(entry, settings),
+      ...(entry.rateLimit ? { rateLimit: entry.rateLimit } : {}),
     });
   }
   return [...seen.values()];

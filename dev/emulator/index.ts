@@ -10,11 +10,11 @@ import { VaultPersistence } from './persistence';
 import { secretRoutes } from './secrets';
 import { startVaultServer, type VaultServer } from './server';
 import { ensureMasterKey, ensureTlsMaterial } from './tls';
-import { TrafficShaper, type FaultOptions, type ThrottleOptions } from './traffic';
+import { TrafficShaper, type FaultOptions, type ThrottleOptions, type TrafficCounts } from './traffic';
 import { Vault } from './vault';
 import type { Route } from './api';
 
-export type { FaultOptions, ThrottleOptions } from './traffic';
+export type { FaultOptions, ThrottleOptions, TrafficCounts } from './traffic';
 
 /** One vault to serve. */
 export interface EmulatorVaultOptions {
@@ -80,6 +80,8 @@ export interface RunningEmulator {
   addEventSubscription(vault: string, endpoint: string): void;
   /** Requests each vault shaped and the faults it injected (429, 503, resets) or throttled, since start. */
   trafficCounts(): Record<string, TrafficShaper['counts']>;
+  /** What the vault's throttle let through and refused so far (the bench diffs two readings). */
+  traffic(vault: string): TrafficCounts;
   /** Closes servers and sockets; ports are free after. */
   stop(): Promise<void>;
 }
@@ -154,6 +156,9 @@ export async function startKeyVaultEmulator(options: EmulatorOptions): Promise<R
     addEventSubscription(vault, endpoint) {
       select(vault);
       events.subscribe(vault, endpoint);
+    },
+    traffic(vault) {
+      return select(vault)[0]!.shaper.traffic();
     },
     async stop() {
       clearInterval(scan);

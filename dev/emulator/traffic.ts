@@ -6,6 +6,18 @@ export interface ThrottleOptions {
   operations: number;
   windowSeconds: number;
   retryAfter: 'always' | 'never' | number;
+  /** Start (and restart on change) with an empty bucket instead of a full one, so a run gets no free burst. */
+  startEmpty?: boolean;
+}
+
+/** What a vault's shaper decided so far (operations only; the unauthenticated challenge round trip is not one). */
+export interface TrafficCounts {
+  /** Requests let through to the vault. */
+  passed: number;
+  /** 429s because the bucket was empty. */
+  throttled: number;
+  /** 429s drawn at random by the fault profile. */
+  random429: number;
 }
 
 /** Fault knobs (see `EmulatorOptions.faults`). */
@@ -52,15 +64,20 @@ export class TrafficShaper {
 
   constructor(throttle: Partial<ThrottleOptions> = {}, faults?: FaultOptions) {
     this.throttle = { ...DEFAULT_THROTTLE, ...throttle };
-    this.tokens = this.throttle.operations;
+    this.tokens = this.throttle.startEmpty ? 0 : this.throttle.operations;
     this.setFaults(faults ?? null);
   }
 
-  /** Changes the throttle; the bucket starts full at the new size. */
+  /** Changes the throttle; the bucket starts full at the new size (empty with `startEmpty`). */
   setThrottle(change: Partial<ThrottleOptions>): void {
     this.throttle = { ...this.throttle, ...change };
-    this.tokens = this.throttle.operations;
+    this.tokens = this.throttle.startEmpty ? 0 : this.throttle.operations;
     this.refilledAt = Date.now();
+  }
+
+  /** What the throttle let through and refused since the shaper was made (callers diff two readings). */
+  traffic(): TrafficCounts {
+    return { passed: this.counts.passed, throttled: this.counts.throttled, random429: this.counts.injected429 };
   }
 
   /** Replaces the fault profile (null = none); the PRNG restarts from the seed. */
@@ -70,7 +87,7 @@ export class TrafficShaper {
   }
 
   /** Requests shaped so far and the faults injected into them (for test reports). */
-  readonly counts = { requests: 0, injected429: 0, injected503: 0, injectedResets: 0, throttled: 0 };
+  readonly counts = { requests: 0, injected429: 0, injected503: 0, injectedResets: 0, throttled: 0, passed: 0 };
 
   /** Decides the fate of the next request. */
   next(): TrafficVerdict {
@@ -88,6 +105,7 @@ export class TrafficShaper {
       this.counts.throttled += 1;
       return { kind: 'throttle', delayMs, ...this.retryAfter(this.secondsUntilToken()) };
     }
+    this.counts.passed += 1;
     return { kind: 'pass', delayMs };
   }
 

@@ -220,6 +220,8 @@ export function backupMetadata(record: Omit<BackupRecord, 'blobName'>): Record<s
     takenat: record.takenAt.toISOString(),
     runid: record.runId,
     kvguardversion: record.kvguardVersion,
+    ...(record.listing ? { listing: record.listing } : {}),
+    ...(record.versionsCounted === false ? { versionscounted: 'false' } : {}),
   });
 }
 
@@ -250,6 +252,8 @@ export function recordFromMetadata(blobName: string, metadata: Record<string, st
     takenAt: new Date(lower.takenat!),
     runId: lower.runid ?? '',
     kvguardVersion: lower.kvguardversion ?? '',
+    ...(lower.listing ? { listing: lower.listing } : {}),
+    ...(lower.versionscounted === 'false' ? { versionsCounted: false as const } : {}),
   };
 }
 

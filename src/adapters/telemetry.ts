@@ -130,22 +130,41 @@ function logTelemetry(logger: Logger): FlushableTelemetry {
 }
 
 function appInsightsTelemetry(connectionString: string, logger: Logger): FlushableTelemetry {
-  // Loaded only when configured: the package sets up OpenTelemetry instrumentation as it starts.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { TelemetryClient } = require('applicationinsights') as typeof AppInsights;
-  const client = new TelemetryClient(connectionString);
-  const guarded = (what: string, send: () => void) => {
-    try {
-      send();
-    } catch (error) {
-      logger.warn('Application Insights refused telemetry', { what, error: scrub(error) });
+  type Client = InstanceType<typeof AppInsights.TelemetryClient>;
+  let client: Client | undefined;
+  const pending: ((client: Client) => void)[] = [];
+  let scheduled = false;
+  // Loading the package takes seconds (it sets up OpenTelemetry instrumentation): it happens after the work that
+  // produced the first item, never on the import or the first invocation's path; items wait in memory until then.
+  const load = (): Client => {
+    if (!client) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { TelemetryClient } = require('applicationinsights') as typeof AppInsights;
+      client = new TelemetryClient(connectionString);
+      for (const send of pending.splice(0)) send(client);
+    }
+    return client;
+  };
+  const guarded = (what: string, send: (client: Client) => void) => {
+    const safe = (loaded: Client) => {
+      try {
+        send(loaded);
+      } catch (error) {
+        logger.warn('Application Insights refused telemetry', { what, error: scrub(error) });
+      }
+    };
+    if (client) return safe(client);
+    pending.push(safe);
+    if (!scheduled) {
+      scheduled = true;
+      setTimeout(load, 0).unref();
     }
   };
   return {
     event: (name, properties = {}, measurements = {}) =>
-      guarded(name, () => client.trackEvent({ name, properties: scrub(properties), measurements })),
+      guarded(name, (c) => c.trackEvent({ name, properties: scrub(properties), measurements })),
     metric: (name, value, properties = {}) =>
-      guarded(name, () => client.trackMetric({ name, value, properties: scrub(properties) })),
-    flush: () => client.flush(),
+      guarded(name, (c) => c.trackMetric({ name, value, properties: scrub(properties) })),
+    flush: () => (client || pending.length > 0 ? load().flush() : Promise.resolve()),
   };
 }

@@ -29,6 +29,8 @@ export interface VaultTarget {
   critical: CriticalSelector;
   /** What is protected, when, and for how long; absent means the defaults (everything, never paused, kept forever). */
   policy?: VaultPolicy;
+  /** The vault's published limit in operations per 10 s, when configured apart from the default. */
+  rateLimit?: number;
 }
 
 /**
@@ -83,9 +85,14 @@ export interface ObjectSummary {
   enabled: boolean;
   /** True for the key and secret that back a certificate: backed up through the certificate. */
   managed: boolean;
+  /** When the current version's attributes last changed: a new version, enable/disable, tags, expiry all move it. */
   updatedOn?: Date;
   /** The secret's content type (secrets only; Key Vault lists no content type for keys or certificates). */
   contentType?: string;
+  /** The current version, when the listing carries it (Key Vault's own listings leave it out of the id). */
+  version?: string;
+  /** Certificates: hex thumbprint of the current version's X.509 certificate (a new version changes it). */
+  thumbprint?: string;
 }
 
 /** One version of an object (no secret material). */
@@ -138,12 +145,23 @@ export interface BackupRecord {
   type: ObjectType;
   /** Object name, as the vault spells it. */
   name: string;
-  /** Fingerprint of the object's versions (ids + updated times) when it was backed up. */
+  /**
+   * Fingerprint of the object's versions (ids + updated times) when they were listed for this backup; when they
+   * were not (a full run or a refresh of an object whose listing had not changed), the previous backup's.
+   */
   fingerprint: string;
+  /** Change token of the object as its vault listing showed it (see `listingFingerprint`); absent on old backups. */
+  listing?: string;
   /** Hex SHA-256 of the blob content (the opaque bytes Key Vault returned). */
   sha256: string;
   size: number;
+  /** Versions the object had when they were last listed (see `versionsCounted`). */
   versionCount: number;
+  /**
+   * False when this backup was taken without listing the versions (a full run, or a changed object far from the
+   * version limit): `versionCount` is then the last count kvguard made, not a count of this blob.
+   */
+  versionsCounted?: false;
   takenAt: Date;
   runId: string;
   kvguardVersion: string;

@@ -25,6 +25,14 @@ export const backupJobSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * A check-back sent when the last page of a run finished before every page had reported: records the run
+     * summary once they all have (sent again, later, up to a bound, while they have not).
+     */
+    summarise: z
+      .object({ attempt: z.number().int().min(1).max(100) })
+      .strict()
+      .optional(),
     /** Back up only these objects (event snapshots) instead of listing the vault. */
     objects: z
       .array(z.object({ type: objectType, name: z.string().min(1).max(127) }).strict())

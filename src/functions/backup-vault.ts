@@ -26,7 +26,9 @@ async function handler(message: unknown, context: InvocationContext): Promise<vo
     });
     return;
   }
-  await runQueuedBackupJob(job, target, deps, backupSettings(deps.config), (next) => deps.backupQueue.send(next));
+  await runQueuedBackupJob(job, target, deps, backupSettings(deps.config), (next, options) =>
+    deps.backupQueue.send(next, options),
+  );
 }
 
 /** The queue-triggered backup worker. */

@@ -16,6 +16,7 @@ async function handler(event: unknown, context: InvocationContext): Promise<void
   const result = await handleVaultEvent(event, {
     findVault: (urlOrName) => findVault(config, urlOrName),
     snapshotOnPolicyChange: config.snapshotOnPolicyChange,
+    coalesceSeconds: config.eventCoalesceSeconds,
     state,
     backupQueue,
     alerts,

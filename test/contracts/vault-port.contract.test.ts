@@ -150,6 +150,7 @@ vaultPortContract('in-memory vault', () => {
 vaultPortContract('Key Vault adapter on the emulator', () => {
   const factory = createKeyVaultPortFactory({
     credential: emulatorCredential,
+    ceilingPerSecond: () => 1_000,
     caCertPem: emulator.caCertPem,
     maxConcurrency: 4,
     logger: new RecordingLogger(),

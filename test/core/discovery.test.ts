@@ -77,6 +77,7 @@ describe('vault discovery', () => {
     // Point the two placeholder vaults at the stand-in's vault that refuses every call.
     const vaultsFactory = createKeyVaultPortFactory({
       credential: emulatorCredential,
+      ceilingPerSecond: () => 1_000,
       maxConcurrency: 4,
       caCertPem: emulator.caCertPem,
       logger: silentLogger,

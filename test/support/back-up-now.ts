@@ -16,7 +16,7 @@ export async function backUpNow(
 ): Promise<BackupRecord> {
   const target: VaultTarget = { url: vault.url, name: vault.name, types: [type], critical: { kind: 'all' } };
   const job = { ...firstBackupJob(target, deps.clock, { full: true }), objects: [{ type, name }] };
-  const settings = { pageSize: 25, deadlineSeconds: 60, objectConcurrency: 1, kvguardVersion: 'test' };
+  const settings = { pageSize: 25, deadlineSeconds: 60, objectConcurrency: 1, kvguardVersion: 'test', refreshDays: 7 };
   const { manifest } = await runBackupJob(job, target, deps, settings, async () => {});
   const outcome = manifest.entries[0]?.outcome;
   if (outcome?.status !== 'stored')

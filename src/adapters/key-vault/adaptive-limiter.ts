@@ -1,23 +1,40 @@
 /**
- * An AIMD concurrency limit for one vault, shared by every call to it. Key Vault throttles per vault per 10 s and
- * often without `Retry-After`, so the only signal is the 429 itself: each success adds 1/limit (one slot per
- * "window" of successes), each 429 halves the limit — once per window: 429s of calls that started before the last
- * decrease say nothing new and do not halve it again.
+ * The pace of one vault, shared by every call to it. Key Vault's limit is a rate (operations per 10 s, per vault),
+ * so kvguard paces call *starts* at a rate — evenly spaced, never in bursts — and caps the calls in flight only as a
+ * safety bound. The rate starts at kvguard's ceiling (its share of the vault's published limit) and is steered by
+ * what the 429s say, judged over short control intervals rather than one answer at a time:
  *
- * Concurrency alone does not bound the request rate when answers are fast, so a 429 also pauses the whole vault:
- * no new call starts before the pause asked for (the service's `Retry-After`, or the backoff) is over. Otherwise
- * every other caller would spend its own request to learn what the first 429 already said.
- *
- * Key Vault's limit is a rate, so the limiter also learns one: the first 429 sets a pace just under the rate that
- * was measured when it came (calls started in the last second), each success raises it by about one call per
- * second per second, and each later 429 (once per window) cuts it by a quarter. Calls then start evenly spaced at
- * that pace instead of in bursts that the service answers with a storm of 429s. A pace with no 429 for
- * {@link PACE_MEMORY_MS} is forgotten: the burst that caused it is over, and a lone 429 must not slow a vault for good.
+ * - **A lone or sporadic 429** (Key Vault answers some at random) changes nothing: the call retries on its own and
+ *   the pace stays, so it costs exactly its retry.
+ * - **A persistent limit** — 429s for more than {@link LIMIT_SIGNAL} of an interval's answers, because the vault's
+ *   real budget is lower than the ceiling (production traffic spends the same budget) — cuts the rate at once to just
+ *   under what the vault actually admitted in that interval. That is the yield: kvguard gives way first. From the
+ *   learned limit the rate creeps up by {@link PROBE_PER_SECOND} per second, so a limit that moves is found again
+ *   and a steady one is held within a few percent, without a storm.
+ * - **429s that a cut did not reduce** are not caused by kvguard's pace (random answers, a noisy neighbour at a
+ *   fixed share): the cut is undone and that share of 429s becomes the background the next intervals are judged
+ *   against, so random 429s cannot ratchet the rate down.
+ * - **Clean intervals** raise a cut rate back towards the ceiling by {@link RECOVERY_PER_SECOND} of the ceiling per
+ *   second (full rate again within a couple of seconds) until it meets a learned limit.
  */
 import { systemClock, type Clock } from '../../core/ports';
 
-/** How long a learned pace outlives the last 429 (three of Key Vault's 10-second throttling windows). */
-export const PACE_MEMORY_MS = 30_000;
+/** Length of one control interval: long enough to hold a fair sample of answers, short enough to react in time. */
+export const CONTROL_INTERVAL_MS = 500;
+/** Share of an interval's answers that are 429s (above the background) that says "over the vault's limit". */
+export const LIMIT_SIGNAL = 0.02;
+/** How far under the admitted rate a cut lands, so the next interval is clean. */
+const CUT_MARGIN = 0.97;
+/** Growth above a learned limit, as a share of the rate per second. */
+export const PROBE_PER_SECOND = 0.02;
+/** Recovery below a learned limit (or without one), as a share of the ceiling per second. */
+export const RECOVERY_PER_SECOND = 0.5;
+/** Fewest answers in an interval to judge it by; fewer are carried over into the next interval. */
+const MIN_SAMPLE = 8;
+/** A learned limit with no interval over it for this long is forgotten: whatever spent the budget has stopped. */
+export const LIMIT_MEMORY_MS = 10_000;
+/** Credit for idle time: a pace that fell behind may catch up by at most this much. */
+const CATCH_UP_MS = 100;
 
 /** How a call that held a slot ended. */
 export type CallOutcome = 'success' | 'throttled' | 'failed';
@@ -27,9 +44,15 @@ export interface Permit {
   release(outcome: CallOutcome): void;
 }
 
+/** A budget shared beyond one vault (the subscription's): each call start takes one operation from it first. */
+export interface SharedBudget {
+  /** Resolves when one more operation may start. */
+  take(): Promise<void>;
+}
+
 /** Counters of a limiter. */
 export interface LimiterStats {
-  /** Current limit. */
+  /** Most calls allowed in flight. */
   limit: number;
   /** Calls holding a slot now. */
   active: number;
@@ -37,74 +60,88 @@ export interface LimiterStats {
   peakActive: number;
   /** 429s reported. */
   throttled: number;
-  /** Times a 429 lowered the limit. */
+  /** Times a persistent limit cut the rate. */
   decreases: number;
-  /** Learned pace in calls per second; absent until the first 429. */
-  ratePerSecond?: number;
+  /** Current pace in call starts per second. */
+  ratePerSecond: number;
+  /** The ceiling: kvguard's share of the vault's published limit, per second. */
+  ceilingPerSecond: number;
+  /** Share of 429s judged not to come from kvguard's pace (random, or a neighbour at a fixed share). */
+  background429Share: number;
 }
 
 /** Options of an {@link AdaptiveLimiter}. */
 export interface AdaptiveLimiterOptions {
-  /** Upper bound of the limit. */
+  /** Most calls in flight at once (a safety bound; the rate is what paces). */
   max: number;
-  /** Starting limit (default: half of max, at least 1). */
-  initial?: number;
-  /** Called when a 429 lowered the limit, with the new limit (for a log line). */
-  onDecrease?: (limit: number) => void;
-  /** Clock for pauses (default the system clock). */
+  /** Most call starts per second: kvguard's share of the vault's published limit. */
+  ceilingPerSecond: number;
+  /** A budget shared with other vaults and instances (the subscription-wide limit). */
+  shared?: SharedBudget;
+  /** Called when a persistent limit cut the rate, with the new rate (for a log line). */
+  onDecrease?: (ratePerSecond: number) => void;
+  /** Clock for pacing (default the system clock). */
   clock?: Clock;
 }
 
-/** An additive-increase / multiplicative-decrease concurrency limiter. */
+/** Paces the calls to one vault at a rate steered by its 429s (see the module comment). */
 export class AdaptiveLimiter {
   private readonly max: number;
-  private window: number;
+  private readonly ceiling: number;
+  private rate: number;
+  private learnedLimit: number | undefined;
+  private overLimitAt = 0;
+  private background = 0;
+  /** Set after a cut, until the next judged interval says whether it helped. */
+  private probe: { rateBefore: number; share: number; admittedPerSecond: number } | undefined;
   private active = 0;
   private peak = 0;
   private throttledCount = 0;
-  private epoch = 0;
   private decreaseCount = 0;
-  private resumeAt = 0;
-  private ratePerSecond: number | undefined;
-  private lastThrottledAt = 0;
   private nextStartAt = 0;
-  private readonly recentStarts: number[] = [];
+  private intervalStart: number;
+  /** Bumped by each cut: answers to calls started before it say nothing about the new pace and are not counted. */
+  private epoch = 0;
+  private answered = 0;
+  private refused = 0;
   private readonly waiting: (() => void)[] = [];
-  private readonly onDecrease?: (limit: number) => void;
+  private readonly options: AdaptiveLimiterOptions;
   private readonly clock: Clock;
 
-  /** @param options - bounds, starting limit, decrease hook */
+  /** @param options - concurrency bound, rate ceiling, shared budget, decrease hook, clock */
   constructor(options: AdaptiveLimiterOptions) {
     if (!Number.isInteger(options.max) || options.max < 1)
       throw new RangeError(`max must be a positive integer, got ${options.max}`);
+    if (!(options.ceilingPerSecond > 0))
+      throw new RangeError(`ceilingPerSecond must be positive, got ${options.ceilingPerSecond}`);
+    this.options = options;
     this.max = options.max;
-    this.window = Math.min(this.max, Math.max(1, options.initial ?? Math.ceil(this.max / 2)));
-    this.onDecrease = options.onDecrease;
+    this.ceiling = options.ceilingPerSecond;
+    this.rate = this.ceiling;
     this.clock = options.clock ?? systemClock;
+    this.intervalStart = this.clock.now().getTime();
+    this.nextStartAt = this.intervalStart;
   }
 
-  /** The number of calls allowed at once right now (at least 1, at most max). */
+  /** The number of calls allowed in flight. */
   get limit(): number {
-    return Math.max(1, Math.min(this.max, Math.floor(this.window)));
+    return this.max;
   }
 
-  /** Holds back every new call for `ms` (extends, never shortens, a pause under way). */
-  pause(ms: number): void {
-    this.resumeAt = Math.max(this.resumeAt, this.clock.now().getTime() + ms);
+  /** The current pace in call starts per second. */
+  get ratePerSecond(): number {
+    return this.rate;
   }
 
-  /** Waits until the vault is not paused and a slot is free. */
+  /** Waits for a free slot and for this call's start time at the current pace. */
   async acquire(): Promise<Permit> {
-    for (;;) {
-      const now = this.clock.now().getTime();
-      const waitFor = Math.max(this.resumeAt, this.nextStartAt) - now;
-      if (waitFor > 0) await this.clock.sleep(waitFor);
-      else if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-      else break;
-    }
-    this.noteStart(this.clock.now().getTime());
+    while (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.active += 1;
     this.peak = Math.max(this.peak, this.active);
+    const startAt = this.reserveStart();
+    const wait = startAt - this.clock.now().getTime();
+    if (wait > 0) await this.clock.sleep(wait);
+    await this.options.shared?.take();
     const epoch = this.epoch;
     let released = false;
     return {
@@ -112,8 +149,9 @@ export class AdaptiveLimiter {
         if (released) return;
         released = true;
         this.active -= 1;
-        this.record(outcome, epoch);
-        this.wake();
+        if (outcome === 'throttled') this.throttledCount += 1;
+        if (epoch === this.epoch) this.record(outcome);
+        this.waiting.shift()?.();
       },
     };
   }
@@ -121,55 +159,89 @@ export class AdaptiveLimiter {
   /** Counters so far. */
   stats(): LimiterStats {
     return {
-      limit: this.limit,
+      limit: this.max,
       active: this.active,
       peakActive: this.peak,
       throttled: this.throttledCount,
       decreases: this.decreaseCount,
-      ...(this.ratePerSecond === undefined ? {} : { ratePerSecond: Math.round(this.ratePerSecond * 10) / 10 }),
+      ratePerSecond: Math.round(this.rate * 10) / 10,
+      ceilingPerSecond: this.ceiling,
+      background429Share: Math.round(this.background * 1000) / 1000,
     };
   }
 
-  /** Records a call start and reserves the next start slot at the learned pace. */
-  private noteStart(now: number): void {
-    if (this.ratePerSecond !== undefined && now - this.lastThrottledAt > PACE_MEMORY_MS) this.ratePerSecond = undefined;
-    this.recentStarts.push(now);
-    while (this.recentStarts.length > 0 && this.recentStarts[0]! <= now - 1000) this.recentStarts.shift();
-    if (this.ratePerSecond !== undefined)
-      this.nextStartAt = Math.max(now, this.nextStartAt) + 1000 / this.ratePerSecond;
-  }
-
-  /** Calls started in the last second. */
-  private measuredRate(): number {
+  /** Books the next start slot at the current pace; a pace that fell behind catches up by at most CATCH_UP_MS. */
+  private reserveStart(): number {
     const now = this.clock.now().getTime();
-    return this.recentStarts.filter((t) => t > now - 1000).length;
+    const startAt = Math.max(this.nextStartAt, now - CATCH_UP_MS);
+    this.nextStartAt = startAt + 1000 / this.rate;
+    return Math.max(now, startAt);
   }
 
-  private record(outcome: CallOutcome, epoch: number): void {
-    if (outcome === 'success') {
-      this.window = Math.min(this.max, this.window + 1 / this.window);
-      if (this.ratePerSecond !== undefined) this.ratePerSecond += 1 / this.ratePerSecond;
-    } else if (outcome === 'throttled') {
-      this.throttledCount += 1;
-      this.lastThrottledAt = this.clock.now().getTime();
-      if (epoch === this.epoch) {
-        const before = this.limit;
-        this.epoch += 1;
-        this.window = Math.max(1, this.window / 2);
-        this.ratePerSecond = Math.max(1, 0.75 * (this.ratePerSecond ?? this.measuredRate()));
-        if (this.limit < before) {
-          this.decreaseCount += 1;
-          this.onDecrease?.(this.limit);
-        }
-      }
-    }
+  private record(outcome: CallOutcome): void {
+    if (outcome === 'throttled') this.refused += 1;
+    this.answered += 1;
+    const now = this.clock.now().getTime();
+    const elapsed = now - this.intervalStart;
+    if (elapsed < CONTROL_INTERVAL_MS || this.answered < MIN_SAMPLE) return;
+    const admittedPerSecond = ((this.answered - this.refused) * 1000) / elapsed;
+    if (this.learnedLimit !== undefined && now - this.overLimitAt > LIMIT_MEMORY_MS) this.learnedLimit = undefined;
+    this.judge(this.refused / this.answered, this.answered, admittedPerSecond, elapsed);
+    if (this.probe) this.overLimitAt = now;
+    this.intervalStart = now;
+    this.answered = 0;
+    this.refused = 0;
   }
 
-  private wake(): void {
-    let free = this.limit - this.active;
-    while (free > 0 && this.waiting.length > 0) {
-      this.waiting.shift()!();
-      free -= 1;
+  /**
+   * After a cut, 429s that a vault limit causes fall (or the vault admits as much as before at the lower pace); 429s
+   * answered at random keep their share while what is admitted falls with the pace.
+   */
+  private notCausedByPace(
+    share: number,
+    admittedPerSecond: number,
+    probe: { rateBefore: number; share: number; admittedPerSecond: number },
+  ): boolean {
+    const paceRatio = this.rate / probe.rateBefore;
+    const admittedRatio = admittedPerSecond / Math.max(1e-9, probe.admittedPerSecond);
+    return share >= probe.share * 0.7 && admittedRatio < paceRatio * 1.1;
+  }
+
+  /** One control step over the interval just ended. */
+  private judge(share: number, answered: number, admittedPerSecond: number, elapsedMs: number): void {
+    const refused = Math.round(share * answered);
+    // Over the limit when the 429s exceed the background by more than the signal plus two standard errors of the
+    // sample, so that the noise of random 429s in a small interval is not taken for a limit.
+    const noise = 2 * Math.sqrt((Math.max(this.background, 0.01) * (1 - this.background)) / answered);
+    const overLimit = refused >= 2 && share - this.background > LIMIT_SIGNAL + noise;
+    if (overLimit && this.probe && this.notCausedByPace(share, admittedPerSecond, this.probe)) {
+      // The cut did not reduce the 429s: they are not kvguard's doing. Undo it and judge against them from now on.
+      this.background = share;
+      this.rate = this.probe.rateBefore;
+      this.learnedLimit = undefined;
+      this.probe = undefined;
+      return;
     }
+    if (overLimit) {
+      this.probe = { rateBefore: this.rate, share, admittedPerSecond };
+      this.rate = Math.max(1, Math.min(this.rate, admittedPerSecond) * CUT_MARGIN);
+      this.learnedLimit = this.rate;
+      this.epoch += 1;
+      this.decreaseCount += 1;
+      this.options.onDecrease?.(this.rate);
+      return;
+    }
+    this.probe = undefined;
+    // The background follows what the 429s not caused by kvguard's pace do: ones that stop are forgotten gradually.
+    if (this.background > 0) this.background = Math.max(0, 0.8 * this.background + 0.2 * share - 0.001);
+    // A few 429s above the background: hold the pace (their retries are all they cost); none: speed up.
+    if (refused > 0 && share > this.background) return;
+    const seconds = elapsedMs / 1000;
+    const belowLimit = this.learnedLimit === undefined || this.rate < this.learnedLimit;
+    const grown = belowLimit
+      ? Math.min(this.rate + this.ceiling * RECOVERY_PER_SECOND * seconds, this.learnedLimit ?? Infinity)
+      : this.rate * (1 + PROBE_PER_SECOND * seconds);
+    this.rate = Math.min(this.ceiling, Math.max(this.rate, grown));
+    if (this.learnedLimit !== undefined && this.rate > this.learnedLimit) this.learnedLimit = this.rate;
   }
 }

@@ -118,7 +118,7 @@ interface CommonProperties {
   contentType?: string;
 }
 
-function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
+function summary(type: ObjectType, p: CommonProperties & { x509Thumbprint?: Uint8Array }): ObjectSummary {
   return {
     type,
     name: p.name,
@@ -127,6 +127,8 @@ function summary(type: ObjectType, p: CommonProperties): ObjectSummary {
     managed: p.managed ?? false,
     updatedOn: p.updatedOn,
     ...(p.contentType ? { contentType: p.contentType } : {}),
+    ...(p.version ? { version: p.version } : {}),
+    ...(p.x509Thumbprint?.length ? { thumbprint: Buffer.from(p.x509Thumbprint).toString('hex') } : {}),
   };
 }
 

@@ -19,14 +19,15 @@ import {
   type VaultPort,
   type VaultPortFactory,
 } from '../../core/ports';
-import { AdaptiveLimiter, type LimiterStats } from './adaptive-limiter';
+import { AdaptiveLimiter, type LimiterStats, type SharedBudget } from './adaptive-limiter';
 import { challengeGatePolicy } from './challenge-gate';
 import { innerErrorPolicy } from './classify';
 import { certificateFamily, keyFamily, nextLinkPolicy, secretFamily, type ObjectFamily } from './families';
 import { DEFAULT_POLL, KeyVaultPort, type PollSettings } from './key-vault-port';
 import { DEFAULT_RETRY, RetryingCaller, type RetrySettings } from './retrying-caller';
 
-export { AdaptiveLimiter } from './adaptive-limiter';
+export { AdaptiveLimiter, type SharedBudget } from './adaptive-limiter';
+export { createSharedBudget } from './shared-budget';
 export { challengeGatePolicy } from './challenge-gate';
 export { classifyVaultError, parseRetryAfter } from './classify';
 export { retryDelayMs, fullJitterDelayMs } from './backoff';
@@ -37,10 +38,12 @@ export type { PollSettings } from './key-vault-port';
 export interface KeyVaultPortFactoryOptions {
   /** Identity used for every vault (managed identity in Azure). */
   credential: TokenCredential;
-  /** Upper bound of concurrent calls per vault; the adapter adapts below it on 429s. */
+  /** Most calls in flight per vault (a safety bound; calls are paced by rate). */
   maxConcurrency: number;
-  /** Starting concurrency per vault (default half of the maximum). */
-  initialConcurrency?: number;
+  /** Most call starts per second kvguard may make against a vault: its share of that vault's published limit. */
+  ceilingPerSecond: (url: string) => number;
+  /** A budget every vault shares (the subscription-wide limit), when there is one. */
+  shared?: SharedBudget;
   /** PEM of a CA to trust (the local emulator); also turns off the challenge resource check the emulator cannot pass. */
   caCertPem?: string;
   logger: Logger;
@@ -87,11 +90,16 @@ export function createKeyVaultPortFactory(options: KeyVaultPortFactoryOptions): 
         families: createFamilies(url, options),
         limiter: new AdaptiveLimiter({
           max: options.maxConcurrency,
-          initial: options.initialConcurrency,
+          ceilingPerSecond: options.ceilingPerSecond(url),
+          shared: options.shared,
           clock,
-          onDecrease: (limit) => {
-            options.logger.warn('Key Vault throttled; lowering concurrency', { vault: name, limit });
-            options.telemetry.metric('kvguard.vault.concurrencyLimit', limit, { vault: name });
+          onDecrease: (ratePerSecond) => {
+            const rounded = Math.round(ratePerSecond * 10) / 10;
+            options.logger.warn('Key Vault throttled; kvguard yields and lowers its pace', {
+              vault: name,
+              ratePerSecond: rounded,
+            });
+            options.telemetry.metric('kvguard.vault.ratePerSecond', rounded, { vault: name });
           },
         }),
       };

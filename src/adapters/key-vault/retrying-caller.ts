@@ -103,8 +103,8 @@ export class RetryingCaller {
       if (clock.now().getTime() + delay > this.options.deadline.getTime())
         throw this.deadlineExceeded(operation, error);
       this.counters.retries += 1;
-      // A 429 is about the vault, not this request: every caller of the vault waits it out (see AdaptiveLimiter).
-      if (error.code === 'Throttled') this.options.limiter.pause(delay);
+      // Only this call waits: the shared limiter decides from the share of 429s whether the vault's pace must change
+      // (a lone or random 429 costs exactly its own retry; see AdaptiveLimiter).
       await clock.sleep(delay);
     }
   }

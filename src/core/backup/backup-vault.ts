@@ -4,8 +4,12 @@ import {
   VERSION_WARNING_THRESHOLD,
   tallyEntries,
   emptyRunStats,
+  type BackupRecord,
+  type CertificatePolicyState,
   type ManifestEntry,
+  type ObjectSummary,
   type ObjectType,
+  type ObjectVersion,
   type RunManifest,
   type VaultTarget,
 } from '../domain';
@@ -13,7 +17,7 @@ import { describeError, isKvGuardError, KvGuardError, RETRYABLE_CODES, type Erro
 import { MAX_FOLLOW_UPS, MAX_JOB_OBJECTS, type BackupJob } from '../jobs';
 import { mapWithConcurrency } from '../concurrency';
 import type { Alerts, BackupStore, Clock, Logger, Telemetry, VaultPort, VaultPortFactory } from '../ports';
-import { sha256Hex, versionsFingerprint } from './fingerprint';
+import { listingFingerprint, sha256Hex, versionsFingerprint } from './fingerprint';
 import { describeObject, recordInventory, type InventoryStore } from '../browse/inventory';
 import { mustRefresh } from '../policy/refresh';
 import { isSelectedByPolicy } from './selection';
@@ -38,6 +42,11 @@ export interface BackupSettings {
   deadlineSeconds: number;
   /** Objects processed at once within a page; the vault adapter bounds the actual Key Vault calls. */
   objectConcurrency: number;
+  /**
+   * Days after which an object whose listing has not changed is backed up again anyway (spread over the second
+   * half of the period by name): catches edits to older versions, which do not show in the listing.
+   */
+  refreshDays: number;
   kvguardVersion: string;
 }
 
@@ -51,7 +60,7 @@ export interface BackupJobResult {
  * Sends a follow-up job (the next listing page, or the next object type). The queue function enqueues it before
  * this job processes its own page, so other instances can share a large vault; the CLI runs it in-process.
  */
-export type DispatchJob = (job: BackupJob) => Promise<void>;
+export type DispatchJob = (job: BackupJob, options?: { delaySeconds?: number }) => Promise<void>;
 
 /** Job-level failures that a later attempt may get past: the retryable codes, and a job that ran out of time. */
 const RETRYABLE_JOB_CODES: readonly string[] = [...RETRYABLE_CODES, 'DeadlineExceeded'] satisfies ErrorCode[];
@@ -91,11 +100,17 @@ export async function runBackupJob(
     stats: emptyRunStats(),
   };
   try {
-    const work = job.objects ?? (await listChunk(job, target, vault, settings, manifest, dispatch));
     const context = { job, target, vault, deps, settings };
-    manifest.entries = await mapWithConcurrency(work, settings.objectConcurrency, (object) =>
-      backupObject(context, object.type, object.name),
-    );
+    if (job.objects) {
+      manifest.entries = await mapWithConcurrency(job.objects, settings.objectConcurrency, (object) =>
+        backupObject(context, object.type, object.name),
+      );
+    } else {
+      const listed = await listChunk(job, target, vault, settings, manifest, dispatch);
+      manifest.entries = await mapWithConcurrency(listed, settings.objectConcurrency, (summary) =>
+        backupListedObject(context, summary),
+      );
+    }
     await followUpMissedObjects(job, manifest, deps, dispatch);
   } catch (error) {
     manifest.error = describeError(error);
@@ -152,7 +167,7 @@ async function listChunk(
   settings: BackupSettings,
   manifest: RunManifest,
   dispatch: DispatchJob,
-): Promise<{ type: ObjectType; name: string }[]> {
+): Promise<ObjectSummary[]> {
   const type = job.chunk?.type ?? target.types[0]!;
   const sequence = job.chunk?.sequence ?? 0;
   manifest.chunk = { type, sequence, lastPage: false };
@@ -168,7 +183,7 @@ async function listChunk(
     await dispatch({ ...job, chunk: { type: nextType, sequence: 0 } });
   }
   manifest.chunk.lastPage = lastPage;
-  return page.items.filter((object) => isSelectedByPolicy(object, target)).map(({ name }) => ({ type, name }));
+  return page.items.filter((object) => isSelectedByPolicy(object, target));
 }
 
 interface ObjectContext {
@@ -179,17 +194,211 @@ interface ObjectContext {
   settings: BackupSettings;
 }
 
-async function backupObject(context: ObjectContext, type: ObjectType, name: string): Promise<ManifestEntry> {
-  const { job, target, vault, deps, settings } = context;
+/** How a listed object is handled, from its listing and its newest backup. */
+type ListedDecision =
+  | { kind: 'unchanged'; latest: BackupRecord }
+  /** Back up without listing versions: what the versions are is known (or not needed) from the newest backup. */
+  | { kind: 'backup'; latest?: BackupRecord }
+  /** List the versions first: the object changed, or it nears Key Vault's version limit. */
+  | { kind: 'inspect'; listingUnchanged: boolean; refresh?: boolean };
+
+/**
+ * Backs up one object of a listing page. Its listing (current version's `updated`, enabled, tags …) decides, so an
+ * unchanged object costs no Key Vault call and a full run costs one backup call per object; versions are listed only
+ * for objects that changed (or that near the 500-version limit), where the count and fingerprint must be fresh.
+ */
+async function backupListedObject(context: ObjectContext, summary: ObjectSummary): Promise<ManifestEntry> {
+  const { job, target, deps, settings } = context;
+  const { type, name } = summary;
+  // A certificate's own key and secret are backed up through the certificate (Key Vault refuses them alone).
+  if (summary.managed) return backupObject(context, type, name);
   const started = Date.now();
-  const entry = (versionCount: number, outcome: ManifestEntry['outcome'], warning?: string): ManifestEntry => ({
+  try {
+    // A certificate's policy is not on its list page and a policy update moves nothing that is: it is read here (one
+    // call per certificate, on full runs too, so the stored token is the one the next incremental run compares).
+    const policy = type === 'certificate' ? await context.vault.certificatePolicy(name) : undefined;
+    const listing = listingFingerprint(summary, policy);
+    // A full run stores everything again: it needs no catalog lookup, and Key Vault itself refuses (and the run
+    // reports) an object past 500 versions; the version-count warning comes from the incremental runs.
+    const latest = job.full ? undefined : await deps.store.latestBackup(target.name, type, name);
+    const decision = decide(summary, listing, latest, job.full, settings, deps.clock.now(), target);
+    if (decision.kind === 'unchanged') {
+      return {
+        type,
+        name,
+        versionCount: decision.latest.versionCount,
+        durationMs: Date.now() - started,
+        outcome: { status: 'unchanged', blobName: decision.latest.blobName },
+        ...warningOf(decision.latest.versionCount),
+      };
+    }
+    if (decision.kind === 'inspect')
+      return backupObject(context, type, name, {
+        listing,
+        listingUnchanged: decision.listingUnchanged,
+        policy,
+        ...(decision.refresh ? { refresh: true } : {}),
+      });
+    const versionCount = decision.latest?.versionCount ?? 0;
+    // The versions were not listed: the blob is named and fingerprinted by what the listing showed.
+    const fingerprint = listing;
+    return await store(context, { type, name, listing, fingerprint, versionCount, versionsCounted: false, started });
+  } catch (error) {
+    return failedEntry(context, { type, name, versionCount: 0, started }, error);
+  }
+}
+
+/** The decision for one listed object (see {@link backupListedObject}). */
+function decide(
+  summary: ObjectSummary,
+  listing: string,
+  latest: BackupRecord | undefined,
+  full: boolean,
+  settings: BackupSettings,
+  now: Date,
+  target: VaultTarget,
+): ListedDecision {
+  if (!latest) return full ? { kind: 'backup' } : { kind: 'inspect', listingUnchanged: false };
+  const sameListing = latest.listing === listing;
+  // Near Key Vault's version limit the count must be fresh: list the versions (the guard).
+  if (latest.versionCount >= VERSION_GUARD_FROM) return { kind: 'inspect', listingUnchanged: sameListing && !full };
+  if (full) return { kind: 'backup', latest };
+  // Changed: list its versions before the backup call, so the catalog's count, fingerprint and inventory describe
+  // what the blob holds (a changed object costs two calls; an unchanged one none).
+  if (!sameListing) return { kind: 'inspect', listingUnchanged: false };
+  // Changed too close to its backup for the listing's one-second `updated` to tell: compare the versions instead.
+  if (changedAroundBackup(summary, latest)) return { kind: 'inspect', listingUnchanged: true };
+  // The periodic deep check: count the versions again and store a fresh backup (edits to older versions).
+  if (refreshDue(latest, settings.refreshDays, now)) return { kind: 'inspect', listingUnchanged: false };
+  // Never the last copy: before the newest backup can age out of retention, store it again (marked refreshed).
+  if (mustRefresh(latest, target, now)) return { kind: 'inspect', listingUnchanged: true, refresh: true };
+  return { kind: 'unchanged', latest };
+}
+
+/**
+ * From this many versions on, a changed object's versions are counted on every change. It leaves 100 versions of
+ * room below the warning (400) for the versions a busy object gains between two counts (a refresh period at most).
+ */
+const VERSION_GUARD_FROM = 300;
+
+/**
+ * Key Vault's `updated` has one-second resolution: a change in the same second as the listing that a backup was
+ * taken after leaves the listing as it was. Such a backup is not trusted to be current.
+ */
+function changedAroundBackup(summary: ObjectSummary, latest: BackupRecord): boolean {
+  return summary.updatedOn !== undefined && summary.updatedOn.getTime() + 2_000 > latest.takenAt.getTime();
+}
+
+/** Whether an unchanged object's newest backup is old enough to be taken again (spread by name over half the period). */
+function refreshDue(latest: BackupRecord, refreshDays: number, now: Date): boolean {
+  const spread = Number.parseInt(sha256Hex(`${latest.type}/${latest.name.toLowerCase()}`).slice(0, 8), 16) / 0xffffffff;
+  const ageLimitMs = refreshDays * 86_400_000 * (1 - spread / 2);
+  return now.getTime() - latest.takenAt.getTime() >= ageLimitMs;
+}
+
+function warningOf(versionCount: number): { warning?: string } {
+  const warning = versionWarning(versionCount);
+  return warning ? { warning } : {};
+}
+
+/** Backs an object up and stores the blob with its catalog entry. */
+async function store(
+  context: ObjectContext,
+  object: {
+    type: ObjectType;
+    name: string;
+    listing?: string;
+    fingerprint: string;
+    versionCount: number;
+    versionsCounted?: false;
+    /** The versions listed before the backup, recorded as the backup's inventory. */
+    versions?: readonly ObjectVersion[];
+    refreshed?: boolean;
+    started: number;
+  },
+): Promise<ManifestEntry> {
+  const { job, target, vault, deps, settings } = context;
+  const { type, name, versionCount } = object;
+  const bytes = await vault.backup(type, name);
+  const record = await deps.store.putBackup(
+    {
+      vault: target.name,
+      type,
+      name,
+      fingerprint: object.fingerprint,
+      ...(object.listing ? { listing: object.listing } : {}),
+      sha256: sha256Hex(bytes),
+      size: bytes.byteLength,
+      versionCount,
+      ...(object.versionsCounted === false ? { versionsCounted: false as const } : {}),
+      takenAt: deps.clock.now(),
+      runId: job.runId,
+      kvguardVersion: settings.kvguardVersion,
+    },
+    bytes,
+  );
+  if (object.versions)
+    await recordInventory(deps.inventory, record.blobName, describeObject(type, name, object.versions), deps.logger);
+  return {
     type,
     name,
     versionCount,
-    durationMs: Date.now() - started,
-    outcome,
-    ...(warning ? { warning } : {}),
-  });
+    durationMs: Date.now() - object.started,
+    outcome: {
+      status: 'stored',
+      blobName: record.blobName,
+      sha256: record.sha256,
+      size: record.size,
+      ...(object.refreshed ? { refreshed: true } : {}),
+    },
+    ...warningOf(versionCount),
+  };
+}
+
+/** The manifest entry of an object that could not be backed up (logged; the run goes on). */
+function failedEntry(
+  context: ObjectContext,
+  object: { type: ObjectType; name: string; versionCount: number; started: number },
+  error: unknown,
+): ManifestEntry {
+  const { type, name, versionCount } = object;
+  const { code, reason } = describeError(error);
+  const level = isKvGuardError(error, 'TooManyVersions', 'AlreadyExists', 'NotFound') ? 'warn' : 'error';
+  context.deps.logger[level]('object backup failed', { vault: context.target.name, type, name, code, reason });
+  return {
+    type,
+    name,
+    versionCount,
+    durationMs: Date.now() - object.started,
+    outcome: { status: 'failed', code, reason },
+    ...warningOf(versionCount),
+  };
+}
+
+/** What a listing already said about an object whose versions are listed before its backup. */
+interface ListedContext {
+  listing: string;
+  /** True when the listing is unchanged (the version guard): matching versions then mean "unchanged". */
+  listingUnchanged: boolean;
+  /** A certificate's policy, already read for its listing token. */
+  policy?: CertificatePolicyState;
+  /** Its newest backup is due to be stored again before it ages out of retention (see `mustRefresh`). */
+  refresh?: boolean;
+}
+
+/**
+ * Backs up one object after listing its versions (event snapshots, and listed objects that changed or near the
+ * version limit). An event snapshot or an unchanged listing whose versions match the newest backup is `unchanged`
+ * (unless the job is `full`); an object whose listing changed is stored.
+ */
+async function backupObject(
+  context: ObjectContext,
+  type: ObjectType,
+  name: string,
+  listed?: ListedContext,
+): Promise<ManifestEntry> {
+  const { job, target, vault, deps } = context;
+  const started = Date.now();
   let versionCount = 0;
   try {
     // Versions are read before the backup: if a version lands in between, the stored blob is newer than its
@@ -199,52 +408,41 @@ async function backupObject(context: ObjectContext, type: ObjectType, name: stri
     // backs those up only through the certificate, so that is what is stored.
     if (type !== 'certificate' && versions.some((v) => v.managed)) return backupObject(context, 'certificate', name);
     versionCount = versions.length;
-    const warning = versionWarning(versionCount);
     if (versionCount > MAX_BACKUP_VERSIONS) {
       throw new KvGuardError(
         'TooManyVersions',
         `${type} ${name} has ${versionCount} versions; Key Vault backs up at most ${MAX_BACKUP_VERSIONS}`,
       );
     }
-    const policy = type === 'certificate' ? await vault.certificatePolicy(name) : undefined;
+    const policy = type === 'certificate' ? (listed?.policy ?? (await vault.certificatePolicy(name))) : undefined;
     const fingerprint = versionsFingerprint(versions, policy);
-    const latest = job.full ? undefined : await deps.store.latestBackup(target.name, type, name);
-    const refresh = latest !== undefined && mustRefresh(latest, target, deps.clock.now());
-    if (latest && latest.fingerprint === fingerprint && !refresh)
-      return entry(versionCount, { status: 'unchanged', blobName: latest.blobName }, warning);
-    const bytes = await vault.backup(type, name);
-    const record = await deps.store.putBackup(
-      {
-        vault: target.name,
+    const mayBeUnchanged = !job.full && (listed === undefined || listed.listingUnchanged);
+    const latest = mayBeUnchanged ? await deps.store.latestBackup(target.name, type, name) : undefined;
+    // Stored again although unchanged: its newest backup would otherwise age out of the vault's retention.
+    const refresh = latest !== undefined && (listed?.refresh ?? mustRefresh(latest, target, deps.clock.now()));
+    if (latest && latest.fingerprint === fingerprint && !refresh) {
+      return {
         type,
         name,
-        fingerprint,
-        sha256: sha256Hex(bytes),
-        size: bytes.byteLength,
         versionCount,
-        takenAt: deps.clock.now(),
-        runId: job.runId,
-        kvguardVersion: settings.kvguardVersion,
-      },
-      bytes,
-    );
-    await recordInventory(deps.inventory, record.blobName, describeObject(type, name, versions), deps.logger);
-    return entry(
+        durationMs: Date.now() - started,
+        outcome: { status: 'unchanged', blobName: latest.blobName },
+        ...warningOf(versionCount),
+      };
+    }
+    const refreshed = refresh && latest.fingerprint === fingerprint;
+    return await store(context, {
+      type,
+      name,
+      listing: listed?.listing,
+      fingerprint,
       versionCount,
-      {
-        status: 'stored',
-        blobName: record.blobName,
-        sha256: record.sha256,
-        size: record.size,
-        ...(refresh && latest.fingerprint === fingerprint ? { refreshed: true } : {}),
-      },
-      warning,
-    );
+      versions,
+      refreshed,
+      started,
+    });
   } catch (error) {
-    const { code, reason } = describeError(error);
-    const level = isKvGuardError(error, 'TooManyVersions', 'AlreadyExists', 'NotFound') ? 'warn' : 'error';
-    deps.logger[level]('object backup failed', { vault: target.name, type, name, code, reason });
-    return entry(versionCount, { status: 'failed', code, reason }, versionWarning(versionCount));
+    return failedEntry(context, { type, name, versionCount, started }, error);
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CertificatePolicyState, ObjectVersion } from '../domain';
+import type { CertificatePolicyState, ObjectSummary, ObjectVersion } from '../domain';
 
 /** Hex SHA-256 of some bytes. */
 export function sha256Hex(bytes: Uint8Array | string): string {
@@ -29,6 +29,33 @@ export function canonicalJson(value: unknown): string {
         )
       : v,
   );
+}
+
+/**
+ * Change token of an object from what its vault listing already carries: the current version's `updated` time
+ * (a new version, enabling or disabling it, new tags or expiry all move it), enabled, tags, and — where the listing
+ * has them — the current version id and a certificate's thumbprint. An incremental run backs up an object only when
+ * this token differs from its newest backup's, so an unchanged object costs no Key Vault call beyond its page.
+ * Edits to older versions do not move it: the periodic refresh (`KVGUARD_REFRESH_DAYS`) catches those.
+ * A certificate's policy is not on its list page and a policy update moves nothing that is, so for a certificate
+ * the policy (read with one call) is part of the token, as it is of {@link versionsFingerprint}.
+ * @param summary - the object as its list page shows it
+ * @param policy - a certificate's policy as the vault port reads it
+ */
+export function listingFingerprint(summary: ObjectSummary, policy?: CertificatePolicyState): string {
+  const tags = Object.entries(summary.tags)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+  const fields = [
+    summary.updatedOn?.toISOString() ?? '',
+    summary.enabled ? '1' : '0',
+    summary.version ?? '',
+    summary.thumbprint ?? '',
+    JSON.stringify(tags),
+  ];
+  if (policy)
+    fields.push(`policy:${policy.updatedOn?.toISOString() ?? ''}:${sha256Hex(canonicalJson(policy.content))}`);
+  return sha256Hex(fields.join('|')).slice(0, 32);
 }
 
 /** A sortable, unique run id: UTC time to the second plus a random suffix. */

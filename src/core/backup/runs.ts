@@ -162,7 +162,11 @@ export async function runQueuedBackupJob(
   deps: BackupDependencies,
   settings: BackupSettings,
   dispatch: DispatchJob,
-): Promise<BackupJobResult> {
+): Promise<BackupJobResult | undefined> {
+  if (job.summarise) {
+    await summariseLater(job, job.summarise.attempt, target, deps.store, dispatch);
+    return undefined;
+  }
   const result = await runBackupJob(job, target, deps, settings, dispatch);
   const { manifest } = result;
   if (manifest.error && isRetryableJobFailure(manifest)) {
@@ -172,17 +176,39 @@ export async function runQueuedBackupJob(
     );
   }
   if (manifest.chunk?.lastPage && manifest.chunk.type === target.types.at(-1)) {
-    await recordRunSummary(await manifestsOfRun(deps.store, target.name, job.runId), target, deps.store);
+    await summariseLater(job, 0, target, deps.store, dispatch);
   }
   return result;
+}
+
+/** Check-backs of an incomplete run, and how far apart: pages that run side by side finish in any order. */
+const SUMMARY_ATTEMPTS = 20;
+const SUMMARY_RECHECK_SECONDS = 15;
+
+/** Records the run summary when every page has reported; otherwise sends a check-back for later (bounded). */
+async function summariseLater(
+  job: BackupJob,
+  attempt: number,
+  target: VaultTarget,
+  store: BackupStore,
+  dispatch: DispatchJob,
+): Promise<void> {
+  const summary = await recordRunSummary(await manifestsOfRun(store, target.name, job.runId), target, store);
+  if (summary.complete || attempt >= SUMMARY_ATTEMPTS) return;
+  const { chunk: _chunk, objects: _objects, ...run } = job;
+  await dispatch({ ...run, summarise: { attempt: attempt + 1 } }, { delaySeconds: SUMMARY_RECHECK_SECONDS });
 }
 
 /** Progress of an in-process run: objects done so far and objects discovered so far. */
 export type ProgressListener = (done: number, discovered: number) => void;
 
+/** Listing pages of one vault in process at once by default: enough that the vault's pace, not the listing, limits. */
+const DEFAULT_CHUNK_CONCURRENCY = 16;
+
 /**
- * Backs a whole vault up in this process (the CLI's `kvguard backup`): runs the same jobs the queue would, at most
- * `chunkConcurrency` at a time, and answers the run summary.
+ * Backs a whole vault up in this process (the CLI's `kvguard backup`): runs the same jobs the queue would. Each job
+ * dispatches the next page before working on its own, and a dispatched job starts at once (up to
+ * `chunkConcurrency` jobs), so every page is in flight within the vault's pace. Answers the run summary.
  */
 export async function backupVaultNow(
   target: VaultTarget,
@@ -190,33 +216,38 @@ export async function backupVaultNow(
   settings: BackupSettings,
   options: { full?: boolean; chunkConcurrency?: number; onProgress?: ProgressListener } = {},
 ): Promise<RunSummary> {
+  const limit = options.chunkConcurrency ?? DEFAULT_CHUNK_CONCURRENCY;
   const pending: BackupJob[] = [firstBackupJob(target, deps.clock, { full: options.full })];
-  const results: BackupJobResult[] = [];
+  const manifests: (RunManifest & { blobName: string })[] = [];
+  let running = 0;
   let done = 0;
-  const worker = async (): Promise<void> => {
-    for (let job = pending.shift(); job; job = pending.shift()) {
-      const result = await runBackupJob(job, target, deps, settings, async (next) => {
-        pending.push(next);
-      });
-      results.push(result);
-      done += result.manifest.entries.length;
-      options.onProgress?.(done, done + pending.length * settings.pageSize);
-    }
-  };
-  // Each job dispatches its successor before processing, so a second worker always finds work on large vaults.
-  const workers = new Set<Promise<void>>();
-  while (pending.length > 0 || workers.size > 0) {
-    while (pending.length > 0 && workers.size < (options.chunkConcurrency ?? 2)) {
-      const running: Promise<void> = worker().finally(() => workers.delete(running));
-      workers.add(running);
-    }
-    await Promise.race(workers);
-  }
-  return recordRunSummary(
-    results.map((r) => ({ ...r.manifest, blobName: r.manifestBlob })),
-    target,
-    deps.store,
-  );
+  let failure: Error | undefined;
+  await new Promise<void>((resolve) => {
+    const pump = (): void => {
+      while (pending.length > 0 && running < limit) {
+        const job = pending.shift()!;
+        running += 1;
+        runBackupJob(job, target, deps, settings, async (next) => {
+          pending.push(next);
+          pump();
+        })
+          .then((result) => {
+            manifests.push({ ...result.manifest, blobName: result.manifestBlob });
+            done += result.manifest.entries.length;
+            options.onProgress?.(done, done + (pending.length + running - 1) * settings.pageSize);
+          })
+          .catch((error: unknown) => (failure ??= error instanceof Error ? error : new Error(String(error))))
+          .finally(() => {
+            running -= 1;
+            pump();
+            if (running === 0 && pending.length === 0) resolve();
+          });
+      }
+    };
+    pump();
+  });
+  if (failure) throw failure;
+  return recordRunSummary(manifests, target, deps.store);
 }
 
 /**

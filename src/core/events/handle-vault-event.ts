@@ -4,6 +4,7 @@ import type { ObjectType, VaultTarget } from '../domain';
 import { describeError, KvGuardError } from '../errors';
 import { backupJobSchema, type BackupJob } from '../jobs';
 import type { Alert, Alerts, BackupStore, Clock, JobQueue, Logger, StateStore } from '../ports';
+import { coalesceSnapshot } from './coalesce';
 import { parseEnvelope, type EventEnvelope } from './envelope';
 import {
   classifyEvent,
@@ -20,6 +21,8 @@ export interface VaultEventDependencies {
   findVault(urlOrName: string): VaultTarget | undefined;
   /** Also snapshot the whole vault when its access policy changes. */
   snapshotOnPolicyChange: boolean;
+  /** Window in which events about one object share snapshots (see `coalesceSnapshot`); absent: one per event. */
+  coalesceSeconds?: number;
   state: StateStore;
   backupQueue: JobQueue<BackupJob>;
   alerts: Alerts;
@@ -147,8 +150,19 @@ async function onObjectEvent(event: ObjectEvent, vault: VaultTarget, deps: Vault
     return [];
   }
   if (event.action !== 'expired') {
-    await enqueueSnapshot(event, vault, [{ type: event.objectType, name: event.objectName }], deps);
-    return [`snapshot ${event.objectType}/${event.objectName}`];
+    const what = `${event.objectType}/${event.objectName}`;
+    const timing = deps.coalesceSeconds
+      ? await coalesceSnapshot(
+          deps.state,
+          deps.clock,
+          { vault: vault.name, type: event.objectType, name: event.objectName },
+          deps.coalesceSeconds,
+        )
+      : ({ kind: 'now' } as const);
+    if (timing.kind === 'coalesced') return [`coalesced into the queued snapshot of ${what}`];
+    const delaySeconds = timing.kind === 'trailing' ? timing.delaySeconds : undefined;
+    await enqueueSnapshot(event, vault, [{ type: event.objectType, name: event.objectName }], deps, delaySeconds);
+    return [delaySeconds ? `snapshot ${what} in ${delaySeconds} s` : `snapshot ${what}`];
   }
   const alert = expiredAlert(event, vault, deps.clock);
   await deps.alerts.raise(alert);
@@ -266,6 +280,7 @@ async function enqueueSnapshot(
   vault: VaultTarget,
   objects: BackupJob['objects'],
   deps: VaultEventDependencies,
+  delaySeconds?: number,
 ): Promise<void> {
   const job: BackupJob = {
     kind: 'backup',
@@ -276,7 +291,7 @@ async function enqueueSnapshot(
     ...(objects ? { objects } : {}),
     enqueuedAt: deps.clock.now().toISOString(),
   };
-  await deps.backupQueue.send(backupJobSchema.parse(job));
+  await deps.backupQueue.send(backupJobSchema.parse(job), delaySeconds ? { delaySeconds } : undefined);
 }
 
 /** A run id derived from the event id, so a redelivered event that slips through maps to the same run. */

@@ -1,32 +1,110 @@
 import { describe, expect, it } from 'vitest';
-import { AdaptiveLimiter, type Permit } from '../../../src/adapters/key-vault/adaptive-limiter';
+import { AdaptiveLimiter, type CallOutcome, type Permit } from '../../../src/adapters/key-vault/adaptive-limiter';
+import { seededRandom } from '../../../dev/emulator/traffic';
 import { ManualClock } from '../../support/in-memory';
 
 async function acquireAll(limiter: AdaptiveLimiter, count: number): Promise<Permit[]> {
   return Promise.all(Array.from({ length: count }, () => limiter.acquire()));
 }
 
+/**
+ * Drives a limiter with one call after another against a simulated vault on a manual clock: `answer` decides each
+ * call's outcome from the instant it started. Answers the starts and outcomes, in order.
+ */
+async function drive(
+  limiter: AdaptiveLimiter,
+  clock: ManualClock,
+  seconds: number,
+  answer: (at: number) => CallOutcome,
+): Promise<{ at: number; outcome: CallOutcome }[]> {
+  const end = clock.now().getTime() + seconds * 1000;
+  const calls: { at: number; outcome: CallOutcome }[] = [];
+  while (clock.now().getTime() < end) {
+    const permit = await limiter.acquire();
+    const at = clock.now().getTime();
+    const outcome = answer(at);
+    calls.push({ at, outcome });
+    permit.release(outcome);
+  }
+  return calls;
+}
+
+/** Key Vault's throttle: a token bucket of `perSecond` tokens a second, holding one second's worth. */
+function tokenBucket(perSecond: number, startAt: number): (at: number) => CallOutcome {
+  let tokens = 0;
+  let last = startAt;
+  return (at) => {
+    tokens = Math.min(perSecond, tokens + ((at - last) / 1000) * perSecond);
+    last = at;
+    if (tokens < 1) return 'throttled';
+    tokens -= 1;
+    return 'success';
+  };
+}
+
+function window(calls: { at: number; outcome: CallOutcome }[], from: number, to: number) {
+  const inWindow = calls.filter((c) => c.at >= from && c.at < to);
+  const refused = inWindow.filter((c) => c.outcome === 'throttled').length;
+  return {
+    admittedPerSecond: ((inWindow.length - refused) * 1000) / (to - from),
+    throttledShare: refused / Math.max(1, inWindow.length),
+  };
+}
+
 describe('AdaptiveLimiter', () => {
-  it('grows by about one slot per window of successes up to the maximum', async () => {
-    const limiter = new AdaptiveLimiter({ max: 8, initial: 2 });
-    for (let i = 0; i < 200; i++) (await limiter.acquire()).release('success');
-    expect(limiter.limit).toBe(8);
+  it('starts calls evenly at its ceiling from the first call, never in a burst', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 16, ceilingPerSecond: 100, clock });
+    const starts = (await drive(limiter, clock, 1, () => 'success')).map((c) => c.at);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(gaps.every((gap) => gap >= 9 && gap <= 11)).toBe(true);
+    expect(starts.length).toBeGreaterThanOrEqual(99);
   });
 
-  it('halves once for a burst of 429s from calls that started together, never below one', async () => {
-    const decreases: number[] = [];
-    const limiter = new AdaptiveLimiter({ max: 16, initial: 16, onDecrease: (limit) => decreases.push(limit) });
-    const permits = await acquireAll(limiter, 16);
-    for (const permit of permits) permit.release('throttled');
-    expect(limiter.limit).toBe(8);
-    expect(limiter.stats()).toMatchObject({ throttled: 16, decreases: 1 });
-    for (let i = 0; i < 10; i++) (await limiter.acquire()).release('throttled');
-    expect(limiter.limit).toBe(1);
-    expect(decreases).toEqual([8, 4, 2, 1]);
+  it('keeps the full rate after a lone 429: the call retries and nothing else slows down', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 16, ceilingPerSecond: 100, clock });
+    let n = 0;
+    await drive(limiter, clock, 3, () => (++n === 50 ? 'throttled' : 'success'));
+    expect(limiter.stats()).toMatchObject({ throttled: 1, decreases: 0, ratePerSecond: 100 });
   });
 
-  it('never lets more calls in than the limit and queues the rest', async () => {
-    const limiter = new AdaptiveLimiter({ max: 3, initial: 3 });
+  it('finds a persistent limit below its ceiling and holds it within a few percent without a storm', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 16, ceilingPerSecond: 200, clock });
+    const start = clock.now().getTime();
+    const calls = await drive(limiter, clock, 30, tokenBucket(120, start));
+    const settled = window(calls, start + 10_000, start + 30_000);
+    expect(settled.admittedPerSecond).toBeGreaterThan(120 * 0.95);
+    expect(settled.throttledShare).toBeLessThan(0.04);
+    expect(limiter.stats().decreases).toBeGreaterThan(0);
+  });
+
+  it('returns to its ceiling within a couple of seconds once the vault stops throttling', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 16, ceilingPerSecond: 100, clock });
+    const start = clock.now().getTime();
+    const busy = tokenBucket(50, start);
+    // Five seconds of a neighbour spending half the budget, then the vault is free again.
+    await drive(limiter, clock, 5, busy);
+    expect(limiter.ratePerSecond).toBeLessThan(60);
+    await drive(limiter, clock, 12, () => 'success');
+    expect(limiter.ratePerSecond).toBe(100);
+  });
+
+  it('is not ratcheted down by random 429s: a cut that does not reduce them is undone', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 16, ceilingPerSecond: 100, clock });
+    const random = seededRandom(3);
+    const start = clock.now().getTime();
+    const calls = await drive(limiter, clock, 20, () => (random() < 0.1 ? 'throttled' : 'success'));
+    const late = calls.filter((c) => c.at >= start + 5_000);
+    expect(late.length / 15).toBeGreaterThan(90);
+    expect(limiter.stats().background429Share).toBeGreaterThan(0.05);
+  });
+
+  it('never lets more calls in than its bound and queues the rest', async () => {
+    const limiter = new AdaptiveLimiter({ max: 3, ceilingPerSecond: 1_000_000 });
     const held = await acquireAll(limiter, 3);
     let fourth = false;
     const waiting = limiter.acquire().then((permit) => {
@@ -44,60 +122,22 @@ describe('AdaptiveLimiter', () => {
     expect(limiter.stats().active).toBe(0);
   });
 
-  it('holds every new call back while paused, and a shorter pause never cuts a longer one short', async () => {
-    const clock = new ManualClock('2025-01-01T00:00:00Z');
-    const limiter = new AdaptiveLimiter({ max: 4, clock });
-    limiter.pause(2_000);
-    limiter.pause(500);
-    (await limiter.acquire()).release('success');
-    expect(clock.now().toISOString()).toBe('2025-01-01T00:00:02.000Z');
-    (await limiter.acquire()).release('success');
-    expect(clock.slept).toEqual([2_000]);
+  it('takes each start from a shared budget too (the subscription-wide limit)', async () => {
+    let taken = 0;
+    const limiter = new AdaptiveLimiter({
+      max: 4,
+      ceilingPerSecond: 1_000_000,
+      shared: { take: async () => void (taken += 1) },
+    });
+    for (let i = 0; i < 5; i++) (await limiter.acquire()).release('success');
+    expect(taken).toBe(5);
   });
 
   it('ignores a second release of the same permit', async () => {
-    const limiter = new AdaptiveLimiter({ max: 2, initial: 2 });
+    const limiter = new AdaptiveLimiter({ max: 2, ceilingPerSecond: 1_000_000 });
     const permit = await limiter.acquire();
     permit.release('throttled');
     permit.release('throttled');
     expect(limiter.stats()).toMatchObject({ active: 0, throttled: 1 });
-  });
-
-  it('learns a pace from the first 429 and then spaces call starts evenly instead of bursting', async () => {
-    const clock = new ManualClock();
-    const limiter = new AdaptiveLimiter({ max: 16, initial: 16, clock });
-    const burst = await acquireAll(limiter, 16);
-    for (const permit of burst.slice(1)) permit.release('success');
-    burst[0]!.release('throttled');
-    // 16 calls started within the last second when the 429 came: the pace becomes three quarters of that.
-    expect(limiter.stats().ratePerSecond).toBeCloseTo(12, 0);
-    const startedAt: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const permit = await limiter.acquire();
-      startedAt.push(clock.now().getTime());
-      permit.release('success');
-    }
-    const gaps = startedAt.slice(1).map((t, i) => t - startedAt[i]!);
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(75);
-    for (const gap of gaps) expect(gap).toBeLessThanOrEqual(90);
-  });
-
-  it('forgets the pace once no 429 came for 30 s', async () => {
-    const clock = new ManualClock();
-    const limiter = new AdaptiveLimiter({ max: 4, initial: 4, clock });
-    const burst = await acquireAll(limiter, 4);
-    for (const permit of burst) permit.release('throttled');
-    expect(limiter.stats().ratePerSecond).toBe(3);
-    clock.advance(30_001);
-    (await limiter.acquire()).release('success');
-    expect(limiter.stats().ratePerSecond).toBeUndefined();
-  });
-
-  it('has no pace before any 429: a vault that never throttles is not slowed', async () => {
-    const clock = new ManualClock();
-    const limiter = new AdaptiveLimiter({ max: 4, initial: 4, clock });
-    for (let i = 0; i < 50; i++) (await limiter.acquire()).release('success');
-    expect(clock.slept).toEqual([]);
-    expect(limiter.stats().ratePerSecond).toBeUndefined();
   });
 });

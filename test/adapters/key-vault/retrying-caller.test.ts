@@ -14,7 +14,11 @@ const http = (status: number, headers: Record<string, string> = {}) =>
     response: { status, headers: createHttpHeaders(headers), request },
   });
 
-function caller(clock: ManualClock, deadlineMs = 60_000, limiter = new AdaptiveLimiter({ max: 4, initial: 4, clock })) {
+function caller(
+  clock: ManualClock,
+  deadlineMs = 60_000,
+  limiter = new AdaptiveLimiter({ max: 4, ceilingPerSecond: 1_000, clock }),
+) {
   return new RetryingCaller({
     vault: 'demo',
     limiter,
@@ -91,27 +95,23 @@ describe('RetryingCaller', () => {
     expect(seen).toEqual([[], ['Transient']]);
   });
 
-  it('pauses the whole vault after a 429 for as long as the service asked, but not after a 503', async () => {
+  it('makes only the throttled call wait: another call to the same vault starts at once', async () => {
     const clock = new ManualClock();
-    const limiter = new AdaptiveLimiter({ max: 4, initial: 4, clock });
-    const pauses: number[] = [];
-    const pause = limiter.pause.bind(limiter);
-    limiter.pause = (ms: number) => {
-      pauses.push(ms);
-      pause(ms);
-    };
-    await caller(clock, 60_000, limiter).call(
-      'list keys',
-      failing(http(429, { 'retry-after': '5' }), http(503)).attempt,
-    );
-    expect(pauses).toHaveLength(1);
-    expect(pauses[0]).toBeGreaterThanOrEqual(5_000);
+    const limiter = new AdaptiveLimiter({ max: 4, ceilingPerSecond: 1_000_000, clock });
+    const c = caller(clock, 60_000, limiter);
+    await Promise.all([
+      c.call('backup key a', failing(http(429, { 'retry-after': '5' })).attempt),
+      c.call('backup key b', async () => 'ok'),
+      c.call('backup key c', async () => 'ok'),
+    ]);
+    // One wait of the service's 5 s, for the throttled call alone (before, every call of the vault waited it out).
+    expect(clock.slept.filter((ms) => ms >= 1_000)).toHaveLength(1);
   });
 
-  it('lowers the shared limit when calls are throttled', async () => {
+  it('reports each 429 to the shared limiter of the vault', async () => {
     const clock = new ManualClock();
-    const limiter = new AdaptiveLimiter({ max: 8, initial: 8, clock });
-    await caller(clock, 60_000, limiter).call('list keys', failing(http(429)).attempt);
-    expect(limiter.limit).toBe(4);
+    const limiter = new AdaptiveLimiter({ max: 8, ceilingPerSecond: 1_000, clock });
+    await caller(clock, 60_000, limiter).call('list keys', failing(http(429), http(429)).attempt);
+    expect(limiter.stats().throttled).toBe(2);
   });
 });

@@ -28,6 +28,7 @@ const settings: BackupSettings = {
   pageSize: 25,
   deadlineSeconds: 60,
   objectConcurrency: 8,
+  refreshDays: 7,
   kvguardVersion: '0.0.0-test',
 };
 
@@ -118,7 +119,69 @@ describe('runBackupJob through the queue', () => {
     expect(third.stats).toMatchObject({ stored: 1, unchanged: 32 });
     const stored = deps.store.records().filter((r) => r.name === 'key-007');
     expect(stored).toHaveLength(2);
-    expect(stored.map((r) => r.versionCount).sort()).toEqual([1, 2]);
+    // The changed key's versions were listed before its backup: the newest record counts both versions.
+    expect(stored.map((r) => [r.versionCount, r.versionsCounted])).toEqual([
+      [2, undefined],
+      [1, undefined],
+    ]);
+  });
+
+  it('makes one backup call per object plus the list pages on a full run, and none beyond the pages when unchanged', async () => {
+    const { vault, deps, clock } = setup();
+    seedObjects(vault, 'key', 30);
+    seedObjects(vault, 'secret', 3);
+    clock.advance(60_000);
+    await backupVaultNow(target(vault), deps, settings, { full: true });
+    // Two key pages (25 + 5), one secret page and one (empty) certificate page.
+    expect([vault.callCount('listObjects'), vault.callCount('backup'), vault.callCount('listVersions')]).toEqual([
+      4, 33, 0,
+    ]);
+
+    clock.advance(60_000);
+    const unchanged = await backupVaultNow(target(vault), deps, settings);
+    expect(unchanged.stats).toMatchObject({ stored: 0, unchanged: 33 });
+    expect([vault.callCount('listObjects'), vault.callCount('backup'), vault.callCount('listVersions')]).toEqual([
+      8, 33, 0,
+    ]);
+
+    clock.advance(60_000);
+    vault.addVersion('secret', 'secret-001');
+    const changed = await backupVaultNow(target(vault), deps, settings);
+    expect(changed.stats).toMatchObject({ stored: 1, unchanged: 32 });
+    // The changed object costs one version listing and one backup call; the unchanged ones nothing beyond the pages.
+    expect([vault.callCount('listObjects'), vault.callCount('backup'), vault.callCount('listVersions')]).toEqual([
+      12, 34, 1,
+    ]);
+  });
+
+  it('backs an unchanged object up again, counting its versions, once its newest backup is older than the refresh period', async () => {
+    const { vault, deps, clock } = setup();
+    seedObjects(vault, 'key', 5);
+    clock.advance(60_000);
+    await backupVaultNow(target(vault), deps, settings);
+    clock.advance(3 * 86_400_000);
+    expect((await backupVaultNow(target(vault), deps, settings)).stats).toMatchObject({ stored: 0, unchanged: 5 });
+    clock.advance(4 * 86_400_000 + 1);
+    const refreshed = await backupVaultNow(target(vault), deps, settings);
+    expect(refreshed.stats).toMatchObject({ stored: 5, unchanged: 0 });
+    // The refresh is the deep check: the versions are counted again (5 at the first run, 5 now).
+    expect(vault.callCount('listVersions')).toBe(10);
+  });
+
+  it('counts the versions of a changed object again near the version limit, and warns', async () => {
+    const { vault, deps, clock } = setup();
+    seedObjects(vault, 'secret', 1);
+    for (let i = 0; i < 399; i++) vault.addVersion('secret', 'secret-000');
+    clock.advance(60_000);
+    await backupVaultNow(target(vault), deps, settings);
+    clock.advance(60_000);
+    vault.addVersion('secret', 'secret-000');
+    const listed = vault.callCount('listVersions');
+    const run = await backupVaultNow(target(vault), deps, settings);
+    expect(vault.callCount('listVersions')).toBe(listed + 1);
+    expect(run.warnings).toEqual([
+      expect.objectContaining({ name: 'secret-000', warning: expect.stringContaining('401') }),
+    ]);
   });
 
   it("stores a certificate again after only its policy changed (no version's updated time moved)", async () => {
@@ -328,6 +391,28 @@ describe('runQueuedBackupJob', () => {
     }
     const manifests = await storedManifests(deps.store);
     expect(manifests.map((m) => m.scope).sort()).toEqual(['chunk', 'chunk', 'summary']);
+  });
+});
+
+describe('a run whose pages finish out of order', () => {
+  it('records the summary through a check-back once a retried earlier page has reported', async () => {
+    const { vault, deps } = setup();
+    seedObjects(vault, 'key', 30);
+    const vaultTarget = target(vault, { types: ['key'] });
+    const queue = new InMemoryQueue<BackupJob>();
+    const dispatch = (job: BackupJob, options?: { delaySeconds?: number }) => queue.send(job, options);
+    const first = firstBackupJob(vaultTarget, deps.clock);
+    // Page 0 lists, sends page 1, then fails as a whole (a storage hiccup) and is delivered again later.
+    deps.store.failNext('putManifest', kvError('Transient', 'storage unavailable'));
+    await runQueuedBackupJob(first, vaultTarget, deps, settings, dispatch).catch(() => undefined);
+    const [lastPage] = queue.sent.splice(0);
+    await runQueuedBackupJob(lastPage!.job, vaultTarget, deps, settings, dispatch);
+    const [checkBack] = queue.sent.splice(0);
+    expect(checkBack).toMatchObject({ job: { summarise: { attempt: 1 } }, delaySeconds: 15 });
+    await runQueuedBackupJob(first, vaultTarget, deps, settings, async () => {});
+    await runQueuedBackupJob(checkBack!.job, vaultTarget, deps, settings, dispatch);
+    expect((await storedManifests(deps.store)).map((m) => m.scope)).toContain('summary');
+    expect(queue.drain()).toEqual([]);
   });
 });
 

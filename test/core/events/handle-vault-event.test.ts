@@ -37,7 +37,7 @@ const SECRETS_ONLY: VaultTarget = {
   critical: { kind: 'all' },
 };
 
-function setup(options: { snapshotOnPolicyChange?: boolean } = {}) {
+function setup(options: { snapshotOnPolicyChange?: boolean; coalesceSeconds?: number } = {}) {
   const clock = new ManualClock('2025-03-01T12:00:00.000Z');
   const logger = new RecordingLogger();
   const state = new InMemoryStateStore();
@@ -47,6 +47,7 @@ function setup(options: { snapshotOnPolicyChange?: boolean } = {}) {
   const deps = {
     findVault: (urlOrName: string) => findVault({ vaults: [CONTOSO, SECRETS_ONLY] }, urlOrName),
     snapshotOnPolicyChange: options.snapshotOnPolicyChange ?? false,
+    coalesceSeconds: options.coalesceSeconds,
     state,
     backupQueue: queue,
     alerts,
@@ -59,6 +60,34 @@ function setup(options: { snapshotOnPolicyChange?: boolean } = {}) {
 }
 
 describe('handleVaultEvent', () => {
+  describe('coalescing a burst of new versions of one object', () => {
+    const newVersion = (id: string, name = 'db-secret') =>
+      keyVaultObjectEvent('Microsoft.KeyVault.SecretNewVersionCreated', { id, vault: 'contoso', name });
+
+    it('snapshots the first event at once and all the others of the window once, at its end', async () => {
+      const { handle, queue, clock } = setup({ coalesceSeconds: 30 });
+      for (let i = 0; i < 500; i++) {
+        await handle(newVersion(`evt-${i}`));
+        clock.advance(20);
+      }
+      expect(queue.sent.map((m) => m.delaySeconds)).toEqual([undefined, 30]);
+      expect(queue.sent.every((m) => m.job.objects?.[0]?.name === 'db-secret')).toBe(true);
+    });
+
+    it('starts a new window after the last one ended, and keeps objects apart', async () => {
+      const { handle, queue, clock } = setup({ coalesceSeconds: 30 });
+      await handle(newVersion('a-1'));
+      await handle(newVersion('b-1', 'other-secret'));
+      clock.advance(31_000);
+      await handle(newVersion('a-2'));
+      expect(queue.sent.map((m) => [m.job.objects?.[0]?.name, m.delaySeconds])).toEqual([
+        ['db-secret', undefined],
+        ['other-secret', undefined],
+        ['db-secret', undefined],
+      ]);
+    });
+  });
+
   describe.each(SCHEMAS)('%s schema', (schema) => {
     it.each(OBJECT_EVENT_TYPES.filter((t) => t.suffix !== 'Expired'))(
       'enqueues a snapshot of the object on $eventType',

@@ -16,7 +16,14 @@ import {
   recordingAlerts,
 } from '../../support/in-memory';
 
-const settings: BackupSettings = { pageSize: 25, deadlineSeconds: 60, objectConcurrency: 4, kvguardVersion: 'test' };
+// The weekly deep check is off (refreshDays far out), so only the policy decides when an unchanged object is stored again.
+const settings: BackupSettings = {
+  pageSize: 25,
+  deadlineSeconds: 60,
+  objectConcurrency: 4,
+  kvguardVersion: 'test',
+  refreshDays: 3650,
+};
 
 function policy(overrides: Partial<VaultPolicy> = {}): VaultPolicy {
   return {

@@ -17,7 +17,14 @@ import {
 } from '../../support/in-memory';
 
 const DAY_MS = 86_400_000;
-const settings: BackupSettings = { pageSize: 25, deadlineSeconds: 60, objectConcurrency: 4, kvguardVersion: 'test' };
+// The weekly deep check is off (refreshDays far out), so only the policy decides when an unchanged object is stored again.
+const settings: BackupSettings = {
+  pageSize: 25,
+  deadlineSeconds: 60,
+  objectConcurrency: 4,
+  kvguardVersion: 'test',
+  refreshDays: 3650,
+};
 
 function setup(retention: RetentionPolicy, options: { exclude?: ObjectFilter[] } = {}) {
   const clock = new ManualClock('2026-01-01T00:00:00.000Z');
