@@ -1,6 +1,7 @@
 import { version as kvguardVersion } from '../package.json';
 import { readFileSync } from 'node:fs';
 import { createAlertSinks } from './adapters/alert-sinks';
+import { BlobAlertOutbox } from './adapters/blob-alert-outbox';
 import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
 import { createCredential } from './adapters/credential';
 import { createKeyVaultPortFactory } from './adapters/key-vault';
@@ -8,11 +9,12 @@ import { createBlobServiceClient, createQueueServiceClient } from './adapters/st
 import { StorageJobQueue } from './adapters/storage-queue';
 import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
 import { loadConfig, type KvGuardConfig } from './config';
-import { createAlerts } from './core/alerts';
+import { createAlerts, type AlertDeliveryOptions } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
 import type { BackupJob, RestoreJob } from './core/jobs';
 import {
   systemClock,
+  type AlertOutbox,
   type Alerts,
   type BackupStore,
   type Clock,
@@ -32,6 +34,8 @@ export interface Services {
   backupQueue: JobQueue<BackupJob>;
   restoreQueue: JobQueue<RestoreJob>;
   alerts: Alerts;
+  /** The durable alert outbox behind {@link Services.alerts} (history and delivery state). */
+  alertOutbox: AlertOutbox;
   telemetry: Telemetry;
   logger: Logger;
   clock: Clock;
@@ -63,8 +67,22 @@ export function backupSettings(config: KvGuardConfig): BackupSettings {
   };
 }
 
-/** Wires the adapters for a configuration; `logger` defaults to JSON lines on stdout. */
-export function createServices(config: KvGuardConfig, logger: Logger = createConsoleLogger('kvguard')): Services {
+/** How this process treats alerts: a deployment parks what no sink can take; a CLI without sinks leaves it pending. */
+export interface ServiceOptions {
+  alertsWithoutSinks?: AlertDeliveryOptions['withoutSinks'];
+}
+
+/**
+ * Wires the adapters for a configuration.
+ * @param config - the validated configuration
+ * @param logger - defaults to JSON lines on stdout
+ * @param options - see {@link ServiceOptions}
+ */
+export function createServices(
+  config: KvGuardConfig,
+  logger: Logger = createConsoleLogger('kvguard'),
+  options: ServiceOptions = {},
+): Services {
   const clock = systemClock;
   const credential = createCredential(config.credential);
   const telemetry = createTelemetry({ connectionString: config.appInsights, logger });
@@ -77,6 +95,7 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
   const blobs = createBlobServiceClient(storage);
   const queues = createQueueServiceClient(storage);
   const state = new BlobStateStore({ container: blobs.getContainerClient(config.stateContainer) });
+  const alertOutbox = new BlobAlertOutbox(blobs.getContainerClient(config.stateContainer));
   return {
     config,
     vaults: createKeyVaultPortFactory({
@@ -99,11 +118,13 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     restoreQueue: new StorageJobQueue(queues.getQueueClient(config.restoreQueue)),
     alerts: createAlerts({
       sinks: createAlertSinks(config, { credential, telemetry, logger }),
-      state,
+      outbox: alertOutbox,
       logger,
       telemetry,
       clock,
+      delivery: { withoutSinks: options.alertsWithoutSinks ?? 'park', parkAfterHours: config.alertParkHours },
     }),
+    alertOutbox,
     telemetry,
     logger,
     clock,

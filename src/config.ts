@@ -291,6 +291,19 @@ export const SETTINGS = {
     secret: true,
     schema: z.string().min(1).optional(),
   }),
+  alertRetrySchedule: setting({
+    name: 'KVGUARD_ALERT_RETRY_SCHEDULE',
+    description: 'NCRONTAB schedule of the timer that delivers alerts still pending in the outbox.',
+    default: '0 */1 * * * *',
+    schema: ncrontab,
+  }),
+  alertParkHours: setting({
+    name: 'KVGUARD_ALERT_PARK_HOURS',
+    description:
+      "Hours an alert is retried before it is parked (kept, with the sinks' last failure, in status and the dashboard).",
+    default: '24',
+    schema: positiveInt(24 * 30),
+  }),
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -341,7 +341,7 @@ export class BlobStateStore implements StateStore {
 }
 
 /** Creates a container (private: no public access) on first call; a failure lets the next call try again. */
-function containerCreator(container: ContainerClient): () => Promise<void> {
+export function containerCreator(container: ContainerClient): () => Promise<void> {
   let created: Promise<void> | undefined;
   return () => {
     created ??= container.createIfNotExists().then(
@@ -356,7 +356,7 @@ function containerCreator(container: ContainerClient): () => Promise<void> {
 }
 
 /** Reads a download stream to the end. */
-async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+export async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
   return Buffer.concat(chunks);

@@ -1,4 +1,5 @@
 import { backupVaultFunction } from './backup-vault';
+import { deliverAlertsFunction } from './deliver-alerts';
 import type { FunctionDefinition } from './definition';
 import { scheduleBackupsFunction } from './schedule-backups';
 import { statusFunction } from './status';
@@ -25,4 +26,5 @@ export const functionDefinitions: FunctionDefinition[] = [
   restoreJobFunction,
   backupsFunction,
   restoreDrillFunction,
+  deliverAlertsFunction,
 ];

@@ -27,6 +27,8 @@ import { createAlerts } from '../../src/core/alerts';
 import { KvGuardError, type ErrorCode } from '../../src/core/errors';
 import type {
   Alert,
+  AlertOutbox,
+  AlertReceipt,
   Alerts,
   AuditEntry,
   BackupQuery,
@@ -35,7 +37,9 @@ import type {
   JobQueue,
   Logger,
   OpenVaultOptions,
+  OutboxEntry,
   StateStore,
+  StoredOutboxEntry,
   Telemetry,
   VaultPort,
   VaultPortFactory,
@@ -965,18 +969,107 @@ export class InMemoryQueue<T> implements JobQueue<T> {
 }
 
 /**
- * The real alerts port (de-duplication included) over a sink that records what it receives, for use-case tests.
- * @param deps - the state store for de-duplication, a logger and a clock
+ * The alert outbox in memory, with the blob outbox's rules: create-only records, one marker per alert ever recorded,
+ * etag conditions on updates, pending entries moved to a history when finished.
  */
-export function recordingAlerts(deps: { state: StateStore; logger: Logger; clock: Clock }): {
+export class InMemoryAlertOutbox implements AlertOutbox {
+  private readonly pendingEntries = new Map<string, { json: string; etag: string }>();
+  private readonly seen = new Set<string>();
+  private readonly history: OutboxEntry[] = [];
+  private counter = 0;
+  private readonly failures = new FailurePlan<'record' | 'update'>();
+
+  /** Makes the next `times` calls of `method` throw. */
+  failNext(method: 'record' | 'update', error: ErrorFactory, times = 1): this {
+    this.failures.next(method, error, times);
+    return this;
+  }
+
+  /** Records the entry unless its id was recorded before. */
+  async record(entry: OutboxEntry): Promise<string | undefined> {
+    this.failures.check('record', [entry]);
+    if (this.seen.has(entry.id) || this.pendingEntries.has(entry.id)) return undefined;
+    this.seen.add(entry.id);
+    return this.put(entry);
+  }
+
+  /** The pending entry with this id. */
+  async readPending(id: string): Promise<StoredOutboxEntry | undefined> {
+    const doc = this.pendingEntries.get(id);
+    return doc && { entry: JSON.parse(doc.json) as OutboxEntry, etag: doc.etag };
+  }
+
+  /** Pending entries, oldest first. */
+  async pending(limit: number): Promise<StoredOutboxEntry[]> {
+    return [...this.pendingEntries.values()]
+      .map((doc) => ({ entry: JSON.parse(doc.json) as OutboxEntry, etag: doc.etag }))
+      .sort((a, b) => a.entry.recordedAt.localeCompare(b.entry.recordedAt))
+      .slice(0, limit);
+  }
+
+  /** Replaces a pending entry if its etag matches; `Conflict` otherwise. */
+  async update(entry: OutboxEntry, etag: string): Promise<string> {
+    this.failures.check('update', [entry]);
+    if (this.pendingEntries.get(entry.id)?.etag !== etag)
+      throw kvError('Conflict', `outbox entry ${entry.id} changed since it was read`, { statusCode: 412 });
+    return this.put(entry);
+  }
+
+  /** Moves a finished entry to the history (once). */
+  async finish(entry: OutboxEntry): Promise<void> {
+    if (!this.history.some((e) => e.id === entry.id)) this.history.unshift(JSON.parse(JSON.stringify(entry)));
+    this.pendingEntries.delete(entry.id);
+  }
+
+  /** Pending entries, then the history newest first. */
+  async recent(limit: number): Promise<OutboxEntry[]> {
+    const open = (await this.pending(limit)).map((s) => s.entry);
+    return [...open, ...this.history.slice(0, Math.max(0, limit - open.length))];
+  }
+
+  private put(entry: OutboxEntry): string {
+    this.counter += 1;
+    const etag = `"0x${this.counter.toString(16).padStart(8, '0')}"`;
+    this.pendingEntries.set(entry.id, { json: JSON.stringify(entry), etag });
+    return etag;
+  }
+}
+
+/**
+ * The real alerts port (outbox and de-duplication included) over a sink that records what it receives, for use-case
+ * tests.
+ * @param deps - a logger, a clock, and optionally the outbox (a fresh in-memory one by default)
+ */
+export function recordingAlerts(deps: { logger: Logger; clock: Clock; outbox?: AlertOutbox }): {
   alerts: Alerts;
   received: Alert[];
+  outbox: AlertOutbox;
 } {
   const received: Alert[] = [];
+  const outbox = deps.outbox ?? new InMemoryAlertOutbox();
   const alerts = createAlerts({
     sinks: [{ name: 'recording', send: async (alert) => void received.push(alert) }],
     telemetry: new RecordingTelemetry(),
-    ...deps,
+    logger: deps.logger,
+    clock: deps.clock,
+    outbox,
   });
-  return { alerts, received };
+  return { alerts, received, outbox };
+}
+
+/** An alerts port that only records what was raised (for use cases whose alerts, not their delivery, are tested). */
+export class RecordingAlerts implements Alerts {
+  /** @param raised - where raised alerts are kept */
+  constructor(readonly raised: Alert[] = []) {}
+
+  /** Records the alert. */
+  async raise(alert: Alert): Promise<AlertReceipt> {
+    this.raised.push(alert);
+    return { recorded: true, status: 'delivered', delivered: ['recording'], waiting: [] };
+  }
+
+  /** Nothing is ever pending here. */
+  async deliverPending(): Promise<OutboxEntry[]> {
+    return [];
+  }
 }

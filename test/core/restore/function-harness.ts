@@ -2,6 +2,7 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { useServices, type Services } from '../../../src/composition';
 import { loadConfig } from '../../../src/config';
+import { InMemoryAlertOutbox } from '../../support/in-memory';
 import { restoreWorld } from './harness';
 
 /** The restore world plus configuration, installed as the process-wide services. */
@@ -12,7 +13,12 @@ export function installRestoreWorld(settings: Record<string, string> = {}) {
     KVGUARD_STORAGE: 'UseDevelopmentStorage=true',
     ...settings,
   });
-  const services: Services = { ...world.deps, config, backupQueue: { send: async () => {} } };
+  const services: Services = {
+    ...world.deps,
+    config,
+    backupQueue: { send: async () => {} },
+    alertOutbox: new InMemoryAlertOutbox(),
+  };
   useServices(services);
   return { ...world, config, services };
 }
