@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
-import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
+import type { BackupRecord, ManifestHead, ObjectType, Page, RunManifest } from '../core/domain';
 import { KvGuardError } from '../core/errors';
 import {
   silentLogger,
@@ -36,8 +36,12 @@ import {
   backupMetadata,
   compareManifestBlobNames,
   encodeMetadata,
+  isAuditBlobOf,
   LAYOUT_ROOTS,
   manifestBlobName,
+  manifestHeadFromMetadata,
+  manifestHeadOf,
+  manifestMetadata,
   manifestPrefix,
   matchesBackupQuery,
   parseBackupBlobName,
@@ -121,8 +125,60 @@ export class BlobBackupStore implements BackupStore {
   /** Stores a run manifest (create-only); answers its blob name. */
   async putManifest(manifest: RunManifest): Promise<string> {
     const blobName = manifestBlobName(manifest);
-    await this.createJson(blobName, manifest, { vault: manifest.vault, runid: manifest.runId, scope: manifest.scope });
+    await this.createBlob(
+      blobName,
+      Buffer.from(JSON.stringify(manifest), 'utf8'),
+      'application/json',
+      manifestMetadata(manifest),
+    );
     return blobName;
+  }
+
+  /** One page of a vault's manifest heads, newest first, from the listing's metadata. */
+  async listManifestHeads(
+    vault: string,
+    options: { continuationToken?: string; pageSize?: number } = {},
+  ): Promise<Page<ManifestHead>> {
+    await this.ensureContainer();
+    const prefix = manifestPrefix(vault);
+    let page;
+    try {
+      const pages = this.container
+        .listBlobsFlat({ prefix, includeMetadata: true })
+        .byPage({ continuationToken: options.continuationToken, maxPageSize: options.pageSize ?? 1000 });
+      page = (await pages.next()).value;
+    } catch (error) {
+      throw storageError(error, `list ${prefix}`);
+    }
+    const items: ManifestHead[] = [];
+    for (const blob of page?.segment.blobItems ?? []) {
+      // Manifests written before heads existed carry no such metadata: they are read once here.
+      items.push(
+        manifestHeadFromMetadata(blob.name, blob.metadata) ??
+          manifestHeadOf(blob.name, await this.readManifest(blob.name)),
+      );
+    }
+    return { items, ...(page?.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+  }
+
+  /** The vaults with a folder under `runs/`. */
+  async listManifestVaults(): Promise<string[]> {
+    await this.ensureContainer();
+    const vaults: string[] = [];
+    try {
+      for await (const item of this.container.listBlobsByHierarchy('/', { prefix: manifestPrefix() })) {
+        if (item.kind === 'prefix') vaults.push(item.name.slice(manifestPrefix().length).replace(/\/$/, ''));
+      }
+    } catch (error) {
+      throw storageError(error, `list ${manifestPrefix()}`);
+    }
+    return vaults;
+  }
+
+  /** One manifest by blob name. */
+  async readManifest(blobName: string): Promise<RunManifest> {
+    const { bytes } = await this.download(blobName);
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as RunManifest;
   }
 
   /** Manifests of one vault, or of every vault merged, newest first. */
@@ -140,6 +196,34 @@ export class BlobBackupStore implements BackupStore {
     const blobName = auditBlobName(entry);
     await this.createJson(blobName, entry, { action: entry.action, requestid: entry.requestId });
     return blobName;
+  }
+
+  /** Audit entries newest first: day folders newest first, entries newest first within each. */
+  async *listAudit(options: { requestId?: string } = {}): AsyncIterable<AuditEntry & { blobName: string }> {
+    await this.ensureContainer();
+    for await (const day of this.auditDays()) {
+      for await (const blobName of this.blobNames(day)) {
+        if (options.requestId !== undefined && !isAuditBlobOf(blobName, options.requestId)) continue;
+        const { bytes } = await this.download(blobName);
+        yield { ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as AuditEntry), blobName };
+      }
+    }
+  }
+
+  /** `audit/<yyyy>/<mm>/<dd>/` folders, newest first (three levels of folder listings, no entry read). */
+  private async *auditDays(prefix: string = LAYOUT_ROOTS.audit, depth = 3): AsyncGenerator<string> {
+    const folders: string[] = [];
+    try {
+      for await (const item of this.container.listBlobsByHierarchy('/', { prefix })) {
+        if (item.kind === 'prefix') folders.push(item.name);
+      }
+    } catch (error) {
+      throw storageError(error, `list ${prefix}`);
+    }
+    for (const folder of folders.sort().reverse()) {
+      if (depth === 1) yield folder;
+      else yield* this.auditDays(folder, depth - 1);
+    }
   }
 
   /** Creates the container (private) once per store. */

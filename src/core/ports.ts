@@ -1,6 +1,7 @@
 import type {
   BackupRecord,
   DeletedObject,
+  ManifestHead,
   NameState,
   ObjectSummary,
   ObjectType,
@@ -81,8 +82,19 @@ export interface BackupStore {
   putManifest(manifest: RunManifest): Promise<string>;
   /** Manifests of one vault (or all), newest first. */
   listManifests(vault?: string): AsyncIterable<RunManifest & { blobName: string }>;
+  /**
+   * One page of the manifest heads of one vault, newest first: the listing's names and metadata, without reading a
+   * manifest (older manifests without the metadata are read). Pass the previous page's token to continue.
+   */
+  listManifestHeads(vault: string, options?: { continuationToken?: string; pageSize?: number }): Promise<Page<ManifestHead>>;
+  /** The vaults that have run manifests. */
+  listManifestVaults(): Promise<string[]>;
+  /** One run manifest by blob name; throws `NotFound`. */
+  readManifest(blobName: string): Promise<RunManifest>;
   /** Appends one audit entry (create-only); answers its blob name. */
   appendAudit(entry: AuditEntry): Promise<string>;
+  /** Audit entries, newest first (day by day); with `requestId`, only that request's (other entries are not read). */
+  listAudit(options?: { requestId?: string }): AsyncIterable<AuditEntry & { blobName: string }>;
 }
 
 /** One audited action (a restore request, a drill). */

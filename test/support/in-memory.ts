@@ -8,7 +8,9 @@ import {
   backupBlobName,
   auditBlobName,
   compareManifestBlobNames,
+  isAuditBlobOf,
   manifestBlobName,
+  manifestHeadOf,
   manifestPrefix,
   matchesBackupQuery,
   prefixesForQuery,
@@ -16,6 +18,7 @@ import {
 import type {
   BackupRecord,
   DeletedObject,
+  ManifestHead,
   NameState,
   ObjectSummary,
   ObjectType,
@@ -791,7 +794,16 @@ function failingPort(url: string, error: () => KvGuardError): VaultPort {
 
 /** Methods of {@link BackupStore} that can be made to fail. */
 export type BackupStoreMethod =
-  'putBackup' | 'latestBackup' | 'listBackups' | 'readBackup' | 'putManifest' | 'listManifests' | 'appendAudit';
+  | 'putBackup'
+  | 'latestBackup'
+  | 'listBackups'
+  | 'readBackup'
+  | 'putManifest'
+  | 'listManifests'
+  | 'listManifestHeads'
+  | 'readManifest'
+  | 'appendAudit'
+  | 'listAudit';
 
 /**
  * The catalog in memory, with the blob store's naming (shared from `src/adapters/blob-layout`) and its create-only
@@ -800,7 +812,10 @@ export type BackupStoreMethod =
 export class InMemoryBackupStore implements BackupStore {
   /** Every blob, by name: what the container would hold. */
   readonly blobs = new Map<string, { bytes: Uint8Array; record?: BackupRecord; json?: unknown }>();
+  /** What the blob store would cost: list calls (one per listing page) and blobs read (downloads). */
+  readonly cost = { listCalls: 0, blobsRead: 0 };
   private readonly failures = new FailurePlan<BackupStoreMethod>();
+  private sortedNames: string[] | undefined;
 
   /** Makes the next `times` calls of `method` throw. */
   failNext(method: BackupStoreMethod, error: ErrorFactory, times = 1): this {
@@ -863,6 +878,48 @@ export class InMemoryBackupStore implements BackupStore {
       yield { ...(JSON.parse(JSON.stringify(this.blobs.get(blobName)!.json)) as RunManifest), blobName };
   }
 
+  /** One page of a vault's manifest heads (the token is the last name of the previous page, as Azure's marker). */
+  async listManifestHeads(
+    vault: string,
+    options: { continuationToken?: string; pageSize?: number } = {},
+  ): Promise<Page<ManifestHead>> {
+    this.failures.check('listManifestHeads', [vault, options]);
+    this.cost.listCalls += 1;
+    const after = options.continuationToken;
+    const names = this.namesUnder(manifestPrefix(vault)).filter((n) => after === undefined || n > after);
+    const page = names.slice(0, options.pageSize ?? 1000);
+    const items = page.map((name) => manifestHeadOf(name, this.blobs.get(name)!.json as RunManifest));
+    return page.length < names.length ? { items, continuationToken: page.at(-1)! } : { items };
+  }
+
+  /** The vaults with manifests. */
+  async listManifestVaults(): Promise<string[]> {
+    this.cost.listCalls += 1;
+    return [...new Set(this.namesUnder(manifestPrefix()).map((n) => n.split('/')[1]!))].sort();
+  }
+
+  /** One manifest by blob name; `NotFound` when absent. */
+  async readManifest(blobName: string): Promise<RunManifest> {
+    this.failures.check('readManifest', [blobName]);
+    this.cost.blobsRead += 1;
+    const blob = this.blobs.get(blobName);
+    if (!blob?.json) throw kvError('NotFound', `blob ${JSON.stringify(blobName)} does not exist`, { statusCode: 404 });
+    return JSON.parse(JSON.stringify(blob.json)) as RunManifest;
+  }
+
+  /** Audit entries newest first (day folders newest first). */
+  async *listAudit(options: { requestId?: string } = {}): AsyncIterable<AuditEntry & { blobName: string }> {
+    this.failures.check('listAudit', [options]);
+    const names = this.namesUnder('audit/');
+    const day = (n: string) => n.split('/').slice(1, 4).join('/');
+    names.sort((a, b) => (day(a) === day(b) ? (a < b ? -1 : 1) : day(a) < day(b) ? 1 : -1));
+    for (const blobName of names) {
+      if (options.requestId !== undefined && !isAuditBlobOf(blobName, options.requestId)) continue;
+      this.cost.blobsRead += 1;
+      yield { ...(JSON.parse(JSON.stringify(this.blobs.get(blobName)!.json)) as AuditEntry), blobName };
+    }
+  }
+
   /** Appends an audit entry (create-only). */
   async appendAudit(entry: AuditEntry): Promise<string> {
     this.failures.check('appendAudit', [entry]);
@@ -896,10 +953,12 @@ export class InMemoryBackupStore implements BackupStore {
       });
     }
     this.blobs.set(blobName, blob);
+    this.sortedNames = undefined;
   }
 
   private namesUnder(prefix: string): string[] {
-    return [...this.blobs.keys()].filter((n) => n.startsWith(prefix)).sort();
+    this.sortedNames ??= [...this.blobs.keys()].sort();
+    return this.sortedNames.filter((n) => n.startsWith(prefix));
   }
 }
 
