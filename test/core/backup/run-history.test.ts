@@ -130,9 +130,11 @@ describe('listRuns', () => {
     const store = new InMemoryBackupStore();
     const t0 = Date.parse('2026-01-01T00:00:00Z');
     const ids: string[] = [];
-    // Runs of two vaults overlap: a run starts before the other vault's previous run has finished its chunks.
-    for (let i = 0; i < 600; i++)
-      ids.push(await putRun(store, i % 3 === 0 ? 'alpha' : 'beta', new Date(t0 + i * 1500)));
+    // Runs come in pairs that overlap: beta's run starts before alpha's has written its last chunk.
+    for (let i = 0; i < 150; i++) {
+      ids.push(await putRun(store, 'alpha', new Date(t0 + i * 10 * MINUTE)));
+      ids.push(await putRun(store, 'beta', new Date(t0 + i * 10 * MINUTE + 1500)));
+    }
     for (const limit of [1, 7, 200])
       expect((await allPages(store, { limit })).map((r) => r.runId)).toEqual([...ids].reverse());
   });
