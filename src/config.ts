@@ -430,3 +430,30 @@ export function resolveSettingReferences(text: string, env: Record<string, strin
     return value;
   });
 }
+
+/**
+ * The catalog name for a `vault` parameter: a configured vault by URL or name, else the name a URL maps to, else
+ * the text itself (the catalog keeps backups of vaults that are no longer configured).
+ */
+export function catalogVaultName(config: Pick<KvGuardConfig, 'vaults'>, text: string): string {
+  const configured = findVault(config, text);
+  if (configured) return configured.name;
+  if (text.includes('://') && URL.canParse(text)) return vaultNameFromUrl(text);
+  const name = text.toLowerCase();
+  if (!VAULT_NAME_PATTERN.test(name)) {
+    throw new KvGuardError(
+      'ValidationError',
+      `vault ${JSON.stringify(text)} is neither a configured vault, a vault URL, nor a vault name`,
+      { field: 'vault' },
+    );
+  }
+  return name;
+}
+
+/**
+ * The object types a vault's runs cover: its configured types, or every type for a vault no longer configured.
+ * @param config - the configuration holding the vaults
+ */
+export function typesOfVault(config: Pick<KvGuardConfig, 'vaults'>): (vault: string) => readonly ObjectType[] {
+  return (vault) => findVault(config, vault)?.types ?? OBJECT_TYPES;
+}

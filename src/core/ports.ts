@@ -86,7 +86,10 @@ export interface BackupStore {
    * One page of the manifest heads of one vault, newest first: the listing's names and metadata, without reading a
    * manifest (older manifests without the metadata are read). Pass the previous page's token to continue.
    */
-  listManifestHeads(vault: string, options?: { continuationToken?: string; pageSize?: number }): Promise<Page<ManifestHead>>;
+  listManifestHeads(
+    vault: string,
+    options?: { continuationToken?: string; pageSize?: number },
+  ): Promise<Page<ManifestHead>>;
   /** The vaults that have run manifests. */
   listManifestVaults(): Promise<string[]>;
   /** One run manifest by blob name; throws `NotFound`. */

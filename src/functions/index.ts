@@ -1,5 +1,9 @@
 import { backupVaultFunction } from './backup-vault';
 import { deliverAlertsFunction } from './deliver-alerts';
+import { alertsFunction } from './alerts';
+import { restoresFunction } from './restores';
+import { runFunction } from './run';
+import { runsFunction } from './runs';
 import type { FunctionDefinition } from './definition';
 import { scheduleBackupsFunction } from './schedule-backups';
 import { statusFunction } from './status';
@@ -27,4 +31,8 @@ export const functionDefinitions: FunctionDefinition[] = [
   backupsFunction,
   restoreDrillFunction,
   deliverAlertsFunction,
+  runsFunction,
+  runFunction,
+  restoresFunction,
+  alertsFunction,
 ];

@@ -4,15 +4,19 @@ import { services } from '../composition';
 import { findVault } from '../config';
 import { vaultStatuses } from '../core/backup/status';
 import { KvGuardError } from '../core/errors';
+import { alertSummary } from '../core/history';
 import type { HttpFunctionDefinition } from './definition';
 import { answeringErrors, jsonResponse, parseQuery } from './http';
 
 const querySchema = z.object({ vault: z.string().min(1).max(200).optional() }).strict();
 
-/** GET /api/status: per vault, the newest successful run, its age, counts and whether the RPO is breached. */
+/**
+ * GET /api/status: per vault, the newest successful run, its age, counts and whether the RPO is breached; and the
+ * alerts not delivered yet (pending or parked).
+ */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'status', async () => {
-    const { config, store, clock } = services();
+    const { config, store, clock, alertOutbox } = services();
     const query = parseQuery(request, querySchema);
     const vault = query.vault === undefined ? undefined : findVault(config, query.vault);
     if (query.vault !== undefined && !vault) {
@@ -20,7 +24,11 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
         field: 'vault',
       });
     }
-    return jsonResponse(200, await vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours));
+    const [statuses, alerts] = await Promise.all([
+      vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours),
+      alertSummary(alertOutbox, clock.now()),
+    ]);
+    return jsonResponse(200, { ...statuses, alerts });
   });
 }
 

@@ -5,6 +5,8 @@ import { registerStatus } from './status';
 import { registerWatch } from './watch';
 import { registerRestore } from './restore';
 import { registerVerify } from './verify';
+import { registerRuns } from './runs';
+import { registerAlerts, registerRestores } from './history';
 
 /** Adds one command to the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -17,4 +19,7 @@ export const commands: RegisterCommand[] = [
   registerWatch,
   registerRestore,
   registerVerify,
+  registerRuns,
+  registerRestores,
+  registerAlerts,
 ];
