@@ -1,6 +1,7 @@
 import { backupVaultFunction } from './backup-vault';
 import { deliverAlertsFunction } from './deliver-alerts';
 import { alertsFunction } from './alerts';
+import { dashboardFunction } from './dashboard';
 import { restoresFunction } from './restores';
 import { runFunction } from './run';
 import { runsFunction } from './runs';
@@ -35,4 +36,5 @@ export const functionDefinitions: FunctionDefinition[] = [
   runFunction,
   restoresFunction,
   alertsFunction,
+  dashboardFunction,
 ];
