@@ -105,7 +105,9 @@ describe('GET /api/dashboard', () => {
     expect(await prod.innerText()).toContain('last success 30 h ago');
     expect(await dr.getAttribute('data-rag')).toBe('green');
     // The style sheet applies (the CSP lets the inline style through): a breached card has a red edge.
-    expect(await prod.evaluate('el => getComputedStyle(el).borderLeftColor')).toBe('rgb(207, 34, 46)');
+    expect(await page.evaluate(`getComputedStyle(document.querySelector('[data-vault="prod"]')).borderLeftColor`)).toBe(
+      'rgb(207, 34, 46)',
+    );
     expect(await page.locator('svg.timeline g').count()).toBe(2);
     const alertsText = await page.locator('section.two').innerText();
     expect(alertsText).toContain('1 pending');
