@@ -47,9 +47,12 @@ export function registerRuns(program: Command): void {
     .description('One run: each object stored, unchanged or failed (with the reason), bytes, duration, 429s')
     .option('--vault <url>', 'vault URL or name (default: search every vault)')
     .option('--json', 'one JSON document on stdout')
-    .action((id: string, options: { vault?: string; json?: boolean }) =>
-      runCommand(options, () => show(id, options.vault), renderRun),
-    );
+    // `runs` has the same flags; commander hands them to the parent when they follow the subcommand, so both count.
+    .action((id: string, options: { vault?: string; json?: boolean }, command: Command) => {
+      const parent = command.parent?.opts<{ vault?: string; json?: boolean }>() ?? {};
+      const vault = options.vault ?? parent.vault;
+      return runCommand({ json: options.json ?? parent.json }, () => show(id, vault), renderRun);
+    });
 }
 
 async function list(options: RunsOptions): Promise<RunPage> {
