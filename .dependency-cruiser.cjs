@@ -1,4 +1,8 @@
-/** Layering rules: the core knows no Azure SDK, adapters never reach up into functions, production never imports dev/. */
+/**
+ * Layering rules (the core knows no Azure SDK, adapters never reach up into functions, production never imports dev/)
+ * and package hygiene (src/ uses no devDependency, every import resolves to a file or a declared package, no module
+ * is left orphaned). Each rule is proven to fire by test/layering.test.ts.
+ */
 module.exports = {
   forbidden: [
     {
@@ -42,11 +46,42 @@ module.exports = {
       from: {},
       to: { circular: true },
     },
+    {
+      name: 'not-to-dev-dep',
+      comment: 'The Function App installs dependencies only: src/ must not need a devDependency at run time.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-non-package-json',
+      comment:
+        'A package that is only there as some dependency of a dependency can vanish: declare it in package.json.',
+      severity: 'error',
+      from: {},
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+    },
+    {
+      name: 'not-to-unresolvable',
+      comment: 'Every import resolves to a file or an installed package.',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'no-orphans',
+      comment: 'A module nothing imports and that imports nothing is dead code (type declarations excepted).',
+      severity: 'error',
+      from: { orphan: true, pathNot: ['\\.d\\.ts$'] },
+      to: {},
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    exclude: { path: '(^|/)dist/' },
+    // Only the project's own build output: `(^|/)dist/` would also drop node_modules/@azure/*/dist/..., and with
+    // it every edge core-has-no-azure looks for.
+    exclude: { path: '^dist/' },
   },
 };

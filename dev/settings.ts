@@ -35,7 +35,7 @@ export function readLocalSettings(root: string): LocalSettings {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as typeof parsed;
   } catch (error) {
-    throw new Error(`${file} is not valid JSON (${(error as Error).message.split('\n')[0]})`);
+    throw new Error(`${file} is not valid JSON (${(error as Error).message.split('\n')[0]})`, { cause: error });
   }
   if (parsed.IsEncrypted === true) {
     throw new Error(`${file} is encrypted; decrypt it (func settings decrypt) for the dev host`);

@@ -7,6 +7,7 @@ import {
   type VaultTarget,
 } from './core/domain';
 import { KvGuardError } from './core/errors';
+import { ncrontabProblem } from './ncrontab';
 
 /** One setting kvguard reads: its name, what it is for, its default, and how its text is parsed. */
 interface SettingSpec<T> {
@@ -37,11 +38,18 @@ export const objectTypeText = z
   .transform((v) => v.trim().toLowerCase().replace(/s$/, ''))
   .pipe(z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]]));
 
-/** NCRONTAB: six fields (seconds first), or a `%Setting%` reference resolved by the Functions host. */
+/** NCRONTAB: six fields (seconds first), checked by the same parser the dev host's timers use. */
 const ncrontab = z
   .string()
   .trim()
-  .refine((v) => v.split(/\s+/).length === 6, 'must be an NCRONTAB expression with six fields (seconds first)');
+  .superRefine((value, ctx) => {
+    const problem = ncrontabProblem(value);
+    if (problem)
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be an NCRONTAB expression with six fields (seconds first): ${problem}`,
+      });
+  });
 
 /** Parses a critical-object selector: `all`, `tag:<name>=<value>` or `names:<glob>,<glob>`. */
 export const criticalSelectorText = z.string().transform((text, ctx): CriticalSelector => {

@@ -57,6 +57,11 @@ describe('loadConfig', () => {
       { KVGUARD_BACKUP_SCHEDULE: '0 */6 * * *' },
       'KVGUARD_BACKUP_SCHEDULE="0 */6 * * *" must be an NCRONTAB expression with six fields',
     ],
+    [
+      // six fields, but no minute 61: counting fields let this through; the dev host's parser (croner) does not
+      { KVGUARD_DRILL_SCHEDULE: '0 61 * * * *' },
+      'KVGUARD_DRILL_SCHEDULE="0 61 * * * *" must be an NCRONTAB expression with six fields (seconds first): Invalid value for minute: 61',
+    ],
     [{ KVGUARD_OBJECT_TYPES: 'keys,blobs' }, 'KVGUARD_OBJECT_TYPES="keys,blobs"'],
     [{ KVGUARD_CRITICAL: 'tags=x' }, 'KVGUARD_CRITICAL="tags=x" must be \'all\''],
     [{ KVGUARD_RPO_HOURS: '-3' }, 'KVGUARD_RPO_HOURS="-3"'],

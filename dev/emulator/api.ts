@@ -1,7 +1,7 @@
 /** The shapes REST handlers work with, and the request-parsing rules all object families share. */
 import { badParameter } from './errors';
 import type { Vault } from './vault';
-import type { ObjectCollection, StoredVersion, VersionAttributes } from './vault-store';
+import type { StoredVersion, VersionAttributes } from './vault-store';
 
 /** A parsed request as the handlers see it. */
 export interface ApiRequest {

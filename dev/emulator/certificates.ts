@@ -37,7 +37,7 @@ const certificatesSpec: FamilySpec<CertificatePayload, CertificateExtra> = {
   kind: 'certificate',
   collection: 'certificates',
   store: (vault) => vault.certificates,
-  companions: (vault) => [vault.keys as never, vault.secrets as never],
+  companions: (vault) => [vault.keys, vault.secrets],
   bundle: (vault, object, version) => ({
     id: vault.objectId('certificates', object.name, version.version),
     ...(version.payload.pending
@@ -89,7 +89,7 @@ export function normalizePolicy(raw: unknown, now: number): Policy {
   }
   return {
     key_props: keyProps,
-    secret_props: { contentType: 'application/x-pkcs12', ...((policy['secret_props'] as Policy | undefined) ?? {}) },
+    secret_props: { contentType: 'application/x-pkcs12', ...(policy['secret_props'] ?? {}) },
     x509_props: x509Props,
     lifetime_actions: policy['lifetime_actions'] ?? [
       { trigger: { lifetime_percentage: 80 }, action: { action_type: 'AutoRenew' } },
@@ -126,7 +126,7 @@ async function issue(policy: Policy, now: Date): Promise<IssuedCertificate> {
     notBefore,
     notAfter,
     names: { dns: sans.dns_names ?? [], emails: sans.emails ?? [] },
-    keyUsages: usages.reduce<number>((flags, usage) => flags | (USAGE_FLAGS[usage] ?? 0), 0) as x509.KeyUsageFlags,
+    keyUsages: usages.reduce<number>((flags, usage) => flags | (USAGE_FLAGS[usage] ?? 0), 0),
     extendedKeyUsages: (x509Props['ekus'] as string[] | undefined) ?? ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'],
   });
   return {
@@ -211,7 +211,7 @@ function completeIssue(
     };
   }
   vault.certificates.touched();
-  vault.newVersion('certificate', object as StoredObject<unknown>, version as StoredVersion<unknown>);
+  vault.newVersion('certificate', object, version);
 }
 
 async function createCertificate(request: ApiRequest, name: string, pendingMs: number) {

@@ -3,6 +3,7 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { CertificateClient } from '@azure/keyvault-certificates';
 import { KeyClient } from '@azure/keyvault-keys';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { challengeGatePolicy } from '../../src/adapters/key-vault/challenge-gate';
 
 /** A credential with a fixed token; the emulator accepts any bearer token, so it is not a secret. */
 export const emulatorTokenCredential: TokenCredential = {
@@ -11,9 +12,16 @@ export const emulatorTokenCredential: TokenCredential = {
   },
 };
 
-/** Client options the emulator needs: skip the challenge-resource check (localhost is not *.vault.azure.net) and trust its CA. */
+/**
+ * Options for one client of the emulator: skip the challenge-resource check (localhost is not *.vault.azure.net),
+ * trust its CA, and the same challenge gate kvguard's adapter uses (a new one per call: one per client).
+ */
 export function emulatorClientOptions(caCertPem: string) {
-  return { disableChallengeResourceVerification: true, tlsOptions: { ca: caCertPem } };
+  return {
+    disableChallengeResourceVerification: true,
+    tlsOptions: { ca: caCertPem },
+    additionalPolicies: [{ policy: challengeGatePolicy(), position: 'perCall' as const }],
+  };
 }
 
 /** The three SDK clients of one emulator vault. */
@@ -29,10 +37,9 @@ export interface EmulatorSdkClients {
  * @param caCertPem - the emulator CA the clients must trust
  */
 export function emulatorSdkClients(vaultUrl: string, caCertPem: string): EmulatorSdkClients {
-  const options = emulatorClientOptions(caCertPem);
   return {
-    keys: new KeyClient(vaultUrl, emulatorTokenCredential, options),
-    secrets: new SecretClient(vaultUrl, emulatorTokenCredential, options),
-    certificates: new CertificateClient(vaultUrl, emulatorTokenCredential, options),
+    keys: new KeyClient(vaultUrl, emulatorTokenCredential, emulatorClientOptions(caCertPem)),
+    secrets: new SecretClient(vaultUrl, emulatorTokenCredential, emulatorClientOptions(caCertPem)),
+    certificates: new CertificateClient(vaultUrl, emulatorTokenCredential, emulatorClientOptions(caCertPem)),
   };
 }

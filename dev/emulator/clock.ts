@@ -2,12 +2,13 @@
 
 /** A clock the emulator stamps objects with and checks expiry against. */
 export interface EmulatorClock {
-  now(): Date;
-  advance(ms: number): void;
+  // Function-valued properties, not methods: callers pass `clock.now` around detached.
+  now: () => Date;
+  advance: (ms: number) => void;
 }
 
 /** A clock starting at real time; `onAdvance` runs after every move. */
-export function createClock(onAdvance: () => void): EmulatorClock & { nowSeconds(): number } {
+export function createClock(onAdvance: () => void): EmulatorClock & { nowSeconds: () => number } {
   let offsetMs = 0;
   return {
     now: () => new Date(Date.now() + offsetMs),

@@ -44,7 +44,7 @@ export function backupContent<P, E>(spec: FamilySpec<P, E>, vault: Vault, name: 
   const companions = (spec.companions?.(vault) ?? [])
     .map((collection) => ({ kind: collection.kind, object: collection.findLive(name) }))
     .filter((entry): entry is { kind: ObjectKind; object: StoredObject<unknown> } => entry.object !== undefined);
-  return { kind: spec.kind, object: object as StoredObject<unknown>, companions };
+  return { kind: spec.kind, object, companions };
 }
 
 /** Builds the shared routes for a family. */

@@ -85,7 +85,7 @@ export async function generateKeyMaterial(body: Record<string, unknown>): Promis
     const size = body['key_size'] ?? 2048;
     if (typeof size !== 'number' || !RSA_SIZES.includes(size)) {
       throw badParameter(
-        `The specified RSA key size (${String(size)}) is not supported. Supported: ${RSA_SIZES.join(', ')}.`,
+        `The specified RSA key size (${JSON.stringify(size)}) is not supported. Supported: ${RSA_SIZES.join(', ')}.`,
       );
     }
     const exponent = typeof body['public_exponent'] === 'number' ? body['public_exponent'] : 65537;
@@ -96,13 +96,13 @@ export async function generateKeyMaterial(body: Record<string, unknown>): Promis
       );
     }
     const { privateKey } = await generate('rsa', { modulusLength: size, publicExponent: exponent });
-    return { kty, keyOps, jwk: privateKey.export({ format: 'jwk' }) as Record<string, unknown> };
+    return { kty, keyOps, jwk: privateKey.export({ format: 'jwk' }) };
   }
   const crv = body['crv'] ?? 'P-256';
   const namedCurve = typeof crv === 'string' ? CURVES[crv] : undefined;
   if (!namedCurve) {
     throw badParameter(
-      `The specified curve (${String(crv)}) is not supported. Supported: ${Object.keys(CURVES).join(', ')}.`,
+      `The specified curve (${JSON.stringify(crv)}) is not supported. Supported: ${Object.keys(CURVES).join(', ')}.`,
     );
   }
   const { privateKey } = await generate('ec', { namedCurve });

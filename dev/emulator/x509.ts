@@ -45,19 +45,16 @@ export function signingAlgorithm(
 
 /** Generates an extractable key pair for signing certificates. */
 export async function generateSigningKeys(kty: 'RSA' | 'EC', sizeOrCurve: number | string): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(signingAlgorithm(kty, sizeOrCurve), true, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
+  return await webcrypto.subtle.generateKey(signingAlgorithm(kty, sizeOrCurve), true, ['sign', 'verify']);
 }
 
 function hashFor(key: CryptoKey): webcrypto.Algorithm | webcrypto.EcdsaParams {
   if (key.algorithm.name === 'ECDSA') {
     const curve = (key.algorithm as webcrypto.EcKeyAlgorithm).namedCurve;
     const hash = curve === 'P-384' ? 'SHA-384' : curve === 'P-521' ? 'SHA-512' : 'SHA-256';
-    return { name: 'ECDSA', hash } as webcrypto.EcdsaParams;
+    return { name: 'ECDSA', hash };
   }
-  return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.Algorithm;
+  return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
 }
 
 function extensionsFor(request: IssueRequest): x509.Extension[] {

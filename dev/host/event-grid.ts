@@ -96,7 +96,7 @@ export class EventGridWebhook {
 
 /** Event Grid schema: `[{ data: { validationCode } }]`; CloudEvents: `{ data: { validationCode } }` (data may be JSON text). */
 function validationCodeOf(payload: unknown): string | undefined {
-  const event = Array.isArray(payload) ? payload[0] : payload;
+  const event: unknown = Array.isArray(payload) ? (payload as unknown[])[0] : payload;
   let data = (event as { data?: unknown } | undefined)?.data;
   if (typeof data === 'string') {
     try {

@@ -144,7 +144,7 @@ export async function startDevHost(options: DevHostOptions): Promise<RunningDevH
   async function stopAll(): Promise<void> {
     timers?.stop();
     await Promise.allSettled(listeners.map((listener) => listener.stop()));
-    const closed = server?.listening ? new Promise<void>((resolve) => server!.close(() => resolve())) : undefined;
+    const closed = server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined;
     server?.closeIdleConnections();
     // Like the Functions host on shutdown: running invocations get a grace period, then are abandoned (a queue
     // message then simply becomes visible again).

@@ -1,5 +1,6 @@
 import type { Timer } from '@azure/functions';
-import { Cron } from 'croner';
+import type { Cron } from 'croner';
+import { parseNcrontab } from '../../src/ncrontab';
 import type { TimerFunctionDefinition } from '../../src/functions/definition';
 import { resolveSettingReferences } from '../../src/config';
 import type { InvocationOutcome, InvocationRunner } from './invocation';
@@ -34,17 +35,13 @@ export class TimerFunctions {
       const schedule = resolveSettingReferences(definition.schedule, settings);
       let cron: Cron;
       try {
-        // NCRONTAB matches a day only when both day-of-month and day-of-week match (unlike Vixie cron's OR).
-        cron = new Cron(
-          schedule,
-          { mode: '6-part', timezone, paused: true, protect: true, domAndDow: true },
-          async () => {
-            await this.fire(definition.name, `Timer fired at ${new Date().toISOString()}`);
-          },
-        );
+        cron = parseNcrontab(schedule, timezone, async () => {
+          await this.fire(definition.name, `Timer fired at ${new Date().toISOString()}`);
+        });
       } catch (error) {
         throw new Error(
           `${where}: schedule ${JSON.stringify(schedule)} is not a valid NCRONTAB expression (${(error as Error).message})`,
+          { cause: error },
         );
       }
       this.timers.set(definition.name.toLowerCase(), { definition, cron });

@@ -20,7 +20,7 @@ export function scrub<T>(properties: T, depth = 0): T {
   if (properties instanceof Error)
     return { name: properties.name, message: properties.message, code: (properties as { code?: unknown }).code } as T;
   if (depth >= MAX_DEPTH) return '[nested]' as unknown as T;
-  if (Array.isArray(properties)) return properties.map((item) => scrub(item, depth + 1)) as T;
+  if (Array.isArray(properties)) return (properties as unknown[]).map((item) => scrub(item, depth + 1)) as T;
   const copy: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(properties)) {
     copy[name] = SECRET_NAME.test(name) && value !== undefined ? REDACTED : scrub(value, depth + 1);

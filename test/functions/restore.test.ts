@@ -78,7 +78,7 @@ describe('POST /api/restore', () => {
     expect(world.store.auditEntries()[0]!.principal).toBe('function-key');
   });
 
-  const badBodies: [string, string | unknown, string][] = [
+  const badBodies: [string, unknown, string][] = [
     ['not JSON', '{"vault": ', 'body'],
     ['an unknown field', { vault: 'prod', force: true }, 'force'],
     ['a wrong type', { vault: 'prod', dryRun: 'true' }, 'dryRun'],

@@ -131,7 +131,7 @@ export function deepestInnerCode(bodyText: string): string | undefined {
       { innererror?: unknown; code?: unknown } | undefined;
     let found: string | undefined;
     while (node && typeof node === 'object' && node.innererror && typeof node.innererror === 'object') {
-      node = node.innererror as { innererror?: unknown; code?: unknown };
+      node = node.innererror;
       if (typeof node.code === 'string') found = node.code;
     }
     return found;

@@ -20,12 +20,14 @@ import {
   type VaultPortFactory,
 } from '../../core/ports';
 import { AdaptiveLimiter, type LimiterStats } from './adaptive-limiter';
+import { challengeGatePolicy } from './challenge-gate';
 import { innerErrorPolicy } from './classify';
 import { certificateFamily, keyFamily, nextLinkPolicy, secretFamily, type ObjectFamily } from './families';
 import { DEFAULT_POLL, KeyVaultPort, type PollSettings } from './key-vault-port';
 import { DEFAULT_RETRY, RetryingCaller, type RetrySettings } from './retrying-caller';
 
 export { AdaptiveLimiter } from './adaptive-limiter';
+export { challengeGatePolicy } from './challenge-gate';
 export { classifyVaultError, parseRetryAfter } from './classify';
 export { retryDelayMs, fullJitterDelayMs } from './backoff';
 export type { RetrySettings } from './retrying-caller';
@@ -123,18 +125,20 @@ export function createKeyVaultPortFactory(options: KeyVaultPortFactoryOptions): 
 
 /** The three SDK clients of a vault, with kvguard's pipeline settings. */
 function createFamilies(url: string, options: KeyVaultPortFactoryOptions): Record<ObjectType, ObjectFamily> {
-  const clientOptions = {
+  // Built per client: each client has its own challenge handshake, so each needs its own gate.
+  const clientOptions = () => ({
     // One place retries (the adapter); the SDK gives up after the first answer.
     retryOptions: { maxRetries: 0 },
     additionalPolicies: [
+      { policy: challengeGatePolicy(), position: 'perCall' as const },
       { policy: innerErrorPolicy, position: 'perRetry' as const },
       { policy: nextLinkPolicy, position: 'perCall' as const },
     ],
     ...(options.caCertPem ? { tlsOptions: { ca: options.caCertPem }, disableChallengeResourceVerification: true } : {}),
-  };
+  });
   return {
-    key: keyFamily(new KeyClient(url, options.credential, clientOptions)),
-    secret: secretFamily(new SecretClient(url, options.credential, clientOptions)),
-    certificate: certificateFamily(new CertificateClient(url, options.credential, clientOptions)),
+    key: keyFamily(new KeyClient(url, options.credential, clientOptions())),
+    secret: secretFamily(new SecretClient(url, options.credential, clientOptions())),
+    certificate: certificateFamily(new CertificateClient(url, options.credential, clientOptions())),
   };
 }

@@ -111,7 +111,7 @@ export function restoreRequestSchema(context: RestoreRequestContext): z.ZodType<
   return strictFields(restoreBodyShape, 'a restore request').transform((body, ctx): RestoreRequest => {
     const fail = (field: string, message: string): never => {
       ctx.addIssue({ code: 'custom', path: [field], message });
-      return z.NEVER as never;
+      return z.NEVER;
     };
     const source = resolveField(context, 'vault', body.vault, fail);
     const target =

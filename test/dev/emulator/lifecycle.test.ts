@@ -6,6 +6,9 @@ import { rawRequest, sdkClients, startTestEmulator, type TestEmulator } from '..
 
 const POLL = { intervalInMs: 10 };
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How long a purged name stays blocked: long enough that the calls right after a purge still see it on a busy machine. */
+const PURGE_CONFLICT_MS = 1_500;
+const afterPurgeConflict = () => wait(PURGE_CONFLICT_MS + 120);
 
 async function keyVersions(
   keys: KeyClient,
@@ -34,7 +37,10 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
   let clients: ReturnType<typeof sdkClients>;
 
   beforeAll(async () => {
-    emulator = await startTestEmulator({ vaults: [{ name: 'lifecycle' }, { name: 'other' }] });
+    emulator = await startTestEmulator({
+      vaults: [{ name: 'lifecycle' }, { name: 'other' }],
+      purgeConflictMs: PURGE_CONFLICT_MS,
+    });
     clients = sdkClients(emulator.url, emulator.caCertPem);
   });
   afterAll(() => emulator.stop());
@@ -57,7 +63,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
       statusCode: 409,
       message: 'Key payments is currently being deleted and cannot be re-created; retry later.',
     });
-    await wait(120);
+    await afterPurgeConflict();
     const restored = await keys.restoreKeyBackup(backup!);
 
     expect(restored.properties.version).toBe(newest.properties.version);
@@ -166,7 +172,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     const backup = await secrets.backupSecret('db-password');
     await (await secrets.beginDeleteSecret('db-password', POLL)).pollUntilDone();
     await secrets.purgeDeletedSecret('db-password');
-    await wait(120);
+    await afterPurgeConflict();
     await secrets.restoreSecretBackup(backup!);
     expect(await secretVersions(secrets, 'db-password')).toEqual(before);
     expect((await secrets.getSecret('db-password')).value).toBe('two');
@@ -179,7 +185,7 @@ describe('emulator: key and secret lifecycle through the unchanged SDKs', () => 
     backup[backup.length - 5] = backup[backup.length - 5]! ^ 0xff;
     await (await keys.beginDeleteKey('tamper', POLL)).pollUntilDone();
     await keys.purgeDeletedKey('tamper');
-    await wait(120);
+    await afterPurgeConflict();
     await expect(keys.restoreKeyBackup(backup)).rejects.toMatchObject({
       statusCode: 400,
       code: 'BadParameter',
