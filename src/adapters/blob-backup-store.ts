@@ -17,7 +17,7 @@
  * account has version-level immutability enabled.
  */
 import { createHash } from 'node:crypto';
-import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
+import type { BlobImmutabilityPolicy, ContainerClient, ListBlobsFlatSegmentResponse } from '@azure/storage-blob';
 import type { BackupRecord, ManifestHead, ObjectType, Page, RunManifest } from '../core/domain';
 import { KvGuardError } from '../core/errors';
 import {
@@ -141,12 +141,13 @@ export class BlobBackupStore implements BackupStore {
   ): Promise<Page<ManifestHead>> {
     await this.ensureContainer();
     const prefix = manifestPrefix(vault);
-    let page;
+    let page: ListBlobsFlatSegmentResponse | undefined;
     try {
       const pages = this.container
         .listBlobsFlat({ prefix, includeMetadata: true })
         .byPage({ continuationToken: options.continuationToken, maxPageSize: options.pageSize ?? 1000 });
-      page = (await pages.next()).value;
+      const next = await pages.next();
+      page = next.done ? undefined : next.value;
     } catch (error) {
       throw storageError(error, `list ${prefix}`);
     }

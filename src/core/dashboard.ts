@@ -84,7 +84,7 @@ export async function dashboardData(deps: DashboardDependencies): Promise<Dashbo
       async () => (await vaultStatuses(deps.vaults, deps.store, deps.clock, deps.rpoHours)).vaults,
     ),
     part('runs', [] as RunHeader[], async () => (await listRuns(deps.store, { limit: RECENT_RUNS })).items),
-    part('alerts', { pending: 0, parked: 0, items: [] } as AlertHistory, () => recentAlerts(deps.outbox, now, 20)),
+    part('alerts', { pending: 0, parked: 0, items: [] }, () => recentAlerts(deps.outbox, now, 20)),
     part('restores', [] as RestoreHistoryItem[], () => listRestores(deps.store, { limit: 10 })),
     part('drills', [] as RestoreHistoryItem[], () => listRestores(deps.store, { limit: 1, action: 'drill' })),
   ]);

@@ -53,7 +53,7 @@ ${data.problems.length > 0 ? `<p class="problem">Not shown: ${data.problems.map(
 }
 
 /** Escapes text for HTML element content and attribute values. */
-export function esc(text: unknown): string {
+export function esc(text: string | number | undefined): string {
   return String(text ?? '').replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
