@@ -10,6 +10,7 @@ import {
   ManualClock,
   RecordingLogger,
   RecordingTelemetry,
+  RecordingAlerts,
 } from '../../support/in-memory';
 
 const settings: BackupSettings = { pageSize: 25, deadlineSeconds: 60, objectConcurrency: 4, kvguardVersion: 'test' };
@@ -26,7 +27,7 @@ function world() {
     vaults: factory,
     store,
     inventory,
-    alerts: { raise: async () => {} },
+    alerts: new RecordingAlerts(),
     telemetry: new RecordingTelemetry(),
     logger,
     clock,
