@@ -67,6 +67,11 @@ export interface DevStackFile {
   emulator: { dataDir: string; caCertPath: string };
   /** The kvguard settings the dev host runs with (secret ones left out). */
   settings: Record<string, string>;
+  /**
+   * The alert sinks' settings (webhook URL and topic key included), so the CLI alerts through the same sinks as the
+   * dev host; the file is as private as the function key it already holds.
+   */
+  alertSettings: Record<string, string>;
   pid: number;
   startedAt: string;
 }
@@ -311,6 +316,15 @@ function stackSettings(emulator: RunningEmulator, azurite: RunningAzurite): Reco
   };
 }
 
+/** The settings that choose and reach the alert sinks. */
+const ALERT_SINK_SETTINGS: readonly string[] = [
+  SETTINGS.appInsights.name,
+  SETTINGS.alertWebhookUrl.name,
+  SETTINGS.alertWebhookFormat.name,
+  SETTINGS.alertTopicEndpoint.name,
+  SETTINGS.alertTopicKey.name,
+];
+
 function defaultOf(spec: { name: string; default?: string }): string {
   if (spec.default === undefined) throw new Error(`setting ${spec.name} has no default`);
   return spec.default;
@@ -324,9 +338,12 @@ function devStackFile(
   emulatorDataDir: string,
 ): DevStackFile {
   const kvguardSettings: Record<string, string> = {};
+  const alertSettings: Record<string, string> = {};
   for (const spec of Object.values(SETTINGS)) {
     const value = settings[spec.name];
-    if (value !== undefined && !('secret' in spec && spec.secret)) kvguardSettings[spec.name] = value;
+    if (value === undefined) continue;
+    if (!('secret' in spec && spec.secret)) kvguardSettings[spec.name] = value;
+    if (ALERT_SINK_SETTINGS.includes(spec.name)) alertSettings[spec.name] = value;
   }
   return {
     vaults: emulator.vaults.map((vault) => ({
@@ -345,6 +362,7 @@ function devStackFile(
     host: { url: host.url, functionKey: host.functionKey, masterKey: host.masterKey },
     emulator: { dataDir: emulatorDataDir, caCertPath: emulator.caCertPath },
     settings: kvguardSettings,
+    alertSettings,
     pid: process.pid,
     startedAt: new Date().toISOString(),
   };

@@ -2,6 +2,7 @@ import { version as kvguardVersion } from '../package.json';
 import { readFileSync } from 'node:fs';
 import { createAlertSinks } from './adapters/alert-sinks';
 import { createArmVaultDirectory } from './adapters/arm-vault-directory';
+import { BlobAlertOutbox } from './adapters/blob-alert-outbox';
 import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
 import { createCredential } from './adapters/credential';
 import { createEntraTokenVerifier } from './adapters/entra-id-tokens';
@@ -13,7 +14,7 @@ import { StorageJobQueue } from './adapters/storage-queue';
 import { createConsoleLogger, createTelemetry } from './adapters/telemetry';
 import { createArmVaultTagReader } from './adapters/vault-tags';
 import { findVault, loadConfig, type KvGuardConfig } from './config';
-import { createAlerts } from './core/alerts';
+import { createAlerts, type AlertDeliveryOptions } from './core/alerts';
 import type { BackupSettings } from './core/backup/backup-vault';
 import type { InventoryStore } from './core/browse/inventory';
 import type { DiscoverySettings } from './core/discovery';
@@ -23,6 +24,7 @@ import type { VaultTagReader } from './core/policy/pause';
 import type { PruneMarks } from './core/retention/marks';
 import {
   systemClock,
+  type AlertOutbox,
   type Alerts,
   type BackupStore,
   type Clock,
@@ -46,6 +48,8 @@ export interface Services {
   backupQueue: JobQueue<BackupJob>;
   restoreQueue: JobQueue<RestoreJob>;
   alerts: Alerts;
+  /** The durable alert outbox behind {@link Services.alerts} (history and delivery state). */
+  alertOutbox: AlertOutbox;
   telemetry: Telemetry;
   logger: Logger;
   clock: Clock;
@@ -92,8 +96,22 @@ export function vaultCeilingPerSecond(config: KvGuardConfig, url: string): numbe
   return (limit * config.budgetShare) / 100 / 10;
 }
 
-/** Wires the adapters for a configuration; `logger` defaults to JSON lines on stdout. */
-export function createServices(config: KvGuardConfig, logger: Logger = createConsoleLogger('kvguard')): Services {
+/** How this process treats alerts: a deployment parks what no sink can take; a CLI without sinks leaves it pending. */
+export interface ServiceOptions {
+  alertsWithoutSinks?: AlertDeliveryOptions['withoutSinks'];
+}
+
+/**
+ * Wires the adapters for a configuration.
+ * @param config - the validated configuration
+ * @param logger - defaults to JSON lines on stdout
+ * @param options - see {@link ServiceOptions}
+ */
+export function createServices(
+  config: KvGuardConfig,
+  logger: Logger = createConsoleLogger('kvguard'),
+  options: ServiceOptions = {},
+): Services {
   const clock = systemClock;
   const credential = createCredential(config.credential, { managedIdentityClientId: config.clientId });
   const telemetry = createTelemetry({ connectionString: config.appInsights, logger });
@@ -116,6 +134,10 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     clock,
     logger,
   });
+  const alertOutbox = new BlobAlertOutbox(
+    stateBlobs.getContainerClient(config.stateContainer),
+    config.createContainers,
+  );
   const caCertPem = config.keyVaultCaCert ? readFileSync(config.keyVaultCaCert, 'utf8') : undefined;
   // One budget for every vault and instance: the subscription-wide limit, of which kvguard takes its share too.
   const shared =
@@ -153,11 +175,13 @@ export function createServices(config: KvGuardConfig, logger: Logger = createCon
     restoreQueue: new StorageJobQueue(queues.getQueueClient(config.restoreQueue)),
     alerts: createAlerts({
       sinks: createAlertSinks(config, { credential, telemetry, logger }),
-      state,
+      outbox: alertOutbox,
       logger,
       telemetry,
       clock,
+      delivery: { withoutSinks: options.alertsWithoutSinks ?? 'park', parkAfterHours: config.alertParkHours },
     }),
+    alertOutbox,
     telemetry,
     logger,
     clock,

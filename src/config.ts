@@ -518,6 +518,19 @@ export const SETTINGS = {
     secret: true,
     schema: z.string().min(1).optional(),
   }),
+  alertRetrySchedule: setting({
+    name: 'KVGUARD_ALERT_RETRY_SCHEDULE',
+    description: 'NCRONTAB schedule of the timer that delivers alerts still pending in the outbox.',
+    default: '0 */1 * * * *',
+    schema: ncrontab,
+  }),
+  alertParkHours: setting({
+    name: 'KVGUARD_ALERT_PARK_HOURS',
+    description:
+      "Hours an alert is retried before it is parked (kept, with the sinks' last failure, in status and the dashboard).",
+    default: '24',
+    schema: positiveInt(24 * 30),
+  }),
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -669,4 +682,54 @@ export function resolveSettingReferences(text: string, env: Record<string, strin
     }
     return value;
   });
+}
+
+/** Host suffixes of Key Vault in the Azure clouds: a vault's name is the host's first label only under these. */
+const KEY_VAULT_HOST_SUFFIXES = [
+  '.vault.azure.net',
+  '.vault.azure.cn',
+  '.vault.usgovcloudapi.net',
+  '.vault.microsoftazure.de',
+];
+
+/**
+ * The catalog name for a `vault` parameter: a configured vault by URL or name; else a vault name (the catalog keeps
+ * backups of vaults that are no longer configured); else an Azure Key Vault URL whose name no configured vault has.
+ * A URL is matched by the vault's full identity, never by its first host label alone: `https://prod.evil.example/`
+ * is not the configured `https://prod.vault.azure.net/`.
+ */
+export function catalogVaultName(config: Pick<KvGuardConfig, 'vaults'>, text: string): string {
+  const configured = findVault(config, text);
+  if (configured) return configured.name;
+  const refuse = (why: string) =>
+    new KvGuardError('ValidationError', `vault ${JSON.stringify(text.slice(0, 300))} ${why}`, { field: 'vault' });
+  if (text.includes('://')) {
+    if (!URL.canParse(text)) throw refuse('is not a valid URL');
+    const { protocol, hostname, port, pathname } = new URL(text);
+    const isVaultUrl =
+      protocol === 'https:' &&
+      port === '' &&
+      (pathname === '/' || pathname === '') &&
+      KEY_VAULT_HOST_SUFFIXES.some((suffix) => hostname.endsWith(suffix)) &&
+      hostname.split('.').length === 4;
+    const name = hostname.split('.')[0]!;
+    if (!isVaultUrl || !VAULT_NAME_PATTERN.test(name)) {
+      throw refuse('is not a configured vault, and not an Azure Key Vault URL (https://<name>.vault.azure.net/)');
+    }
+    if (findVault(config, name)) {
+      throw refuse(`is not configured; the configured vault named ${JSON.stringify(name)} has another URL`);
+    }
+    return name;
+  }
+  const name = text.toLowerCase();
+  if (!VAULT_NAME_PATTERN.test(name)) throw refuse('is neither a configured vault, a vault URL, nor a vault name');
+  return name;
+}
+
+/**
+ * The object types a vault's runs cover: its configured types, or every type for a vault no longer configured.
+ * @param config - the configuration holding the vaults
+ */
+export function typesOfVault(config: Pick<KvGuardConfig, 'vaults'>): (vault: string) => readonly ObjectType[] {
+  return (vault) => findVault(config, vault)?.types ?? OBJECT_TYPES;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FunctionDefinition } from '../../src/functions/definition';
-import { BodyTooLargeError, readBody, send, sendJson } from './http-io';
+import { BodyTooLargeError, readBody, send, sendHostError, sendJson } from './http-io';
 import { keyMatches, presentedKey, type HostKeys } from './keys';
 
 /** Runs a non-HTTP function with the admin API's `input` text; the dev host supplies one per trigger kind. */
@@ -25,14 +25,15 @@ export class AdminApi {
 
   /** Answers a request whose path starts with `/admin/`. */
   async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
-    if (!keyMatches(presentedKey(request, url), [this.keys.masterKey])) return send(response, 401);
+    if (!keyMatches(presentedKey(request, url), [this.keys.masterKey]))
+      return sendHostError(response, 401, 'the master key is required (x-functions-key header or code query)');
     const path = url.pathname.replace(/\/+$/, '').toLowerCase();
     if (path === '/admin/host/status' && request.method === 'GET')
       return sendJson(response, 200, { state: 'Running', version: 'kvguard-dev-host' });
     const invoke = /^\/admin\/functions\/([^/]+)$/.exec(path);
-    if (!invoke || request.method !== 'POST') return send(response, 404);
+    if (!invoke || request.method !== 'POST') return sendHostError(response, 404);
     const definition = this.functions.get(decodeURIComponent(invoke[1]!));
-    if (!definition) return send(response, 404);
+    if (!definition) return sendHostError(response, 404, `no function named ${JSON.stringify(invoke[1])}`);
     if (definition.trigger === 'http')
       return send(response, 400, `'${definition.name}' is HTTP-triggered: call /api/${definition.route}`);
     let input: string | undefined;

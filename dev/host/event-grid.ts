@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventGridFunctionDefinition } from '../../src/functions/definition';
 import { mapWithConcurrency } from '../../src/core/concurrency';
-import { BodyTooLargeError, readBody, send, sendJson } from './http-io';
+import { BodyTooLargeError, readBody, send, sendHostError, sendJson } from './http-io';
 import type { InvocationRunner } from './invocation';
 import { keyMatches, presentedKey, type HostKeys } from './keys';
 import type { HostLogger } from './logger';
@@ -42,7 +42,7 @@ export class EventGridWebhook {
   async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     const code = presentedKey(request, url);
     if (code !== undefined && !keyMatches(code, [this.keys.functionKey, this.keys.masterKey]))
-      return send(response, 401);
+      return sendHostError(response, 401);
     const functionName = url.searchParams.get('functionName') ?? '';
     const definition = this.functions.get(functionName.toLowerCase());
     if (!definition)

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpRequest, HttpResponse, type HttpResponseInit } from '@azure/functions';
 import type { HttpFunctionDefinition } from '../../src/functions/definition';
-import { BodyTooLargeError, flatHeaders, readBody, send } from './http-io';
+import { BodyTooLargeError, flatHeaders, readBody, send, sendHostError } from './http-io';
 import { HOST_API_REASON, type InvocationRunner } from './invocation';
 import { keyMatches, presentedKey, type HostKeys } from './keys';
 import { parseRouteTemplate, type RouteTemplate } from './routes';
@@ -31,20 +31,20 @@ export class HttpFunctions {
 
   /**
    * Answers a request whose path starts with `/api/`. Like the Functions host, a path that matches no route *for
-   * this method* is a 404 with an empty body (the host does not answer 405), a missing or wrong key a 401, and a
-   * handler that throws a 500 with an empty body.
+   * this method* is a 404 (the host does not answer 405), a missing or wrong key a 401 — both with kvguard's error
+   * body — and a handler that throws a 500 with an empty body.
    */
   async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname.slice(ROUTE_PREFIX.length + 2);
     const method = (request.method ?? 'GET').toUpperCase();
     const found = this.findRoute(path, method);
-    if (!found) return send(response, 404);
+    if (!found) return sendHostError(response, 404, `no function answers ${method} /${ROUTE_PREFIX}/${path}`);
     const { definition, params } = found;
     if (
       definition.authLevel === 'function' &&
       !keyMatches(presentedKey(request, url), [this.keys.functionKey, this.keys.masterKey])
     ) {
-      return send(response, 401);
+      return sendHostError(response, 401);
     }
     let body: Buffer;
     try {

@@ -39,6 +39,24 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   send(response, status, JSON.stringify(body), { 'content-type': 'application/json; charset=utf-8' });
 }
 
+/** Why the host itself refuses a request, in the shape the functions' own errors take. */
+const HOST_ERRORS = {
+  401: { code: 'Unauthorized', message: 'a valid function key is required (x-functions-key header or code query)' },
+  404: { code: 'NotFound', message: 'no function answers this path and method' },
+} as const;
+
+/**
+ * Answers a host-level 401 or 404 with the body kvguard's functions use, `{ "error": { code, message } }`, so a
+ * client reads every refusal the same way (the Azure Functions host itself sends an empty body).
+ * @param response - the response to write
+ * @param status - 401 or 404
+ * @param message - a more precise message than the default one
+ */
+export function sendHostError(response: ServerResponse, status: keyof typeof HOST_ERRORS, message?: string): void {
+  const error = HOST_ERRORS[status];
+  sendJson(response, status, { error: { code: error.code, message: message ?? error.message } });
+}
+
 /** The request's headers as single strings (repeated headers joined with `, `, as HTTP allows). */
 export function flatHeaders(request: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};

@@ -11,7 +11,7 @@ import type {
 import { AdminApi } from './admin';
 import { EVENT_GRID_WEBHOOK_PATH, EventGridWebhook } from './event-grid';
 import { HttpFunctions, ROUTE_PREFIX } from './http-functions';
-import { send } from './http-io';
+import { send, sendHostError } from './http-io';
 import { describeError, HOST_API_REASON, InvocationRunner } from './invocation';
 import { generateKey, type HostKeys } from './keys';
 import { HostLogger, stdoutJsonSink, type LogSink } from './logger';
@@ -172,7 +172,7 @@ async function dispatch(
   if (path === '/' && (request.method === 'GET' || request.method === 'HEAD')) {
     return send(response, 200, 'kvguard dev host is running', { 'content-type': 'text/plain; charset=utf-8' });
   }
-  send(response, 404);
+  sendHostError(response, 404);
 }
 
 function splitByTrigger(definitions: FunctionDefinition[]) {

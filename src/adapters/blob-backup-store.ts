@@ -20,12 +20,13 @@
  * a version-level WORM policy (unlocked, `retentionDays`); Azurite ignores the request, Azure enforces it where the
  * account has version-level immutability enabled.
  */
-import type { BlobImmutabilityPolicy, ContainerClient } from '@azure/storage-blob';
+import type { BlobImmutabilityPolicy, ContainerClient, ListBlobsFlatSegmentResponse } from '@azure/storage-blob';
 import type { z } from 'zod';
 import { objectInventorySchema, type InventoryStore, type ObjectInventory } from '../core/browse/inventory';
-import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
+import type { BackupRecord, ManifestHead, ObjectType, Page, RunManifest } from '../core/domain';
 import { PRUNABLE_TAG, type PruneMarks } from '../core/retention/marks';
 import { KvGuardError } from '../core/errors';
+import { runManifestSchema } from '../core/manifest-schema';
 import {
   silentLogger,
   systemClock,
@@ -44,7 +45,12 @@ import {
   compareManifestBlobNames,
   encodeMetadata,
   inventoryBlobName,
+  isAuditBlobOf,
+  LAYOUT_ROOTS,
   manifestBlobName,
+  manifestHeadFromMetadata,
+  manifestHeadOf,
+  manifestMetadata,
   manifestPrefix,
   matchesBackupQuery,
   parseBackupBlobName,
@@ -53,7 +59,7 @@ import {
   stateBlobName,
 } from './blob-layout';
 import { storageCode, storageError, storageStatus } from './storage-errors';
-import { decodeStoredDocument, encodeStoredDocument, readStoredManifest } from './stored-document';
+import { auditEntrySchema, decodeStoredDocument, encodeStoredDocument, readStoredManifest } from './stored-document';
 
 /** Options of a {@link BlobBackupStore}. */
 export interface BlobBackupStoreOptions {
@@ -126,8 +132,61 @@ export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks 
   /** Stores a run manifest (create-only); answers its blob name. */
   async putManifest(manifest: RunManifest): Promise<string> {
     const blobName = manifestBlobName(manifest);
-    await this.createJson(blobName, manifest, { vault: manifest.vault, runid: manifest.runId, scope: manifest.scope });
+    await this.createBlob(
+      blobName,
+      Buffer.from(JSON.stringify(manifest), 'utf8'),
+      'application/json',
+      manifestMetadata(manifest),
+    );
     return blobName;
+  }
+
+  /** One page of a vault's manifest heads, newest first, from the listing's metadata. */
+  async listManifestHeads(
+    vault: string,
+    options: { continuationToken?: string; pageSize?: number } = {},
+  ): Promise<Page<ManifestHead>> {
+    await this.ensureContainer();
+    const prefix = manifestPrefix(vault);
+    let page: ListBlobsFlatSegmentResponse | undefined;
+    try {
+      const pages = this.container
+        .listBlobsFlat({ prefix, includeMetadata: true })
+        .byPage({ continuationToken: options.continuationToken, maxPageSize: options.pageSize ?? 1000 });
+      const next = await pages.next();
+      page = next.done ? undefined : next.value;
+    } catch (error) {
+      throw storageError(error, `list ${prefix}`);
+    }
+    const items: ManifestHead[] = [];
+    for (const blob of page?.segment.blobItems ?? []) {
+      // Manifests written before heads existed carry no such metadata: they are read once here.
+      items.push(
+        manifestHeadFromMetadata(blob.name, blob.metadata) ??
+          manifestHeadOf(blob.name, await this.readManifest(blob.name)),
+      );
+    }
+    return { items, ...(page?.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+  }
+
+  /** The vaults with a folder under `runs/`. */
+  async listManifestVaults(): Promise<string[]> {
+    await this.ensureContainer();
+    const vaults: string[] = [];
+    try {
+      for await (const item of this.container.listBlobsByHierarchy('/', { prefix: manifestPrefix() })) {
+        if (item.kind === 'prefix') vaults.push(item.name.slice(manifestPrefix().length).replace(/\/$/, ''));
+      }
+    } catch (error) {
+      throw storageError(error, `list ${manifestPrefix()}`);
+    }
+    return vaults;
+  }
+
+  /** One manifest by blob name. */
+  async readManifest(blobName: string): Promise<RunManifest> {
+    const { bytes } = await this.download(blobName);
+    return decodeStoredDocument(blobName, Buffer.from(bytes).toString('utf8'), runManifestSchema);
   }
 
   /** Manifests of one vault, or of every vault merged, newest first. */
@@ -179,6 +238,34 @@ export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks 
         if (storageStatus(error) === 404 && blobName !== backupBlobName) continue;
         throw storageError(error, `tag ${blobName}`);
       }
+    }
+  }
+
+  /** Audit entries newest first: day folders newest first, entries newest first within each. */
+  async *listAudit(options: { requestId?: string } = {}): AsyncIterable<AuditEntry & { blobName: string }> {
+    await this.ensureContainer();
+    for await (const day of this.auditDays()) {
+      for await (const blobName of this.blobNames(day)) {
+        if (options.requestId !== undefined && !isAuditBlobOf(blobName, options.requestId)) continue;
+        const { bytes } = await this.download(blobName);
+        yield { ...decodeStoredDocument(blobName, Buffer.from(bytes).toString('utf8'), auditEntrySchema), blobName };
+      }
+    }
+  }
+
+  /** `audit/<yyyy>/<mm>/<dd>/` folders, newest first (three levels of folder listings, no entry read). */
+  private async *auditDays(prefix: string = LAYOUT_ROOTS.audit, depth = 3): AsyncGenerator<string> {
+    const folders: string[] = [];
+    try {
+      for await (const item of this.container.listBlobsByHierarchy('/', { prefix })) {
+        if (item.kind === 'prefix') folders.push(item.name);
+      }
+    } catch (error) {
+      throw storageError(error, `list ${prefix}`);
+    }
+    for (const folder of folders.sort().reverse()) {
+      if (depth === 1) yield folder;
+      else yield* this.auditDays(folder, depth - 1);
     }
   }
 
@@ -369,7 +456,7 @@ export class BlobStateStore implements StateStore {
  * Creates a container (private: no public access) on first call; a failure lets the next call try again. With
  * `create` false it does nothing: the container must exist, and a missing one surfaces as the first call's error.
  */
-function containerCreator(container: ContainerClient, create: boolean): () => Promise<void> {
+export function containerCreator(container: ContainerClient, create = true): () => Promise<void> {
   let created: Promise<void> | undefined;
   if (!create) return async () => undefined;
   return () => {
@@ -385,7 +472,7 @@ function containerCreator(container: ContainerClient, create: boolean): () => Pr
 }
 
 /** Reads a download stream to the end. */
-async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+export async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
   return Buffer.concat(chunks);

@@ -12,7 +12,7 @@
  * of X" is the first blob under X's prefix, and "latest as of T" is the first one whose time is at or before T.
  * Key Vault names are case-insensitive, hence the lower-cased name segment (the original spelling is in metadata).
  */
-import type { BackupRecord, ObjectType, RunManifest } from '../core/domain';
+import type { BackupRecord, ManifestHead, ObjectType, RunManifest } from '../core/domain';
 import { OBJECT_TYPES } from '../core/domain';
 import type { AuditEntry } from '../core/ports';
 import { KvGuardError } from '../core/errors';
@@ -156,6 +156,72 @@ export function compareManifestBlobNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Run manifest metadata keys (see {@link manifestMetadata}). */
+const STAT_KEYS = ['stored', 'unchanged', 'failed', 'bytes', 'durationMs', 'throttled', 'maxConcurrency'] as const;
+
+/**
+ * Blob metadata of a run manifest: everything but its entries, so a listing with metadata is the run history
+ * (see {@link manifestHeadFromMetadata}).
+ */
+export function manifestMetadata(manifest: RunManifest): Record<string, string> {
+  const plain: Record<string, string> = {
+    vault: manifest.vault,
+    runid: manifest.runId,
+    scope: manifest.scope,
+    vaulturl: manifest.vaultUrl,
+    trigger: manifest.trigger,
+    full: String(manifest.full),
+    startedat: manifest.startedAt,
+    finishedat: manifest.finishedAt,
+    entrycount: String(manifest.entries.length),
+  };
+  if (manifest.chunk)
+    plain.chunk = `${manifest.chunk.type}.${manifest.chunk.sequence}.${manifest.chunk.lastPage ? 'last' : 'more'}`;
+  for (const key of STAT_KEYS) plain[`stat${key.toLowerCase()}`] = String(manifest.stats[key]);
+  if (manifest.error) {
+    plain.errorcode = manifest.error.code;
+    // Metadata is capped at 8 KiB per blob; the manifest itself keeps the whole reason.
+    plain.errorreason = manifest.error.reason.slice(0, 512);
+  }
+  return encodeMetadata(plain);
+}
+
+/** The head of a run manifest from its blob name and metadata; undefined when the metadata predates heads. */
+export function manifestHeadFromMetadata(
+  blobName: string,
+  metadata: Record<string, string> | undefined,
+): ManifestHead | undefined {
+  const m = Object.fromEntries(
+    Object.entries(metadata ?? {}).map(([k, v]) => [k.toLowerCase(), decodeURIComponent(v)]),
+  );
+  if (!m.finishedat || !m.startedat || !m.runid || !m.vault || !m.scope) return undefined;
+  const chunk = m.chunk ? /^(key|secret|certificate)\.(\d+)\.(last|more)$/.exec(m.chunk) : undefined;
+  const stats = Object.fromEntries(STAT_KEYS.map((key) => [key, Number(m[`stat${key.toLowerCase()}`] ?? 0)]));
+  return {
+    blobName,
+    vault: m.vault,
+    runId: m.runid,
+    vaultUrl: m.vaulturl ?? '',
+    trigger: (m.trigger ?? 'manual') as RunManifest['trigger'],
+    full: m.full === 'true',
+    scope: m.scope as RunManifest['scope'],
+    startedAt: m.startedat,
+    finishedAt: m.finishedat,
+    ...(chunk
+      ? { chunk: { type: chunk[1] as ObjectType, sequence: Number(chunk[2]), lastPage: chunk[3] === 'last' } }
+      : {}),
+    ...(m.errorcode ? { error: { code: m.errorcode, reason: m.errorreason ?? '' } } : {}),
+    stats: stats as unknown as RunManifest['stats'],
+    entryCount: Number(m.entrycount ?? 0),
+  };
+}
+
+/** The head of a manifest that was read in full. */
+export function manifestHeadOf(blobName: string, manifest: RunManifest): ManifestHead {
+  const { entries, ...rest } = manifest;
+  return { ...rest, blobName, entryCount: entries.length };
+}
+
 /** The blob name of one audit entry: one folder per UTC day, newest first inside it. */
 export function auditBlobName(entry: Pick<AuditEntry, 'at' | 'requestId'>): string {
   const at = new Date(entry.at);
@@ -200,6 +266,11 @@ export function stateBlobName(key: string): string {
     );
   }
   return `${key}.json`;
+}
+
+/** True when an audit blob name belongs to the request id (the name ends with the id's segment). */
+export function isAuditBlobOf(blobName: string, requestId: string): boolean {
+  return blobName.endsWith(`-${idSegment(requestId)}.json`);
 }
 
 /** Blob metadata from plain values: keys must be C# identifiers (lower case here), values are percent-encoded so they stay ASCII. */

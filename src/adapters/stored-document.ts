@@ -7,12 +7,12 @@
  * Documents written before format versions existed carry none; their shape is that of version 1, so they are read
  * as version 1. A document from a newer kvguard (a higher version) is refused rather than misread.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { RunManifest } from '../core/domain';
 import { issues } from '../core/events/envelope';
 import { isKvGuardError, KvGuardError } from '../core/errors';
 import { runManifestSchema } from '../core/manifest-schema';
-import type { Logger } from '../core/ports';
+import type { AuditEntry, Logger } from '../core/ports';
 
 /** The format version this kvguard writes, and the highest it reads. */
 export const STORED_FORMAT_VERSION = 1;
@@ -70,6 +70,26 @@ export function readStoredManifest(blobName: string, bytes: Uint8Array, logger: 
     return undefined;
   }
 }
+
+/** An audit entry as the restore and drill history reads it back (unknown fields are kept). */
+export const auditEntrySchema: z.ZodType<AuditEntry> = z.looseObject({
+  action: z.enum(['restore', 'drill']),
+  at: z.string(),
+  principal: z.string(),
+  requestId: z.string(),
+  dryRun: z.boolean(),
+  source: z.looseObject({ vault: z.string(), asOf: z.string().optional(), backup: z.string().optional() }),
+  target: z.looseObject({ vault: z.string() }),
+  objects: z.array(
+    z.looseObject({
+      type: z.enum(['secret', 'key', 'certificate']),
+      name: z.string(),
+      outcome: z.string(),
+      reason: z.string().optional(),
+    }),
+  ),
+  outcome: z.string(),
+});
 
 function unreadable(blobName: string, problem: string): KvGuardError {
   return new KvGuardError('IntegrityError', `stored document ${JSON.stringify(blobName)} ${problem}`);

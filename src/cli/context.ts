@@ -12,6 +12,7 @@ const devStackSchema = z.object({
   caCertPath: z.string(),
   storage: z.object({ connectionString: z.string(), container: z.string().optional() }),
   settings: z.record(z.string(), z.string()).optional(),
+  alertSettings: z.record(z.string(), z.string()).optional(),
 });
 
 /** Where the local stack describes itself, relative to the project root. */
@@ -44,6 +45,7 @@ export function cliSettings(
   const dev = parsed.data;
   return {
     ...dev.settings,
+    ...dev.alertSettings,
     KVGUARD_VAULTS: JSON.stringify(dev.vaults.map((v) => ({ url: v.url, name: v.name }))),
     KVGUARD_STORAGE: dev.storage.connectionString,
     KVGUARD_CONTAINER: dev.storage.container,
@@ -70,5 +72,6 @@ export function cliServices(): Services {
     out: process.env.KVGUARD_VERBOSE === '1' ? toStderr : () => {},
     err: toStderr,
   });
-  return createServices(loadConfig(cliSettings()), logger);
+  // Without the deployment's sinks the CLI cannot deliver: it leaves its alerts in the outbox for the timer.
+  return createServices(loadConfig(cliSettings()), logger, { alertsWithoutSinks: 'wait' });
 }

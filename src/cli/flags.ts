@@ -34,6 +34,20 @@ export function typeFlag(text: string, field = 'type'): ObjectType {
 }
 
 /**
+ * The instant a time flag names (`--as-of`, `--since` …); undefined when the flag was not given.
+ * @param text - the flag's value, an ISO 8601 time
+ * @param flag - the flag, for the error (e.g. `--since`)
+ * @param field - the request field the flag sets
+ */
+export function instantFlag(text: string | undefined, flag: string, field: string): Date | undefined {
+  if (text === undefined) return undefined;
+  const at = new Date(text);
+  if (Number.isNaN(at.getTime()))
+    throw new KvGuardError('ValidationError', `${flag} ${JSON.stringify(text)} is not an ISO time`, { field });
+  return at;
+}
+
+/**
  * A progress bar on stderr, started at 0 of 1; undefined unless stderr is a terminal and stdout is not JSON.
  * @param format - the bar's line, e.g. `restore [{bar}] {value}/{total} objects`
  * @param options - `json`: stdout carries one JSON document, so no bar

@@ -1,4 +1,4 @@
-import { describeError } from '../core/errors';
+import { describeError, KvGuardError } from '../core/errors';
 
 /** Options every command takes. */
 export interface OutputOptions {
@@ -24,8 +24,22 @@ export async function runCommand<T>(
       process.exitCode = 1;
     }
   } catch (error) {
-    const { code, reason } = describeError(error);
-    process.stderr.write(`kvguard: ${code}: ${reason.split('\n')[0]}\n`);
-    process.exitCode = 1;
+    reportError(error, options);
   }
+}
+
+/**
+ * Reports a failure: a one-line reason on stderr, and with `--json` also one JSON document on stdout shaped like the
+ * HTTP API's errors, `{ "error": { code, message, field } }`; sets a non-zero exit code.
+ * @param error - what was thrown
+ * @param options - whether stdout carries JSON
+ */
+export function reportError(error: unknown, options: OutputOptions): void {
+  const { code, reason } = describeError(error);
+  const message = reason.split('\n')[0]!;
+  const field = error instanceof KvGuardError ? error.field : undefined;
+  if (options.json)
+    process.stdout.write(`${JSON.stringify({ error: { code, message, ...(field ? { field } : {}) } }, null, 2)}\n`);
+  process.stderr.write(`kvguard: ${code}: ${message}\n`);
+  process.exitCode = 1;
 }

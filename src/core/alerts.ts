@@ -1,7 +1,19 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { describeError, isKvGuardError } from './errors';
-import type { Alert, AlertSink, Alerts, Clock, Logger, StateStore, Telemetry } from './ports';
+import type {
+  Alert,
+  AlertOutbox,
+  AlertReceipt,
+  AlertSink,
+  Alerts,
+  Clock,
+  Logger,
+  OutboxEntry,
+  StateStore,
+  StoredOutboxEntry,
+  Telemetry,
+} from './ports';
 
 /** The alert types kvguard raises; each is also the `eventType` of the Event Grid topic sink. */
 export const ALERT_TYPES = {
@@ -39,7 +51,7 @@ export function dedupeStateKey(namespace: string, id: string): string {
   return `${namespace}/${readable ? `${readable}-` : ''}${hash}`;
 }
 
-/** How each sink is retried. */
+/** How each sink is retried within one delivery pass. */
 export interface AlertRetryOptions {
   /** Attempts per sink, the first included. */
   attempts: number;
@@ -47,75 +59,204 @@ export interface AlertRetryOptions {
   initialDelayMs: number;
 }
 
+/** How alerts are delivered from the outbox. */
+export interface AlertDeliveryOptions {
+  /**
+   * With no sink configured: `park` (a deployment: nobody would ever hear of the alert, so say so) or `wait` (a CLI
+   * that does not know the deployment's sinks: leave the alert to the deployment's timer).
+   */
+  withoutSinks: 'park' | 'wait';
+  /** An alert still undelivered this long after it was recorded is parked with the sinks' last failures. */
+  parkAfterHours: number;
+  /** How long a delivering process holds an entry before another may take it over (it may have died). */
+  leaseMs: number;
+  /** Entries one pass delivers at most. */
+  batch: number;
+}
+
 /** Dependencies of {@link createAlerts}. */
 export interface AlertsDependencies {
   sinks: AlertSink[];
-  state: StateStore;
+  outbox: AlertOutbox;
   logger: Logger;
   telemetry: Telemetry;
   clock: Clock;
   retry?: Partial<AlertRetryOptions>;
+  delivery?: Partial<AlertDeliveryOptions>;
 }
 
 const DEFAULT_RETRY: AlertRetryOptions = { attempts: 3, initialDelayMs: 500 };
+const DEFAULT_DELIVERY: AlertDeliveryOptions = {
+  withoutSinks: 'park',
+  parkAfterHours: 24,
+  leaseMs: 120_000,
+  batch: 100,
+};
+const HOUR_MS = 3_600_000;
+
+/** The reason an alert is parked when a deployment has no sink at all. */
+export const NO_SINK_REASON =
+  'no alert sink is configured (KVGUARD_ALERT_WEBHOOK_URL, KVGUARD_ALERT_EVENTGRID_ENDPOINT or APPLICATIONINSIGHTS_CONNECTION_STRING)';
 
 /**
- * The {@link Alerts} port: raises each alert once (its `dedupeKey` is claimed create-only in the state store),
- * sends it to every sink concurrently, retries each sink with backoff, and never throws. An alert that no sink
- * could deliver may be raised again later; one that reached at least one sink is not.
+ * The outbox id of an alert: readable prefix plus a hash of its `dedupeKey`, so one alert has one entry.
+ * @param dedupeKey - the alert's de-duplication key
+ */
+export function outboxId(dedupeKey: string): string {
+  return dedupeStateKey('alerts', dedupeKey).slice('alerts/'.length);
+}
+
+/**
+ * The {@link Alerts} port over a durable outbox: `raise` records the alert create-only (once per `dedupeKey`) and
+ * only then tries each sink; whatever a sink did not take stays pending and is retried by `deliverPending` (the
+ * timers) until every sink has it or it is parked with the reason. A lease on the entry keeps two processes from
+ * delivering the same alert at once; a process that dies mid-way loses its lease and another takes over.
  */
 export function createAlerts(deps: AlertsDependencies): Alerts {
   const retry: AlertRetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
+  const delivery: AlertDeliveryOptions = { ...DEFAULT_DELIVERY, ...deps.delivery };
+  const deliver = (stored: StoredOutboxEntry) => deliverEntry(deps, retry, delivery, stored);
   return {
     async raise(alert) {
-      try {
-        await raiseOnce(deps, retry, alert);
-      } catch (error) {
-        deps.logger.error('alert could not be raised', {
+      const entry: OutboxEntry = {
+        id: outboxId(alert.dedupeKey),
+        alert,
+        recordedAt: deps.clock.now().toISOString(),
+        status: 'pending',
+        deliveries: {},
+        passes: 0,
+      };
+      const etag = await deps.outbox.record(entry);
+      if (etag === undefined) {
+        deps.logger.info('alert already raised', {
           type: alert.type,
           subject: alert.subject,
+          dedupeKey: alert.dedupeKey,
+        });
+        const current = await deps.outbox.readPending(entry.id).catch(() => undefined);
+        const known = current
+          ? receipt(current.entry, deps.sinks)
+          : { status: 'duplicate' as const, delivered: [], waiting: [] };
+        return { ...known, recorded: false };
+      }
+      deps.telemetry.metric('kvguard.alert.raised', 1, { type: alert.type, severity: alert.severity });
+      const after = await deliver({ entry, etag }).catch((error: unknown) => {
+        deps.logger.warn('alert recorded; delivery left to the next pass', {
+          dedupeKey: alert.dedupeKey,
           ...describeError(error),
         });
+        return entry;
+      });
+      const result = receipt(after, deps.sinks);
+      deps.logger[alert.severity === 'critical' ? 'error' : 'warn'](`alert: ${alert.summary}`, {
+        type: alert.type,
+        subject: alert.subject,
+        status: result.status,
+        delivered: result.delivered,
+        waiting: result.waiting,
+      });
+      return result;
+    },
+    async deliverPending() {
+      const pending = await deps.outbox.pending(delivery.batch);
+      const results: OutboxEntry[] = [];
+      for (const stored of pending) {
+        try {
+          results.push(await deliver(stored));
+        } catch (error) {
+          deps.logger.error('alert delivery pass failed for one alert', {
+            id: stored.entry.id,
+            ...describeError(error),
+          });
+          results.push(stored.entry);
+        }
       }
+      return results;
     },
   };
 }
 
-async function raiseOnce(deps: AlertsDependencies, retry: AlertRetryOptions, alert: Alert): Promise<void> {
-  const key = dedupeStateKey('alerts', alert.dedupeKey);
-  const details = { type: alert.type, subject: alert.subject, occurredAt: alert.occurredAt };
-  let claim: ClaimOutcome | 'unrecorded';
+function receipt(entry: OutboxEntry, sinks: readonly AlertSink[]): AlertReceipt {
+  const delivered = Object.entries(entry.deliveries)
+    .filter(([, d]) => d.status === 'delivered')
+    .map(([name]) => name);
+  const waiting = entry.status === 'pending' ? sinks.map((s) => s.name).filter((n) => !delivered.includes(n)) : [];
+  return { recorded: true, status: entry.status, delivered, waiting };
+}
+
+/** One delivery attempt of one outbox entry to the sinks that do not have it yet; answers the entry as saved. */
+async function deliverEntry(
+  deps: AlertsDependencies,
+  retry: AlertRetryOptions,
+  options: AlertDeliveryOptions,
+  stored: StoredOutboxEntry,
+): Promise<OutboxEntry> {
+  const { outbox, clock, sinks } = deps;
+  const now = clock.now();
+  const entry: OutboxEntry = structuredClone(stored.entry);
+  // A process that saved the final state and died before moving the entry: finish its work.
+  if (entry.status !== 'pending') {
+    await outbox.finish(entry);
+    return entry;
+  }
+  if (entry.leaseUntil && Date.parse(entry.leaseUntil) > now.getTime()) return entry;
+  if (sinks.length === 0) {
+    if (options.withoutSinks === 'wait') return entry;
+    return settle(deps, park(entry, now, NO_SINK_REASON), stored.etag);
+  }
+  let etag: string;
   try {
-    claim = await claimOnce(deps.state, deps.clock, key, details);
+    etag = await outbox.update(
+      { ...entry, leaseUntil: new Date(now.getTime() + options.leaseMs).toISOString() },
+      stored.etag,
+    );
   } catch (error) {
-    // Better a duplicate alert than a lost one.
-    deps.logger.warn('alert de-duplication unavailable; sending anyway', {
-      dedupeKey: alert.dedupeKey,
-      ...describeError(error),
-    });
-    claim = 'unrecorded';
+    if (isKvGuardError(error, 'Conflict')) return entry; // another process is delivering it
+    throw error;
   }
-  // An alert claimed by a caller that is still sending (or died sending) is not sent twice: a duplicate alert is
-  // worse than one that waits for the stale claim to be taken over.
-  if (claim === 'duplicate' || claim === 'pending') {
-    deps.logger.info('alert already raised', { type: alert.type, subject: alert.subject, dedupeKey: alert.dedupeKey });
-    return;
+  const todo = sinks.filter((sink) => entry.deliveries[sink.name]?.status !== 'delivered');
+  const outcomes = await Promise.all(todo.map((sink) => sendWithRetry(deps, retry, sink, entry.alert)));
+  const attemptedAt = clock.now().toISOString();
+  todo.forEach((sink, i) => {
+    const previous = entry.deliveries[sink.name];
+    const outcome = outcomes[i]!;
+    entry.deliveries[sink.name] = {
+      status: outcome.ok ? 'delivered' : 'failed',
+      attempts: (previous?.attempts ?? 0) + outcome.attempts,
+      lastAttemptAt: attemptedAt,
+      ...(outcome.ok ? { deliveredAt: attemptedAt } : { error: outcome.error }),
+    };
+  });
+  entry.passes += 1;
+  delete entry.leaseUntil;
+  if (sinks.every((sink) => entry.deliveries[sink.name]?.status === 'delivered')) {
+    entry.status = 'delivered';
+    entry.finishedAt = attemptedAt;
+  } else if (clock.now().getTime() - Date.parse(entry.recordedAt) >= options.parkAfterHours * HOUR_MS) {
+    const failing = sinks
+      .filter((sink) => entry.deliveries[sink.name]?.status !== 'delivered')
+      .map((sink) => `${sink.name}: ${entry.deliveries[sink.name]?.error ?? 'not delivered'}`);
+    park(entry, clock.now(), `undelivered after ${options.parkAfterHours} h; ${failing.join('; ')}`);
   }
-  const results = await Promise.all(deps.sinks.map((sink) => sendWithRetry(deps, retry, sink, alert)));
-  const delivered = deps.sinks.filter((_, i) => results[i]).map((s) => s.name);
-  const failed = deps.sinks.filter((_, i) => !results[i]).map((s) => s.name);
-  deps.telemetry.metric('kvguard.alert.raised', 1, { type: alert.type, severity: alert.severity });
-  deps.logger[alert.severity === 'critical' ? 'error' : 'warn'](`alert: ${alert.summary}`, {
-    type: alert.type,
-    subject: alert.subject,
-    delivered,
-    failed,
-  });
-  if (claim === 'unrecorded') return;
-  const status = delivered.length > 0 || deps.sinks.length === 0 ? 'done' : 'failed';
-  await settleClaim(deps.state, deps.clock, key, status, { ...details, delivered, failed }).catch((error: unknown) => {
-    deps.logger.warn('alert outcome not recorded', { dedupeKey: alert.dedupeKey, ...describeError(error) });
-  });
+  return settle(deps, entry, etag);
+}
+
+function park(entry: OutboxEntry, now: Date, reason: string): OutboxEntry {
+  entry.status = 'parked';
+  entry.parkedReason = reason;
+  entry.finishedAt = now.toISOString();
+  return entry;
+}
+
+/** Saves the entry (moving it to the history when it is final). */
+async function settle(deps: AlertsDependencies, entry: OutboxEntry, etag: string): Promise<OutboxEntry> {
+  await deps.outbox.update(entry, etag);
+  if (entry.status === 'parked') {
+    deps.telemetry.metric('kvguard.alert.parked', 1, { type: entry.alert.type });
+    deps.logger.error(`alert parked: ${entry.parkedReason}`, { type: entry.alert.type, subject: entry.alert.subject });
+  }
+  if (entry.status !== 'pending') await deps.outbox.finish(entry);
+  return entry;
 }
 
 /**
@@ -193,24 +334,27 @@ export async function settleClaim(
   await state.write(key, record);
 }
 
-/** Sends to one sink with bounded retries; answers whether it was delivered. Never throws. */
+/** Sends to one sink with bounded retries; answers whether it was delivered and the last failure. Never throws. */
 async function sendWithRetry(
   deps: AlertsDependencies,
   retry: AlertRetryOptions,
   sink: AlertSink,
   alert: Alert,
-): Promise<boolean> {
+): Promise<{ ok: boolean; attempts: number; error?: string }> {
   let delay = retry.initialDelayMs;
+  let error = '';
   for (let attempt = 1; attempt <= retry.attempts; attempt++) {
     try {
       await sink.send(alert);
-      return true;
-    } catch (error) {
+      return { ok: true, attempts: attempt };
+    } catch (failure) {
+      const described = describeError(failure);
+      error = `${described.code}: ${described.reason.split('\n')[0]}`;
       const last = attempt === retry.attempts;
       deps.logger[last ? 'error' : 'warn'](`alert sink ${sink.name} failed (attempt ${attempt}/${retry.attempts})`, {
         type: alert.type,
         subject: alert.subject,
-        ...describeError(error),
+        ...described,
       });
       if (last) break;
       await deps.clock.sleep(delay);
@@ -218,5 +362,5 @@ async function sendWithRetry(
     }
   }
   deps.telemetry.metric('kvguard.alert.sinkFailed', 1, { sink: sink.name, type: alert.type });
-  return false;
+  return { ok: false, attempts: retry.attempts, error };
 }

@@ -213,6 +213,12 @@ export interface RunManifest {
   stats: RunStats;
 }
 
+/**
+ * What the listing of one run manifest tells without reading it (the blob store keeps it as the blob's metadata):
+ * the manifest minus its entries, plus how many entries it has.
+ */
+export type ManifestHead = Omit<RunManifest, 'entries'> & { blobName: string; entryCount: number };
+
 /** Counts and measurements of a run. */
 export interface RunStats {
   stored: number;

@@ -3,6 +3,7 @@ import type {
   BackupRecord,
   CertificatePolicyState,
   DeletedObject,
+  ManifestHead,
   NameState,
   ObjectSummary,
   ObjectType,
@@ -85,8 +86,22 @@ export interface BackupStore {
   putManifest(manifest: RunManifest): Promise<string>;
   /** Manifests of one vault (or all), newest first. */
   listManifests(vault?: string): AsyncIterable<RunManifest & { blobName: string }>;
+  /**
+   * One page of the manifest heads of one vault, newest first: the listing's names and metadata, without reading a
+   * manifest (older manifests without the metadata are read). Pass the previous page's token to continue.
+   */
+  listManifestHeads(
+    vault: string,
+    options?: { continuationToken?: string; pageSize?: number },
+  ): Promise<Page<ManifestHead>>;
+  /** The vaults that have run manifests. */
+  listManifestVaults(): Promise<string[]>;
+  /** One run manifest by blob name; throws `NotFound`. */
+  readManifest(blobName: string): Promise<RunManifest>;
   /** Appends one audit entry (create-only); answers its blob name. */
   appendAudit(entry: AuditEntry): Promise<string>;
+  /** Audit entries, newest first (day by day); with `requestId`, only that request's (other entries are not read). */
+  listAudit(options?: { requestId?: string }): AsyncIterable<AuditEntry & { blobName: string }>;
 }
 
 /** One audited action (a restore request, a drill). */
@@ -167,10 +182,84 @@ export interface AlertSink {
   send(alert: Alert): Promise<void>;
 }
 
+/** How far one sink got with one alert. */
+export interface SinkDelivery {
+  status: 'delivered' | 'failed';
+  attempts: number;
+  lastAttemptAt: string;
+  deliveredAt?: string;
+  /** The last failure, one line (never secret material). */
+  error?: string;
+}
+
+/** Where an alert stands: waiting for a sink, delivered to every sink, or given up on (parked) with a reason. */
+export type OutboxStatus = 'pending' | 'delivered' | 'parked';
+
+/** One alert in the outbox: the alert itself and its delivery state per sink. */
+export interface OutboxEntry {
+  /** Stable id derived from the alert's `dedupeKey` (safe in a blob name). */
+  id: string;
+  alert: Alert;
+  recordedAt: string;
+  status: OutboxStatus;
+  /** Delivery state per sink name. */
+  deliveries: Record<string, SinkDelivery>;
+  /** Delivery passes that tried this alert. */
+  passes: number;
+  /** While set and in the future, one process is delivering the alert and others leave it alone. */
+  leaseUntil?: string;
+  /** Why the alert was parked. */
+  parkedReason?: string;
+  /** When it was delivered or parked. */
+  finishedAt?: string;
+}
+
+/** An outbox entry with the etag it was read at. */
+export interface StoredOutboxEntry {
+  entry: OutboxEntry;
+  etag: string;
+}
+
+/**
+ * The durable alert outbox: an alert is recorded here before anything that depends on it is marked as seen, and is
+ * delivered from here, at least once, until it succeeds or is parked.
+ */
+export interface AlertOutbox {
+  /** Records a new entry create-only; answers its etag, or undefined when its id was recorded before (a duplicate). */
+  record(entry: OutboxEntry): Promise<string | undefined>;
+  /** One pending entry by id; undefined when it is not pending. */
+  readPending(id: string): Promise<StoredOutboxEntry | undefined>;
+  /** Pending entries, oldest first, at most `limit`. */
+  pending(limit: number): Promise<StoredOutboxEntry[]>;
+  /** Replaces a pending entry if unchanged since read; answers the new etag; throws `Conflict` otherwise. */
+  update(entry: OutboxEntry, etag: string): Promise<string>;
+  /** Moves a delivered or parked entry to the history (idempotent). */
+  finish(entry: OutboxEntry): Promise<void>;
+  /** Recent entries: pending ones, then the history newest first; at most `limit` in all. */
+  recent(limit: number): Promise<OutboxEntry[]>;
+}
+
+/** What became of one raised alert. */
+export interface AlertReceipt {
+  /** False when the alert had been raised before (same `dedupeKey`). */
+  recorded: boolean;
+  /** Where delivery stands; `duplicate` for an alert raised and finished before. */
+  status: OutboxStatus | 'duplicate';
+  /** Sinks that have it. */
+  delivered: string[];
+  /** Sinks still to deliver to (retried by the timers). */
+  waiting: string[];
+}
+
 /** Raises alerts to every configured sink. */
 export interface Alerts {
-  /** Raises an alert once (deduplicated by `dedupeKey`); never throws because a sink failed. */
-  raise(alert: Alert): Promise<void>;
+  /**
+   * Records an alert durably once (deduplicated by `dedupeKey`) and tries to deliver it. Throws only when it could
+   * not be recorded, so a caller never marks as seen what no one will hear of; a failing sink is retried later.
+   */
+  raise(alert: Alert): Promise<AlertReceipt>;
+  /** Delivers pending alerts from the outbox (the timers call this); answers what happened to each. */
+  deliverPending(): Promise<OutboxEntry[]>;
 }
 
 /** Custom events and metrics; never given secret values or backup bytes. */

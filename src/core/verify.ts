@@ -120,7 +120,9 @@ export interface DrillObjectResult {
   restoredVersions?: number;
   /** Whether the restored versions (ids, updated times, enabled) match the backup's fingerprint. */
   fingerprintMatches?: boolean;
-  /** Whether the scratch copy was deleted and purged again. */
+  /** Whether the backup was restored into the scratch vault at all (a copy to clean up exists only then). */
+  restored: boolean;
+  /** Whether the scratch copy was deleted and purged again (true when nothing was restored: nothing to clean). */
   cleanedUp: boolean;
   code?: string;
   reason?: string;
@@ -204,6 +206,25 @@ export async function runRestoreDrill(deps: DrillDependencies, options: DrillOpt
   return report;
 }
 
+/**
+ * One sentence on a drill, true to what happened: a drill that restored nothing says so and why (the scratch vault
+ * refused, say), since it then proves nothing about the backups either way.
+ * @param report - the drill's report
+ */
+export function drillSummary(report: DrillReport): string {
+  const head = `Restore drill ${report.drillId} into ${report.scratchVault}`;
+  if (report.status === 'empty')
+    return `${head} had nothing to restore: the catalog holds no backup of the drilled vaults`;
+  const restored = report.objects.filter((o) => o.restored).length;
+  if (restored === 0) {
+    const reasons = [...new Set(report.objects.map((o) => `${o.code ?? 'Failed'}: ${o.reason ?? 'unknown'}`))];
+    return `${head} restored nothing (${reasons.slice(0, 3).join('; ')}); it shows nothing about the backups until it can restore`;
+  }
+  if (report.status === 'passed')
+    return `${head} passed: ${report.passed} of ${report.sampled} objects restored completely`;
+  return `${head} failed for ${report.failed} of ${report.sampled} objects (${restored} restored): backups may not be restorable`;
+}
+
 /** A uniform random sample of `size` entries (Fisher-Yates on a copy), so drills cover the catalog over time. */
 function pickSample<T>(items: readonly T[], size: number, random: () => number): T[] {
   const copy = [...items];
@@ -228,9 +249,9 @@ async function drillOne(
     blobName: record.blobName,
     outcome: 'failed',
     expectedVersions: record.versionCount,
+    restored: false,
     cleanedUp: false,
   };
-  let restored = false;
   try {
     const bytes = await readVerifiedBackup(deps.store, record);
     const state = await scratch.nameState(record.type, record.name);
@@ -250,7 +271,7 @@ async function drillOne(
       bytes,
       state === 'deleted' ? purgeSettleSeconds * 1000 : 0,
     );
-    restored = true;
+    result.restored = true;
     const versions = await scratch.listVersions(record.type, record.name);
     result.restoredVersions = versions.length;
     const policy = record.type === 'certificate' ? await scratch.certificatePolicy(record.name) : undefined;
@@ -262,7 +283,8 @@ async function drillOne(
   } catch (error) {
     Object.assign(result, describeError(error));
   }
-  if (restored) await cleanUp(deps, scratch, record, result);
+  if (result.restored) await cleanUp(deps, scratch, record, result);
+  else result.cleanedUp = true;
   deps.logger[result.outcome === 'passed' ? 'info' : 'warn']('restore drill object', {
     type: record.type,
     name: record.name,
@@ -299,7 +321,7 @@ async function raiseDrillAlert(deps: DrillDependencies, report: DrillReport): Pr
     type: ALERT_TYPES.restoreDrillFailed,
     severity: 'critical',
     subject: report.scratchVault,
-    summary: `Restore drill ${report.drillId} failed for ${failures.length} of ${report.sampled} objects: backups may not be restorable`,
+    summary: drillSummary(report),
     dedupeKey: `drill/${report.drillId}`,
     occurredAt: report.finishedAt,
     data: {

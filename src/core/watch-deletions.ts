@@ -1,9 +1,20 @@
 import { z } from 'zod';
+import { ageOf } from './age';
 import { ALERT_TYPES } from './alerts';
 import { mapWithConcurrency } from './concurrency';
 import type { DeletedObject, ObjectType, VaultTarget } from './domain';
 import { describeError, isKvGuardError, KvGuardError } from './errors';
-import type { Alert, Alerts, BackupStore, Clock, Logger, StateStore, VaultPort, VaultPortFactory } from './ports';
+import type {
+  Alert,
+  AlertReceipt,
+  Alerts,
+  BackupStore,
+  Clock,
+  Logger,
+  StateStore,
+  VaultPort,
+  VaultPortFactory,
+} from './ports';
 
 /** What {@link watchDeletions} needs. */
 export interface WatchDependencies {
@@ -38,6 +49,8 @@ export interface WatchFinding {
   scheduledPurgeDate?: string;
   newestBackupAt?: string;
   newestBackupAgeHours?: number;
+  /** The newest backup's age as text (`3.6 min`, `5 h` …). */
+  newestBackupAge?: string;
 }
 
 /** The watcher's result for one vault. */
@@ -53,8 +66,12 @@ export interface VaultWatchResult {
   purged: WatchFinding[];
   vanished: WatchFinding[];
   recovered: WatchFinding[];
-  /** The alerts this pass raised for the vault (each delivered once, whatever the sinks). */
-  alerts: Pick<Alert, 'type' | 'severity' | 'subject' | 'summary'>[];
+  /**
+   * The alerts this pass raised for the vault, each recorded in the outbox before the watcher's state moved on, with
+   * where its delivery stands (sinks that have it, sinks still waiting: retried by the timer).
+   */
+  alerts: (Pick<Alert, 'type' | 'severity' | 'subject' | 'summary'> &
+    Omit<AlertReceipt, 'recorded'> & { new: boolean })[];
   error?: { code: string; reason: string };
 }
 
@@ -244,13 +261,16 @@ async function alertChanges(
     result[kind].push(...findings);
     for (const finding of findings) {
       const alert = alertFor(kind, vault, finding, deps.clock.now(), previousCheckAt);
+      // Raising records the alert durably (or throws); only after every alert is recorded is the state saved.
+      const { recorded, ...delivery } = await deps.alerts.raise(alert);
       result.alerts.push({
         type: alert.type,
         severity: alert.severity,
         subject: alert.subject,
         summary: alert.summary,
+        new: recorded,
+        ...delivery,
       });
-      await deps.alerts.raise(alert);
     }
   }
 }
@@ -269,6 +289,7 @@ async function withNewestBackup(vault: VaultTarget, change: Change, deps: WatchD
     finding.newestBackupAt = backup.takenAt.toISOString();
     finding.newestBackupAgeHours =
       Math.round(((deps.clock.now().getTime() - backup.takenAt.getTime()) / HOUR_MS) * 10) / 10;
+    finding.newestBackupAge = ageOf(backup.takenAt, deps.clock.now());
   }
   return finding;
 }
@@ -283,7 +304,7 @@ function alertFor(
   const subject = `${vault.name}/${finding.type}/${finding.name}`;
   const what = `The ${finding.type} ${finding.name} in vault ${vault.name}`;
   const backup = finding.newestBackupAt
-    ? `kvguard's newest backup of it is from ${finding.newestBackupAt} (${describeAge(finding.newestBackupAgeHours ?? 0)} old)`
+    ? `kvguard's newest backup of it is from ${finding.newestBackupAt} (${ageOf(finding.newestBackupAt, now)} old)`
     : 'kvguard holds no backup of it';
   const base = { subject, occurredAt: now.toISOString(), data: { vault: vault.name, vaultUrl: vault.url, ...finding } };
   const deletion = finding.deletedOn ?? 'unknown';
@@ -315,10 +336,6 @@ function alertFor(
         dedupeKey: `vanished/${subject.toLowerCase()}/${previousCheckAt}`,
       };
   }
-}
-
-function describeAge(hours: number): string {
-  return hours < 1 ? `${Math.round(hours * 60)} min` : `${hours} h`;
 }
 
 function toState(now: Listing, checkedAt: Date): WatchState {

@@ -129,6 +129,20 @@ export async function parseJsonBody<T>(request: HttpRequest, schema: z.ZodType<T
   return parsed.data;
 }
 
+/**
+ * The path of a list's next page: the query as given plus the token; the function key (`code`) is deliberately not
+ * echoed.
+ * @param path - the route, e.g. `/api/backups`
+ * @param query - the parsed query parameters
+ * @param continuationToken - the token of the next page
+ */
+export function nextPageLink(path: string, query: Record<string, unknown>, continuationToken: string): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries({ ...query, continuationToken }))
+    if (value !== undefined) params.set(key, String(value));
+  return `${path}?${params.toString()}`;
+}
+
 /** Parses the query string with a schema; throws `ValidationError` naming the parameter. */
 export function parseQuery<T>(request: HttpRequest, schema: z.ZodType<T>): T {
   const query: Record<string, string> = {};

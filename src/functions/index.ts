@@ -1,5 +1,11 @@
 import { backupVaultFunction } from './backup-vault';
 import { doctorFunction } from './doctor';
+import { deliverAlertsFunction } from './deliver-alerts';
+import { alertsFunction } from './alerts';
+import { dashboardFunction } from './dashboard';
+import { restoresFunction } from './restores';
+import { runFunction } from './run';
+import { runsFunction } from './runs';
 import type { FunctionDefinition } from './definition';
 import { scheduleBackupsFunction } from './schedule-backups';
 import { statusFunction } from './status';
@@ -31,4 +37,10 @@ export const functionDefinitions: FunctionDefinition[] = [
   applyRetentionFunction,
   restoreDrillFunction,
   doctorFunction,
+  deliverAlertsFunction,
+  runsFunction,
+  runFunction,
+  restoresFunction,
+  alertsFunction,
+  dashboardFunction,
 ];

@@ -4,17 +4,21 @@ import { services } from '../composition';
 import { findVault } from '../config';
 import { vaultStatuses } from '../core/backup/status';
 import { KvGuardError } from '../core/errors';
+import { alertSummary } from '../core/history';
 import type { HttpFunctionDefinition } from './definition';
 import { answeringErrors, authorisation, authorise, jsonResponse, parseQuery } from './http';
 
 const querySchema = z.object({ vault: z.string().min(1).max(200).optional() }).strict();
 
-/** GET /api/status: per vault, the newest successful run, its age, counts and whether the RPO is breached. */
+/**
+ * GET /api/status: per vault, the newest successful run, its age, counts and whether the RPO is breached; and the
+ * alerts not delivered yet (pending or parked).
+ */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'status', async () => {
     const deps = services();
     await authorise(request, authorisation(deps, 'read'));
-    const { config, store, clock, vaultTags } = deps;
+    const { config, store, clock, vaultTags, alertOutbox } = deps;
     const query = parseQuery(request, querySchema);
     const vault = query.vault === undefined ? undefined : findVault(config, query.vault);
     if (query.vault !== undefined && !vault) {
@@ -22,10 +26,11 @@ async function handler(request: HttpRequest, context: InvocationContext): Promis
         field: 'vault',
       });
     }
-    return jsonResponse(
-      200,
-      await vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours, vaultTags),
-    );
+    const [statuses, alerts] = await Promise.all([
+      vaultStatuses(vault ? [vault] : config.vaults, store, clock, config.rpoHours, vaultTags),
+      alertSummary(alertOutbox, clock.now()),
+    ]);
+    return jsonResponse(200, { ...statuses, alerts });
   });
 }
 

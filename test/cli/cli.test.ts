@@ -81,16 +81,57 @@ describe('the kvguard CLI', () => {
   it('exits non-zero with a one-line reason naming the bad flag and value', async () => {
     const unknown = await kvguard(['backup', '--vault', 'https://nope.vault.azure.net/', '--json']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stdout).toBe('');
+    // Under --json the failure is also one JSON document on stdout, shaped like the HTTP API's errors.
+    expect(JSON.parse(unknown.stdout)).toEqual({
+      error: {
+        code: 'ValidationError',
+        message: '--vault "https://nope.vault.azure.net/" is not a configured vault',
+        field: 'vault',
+      },
+    });
     expect(unknown.stderr.trim().split('\n')).toEqual([
       'kvguard: ValidationError: --vault "https://nope.vault.azure.net/" is not a configured vault',
     ]);
+
+    const badFlag = await kvguard(['runs', '--colour', '--json']);
+    expect(badFlag.code).toBe(1);
+    expect(JSON.parse(badFlag.stdout)).toEqual({
+      error: { code: 'ValidationError', message: "unknown option '--colour'" },
+    });
+    expect(badFlag.stderr.split('\n')[0]).toBe("kvguard: unknown option '--colour'");
 
     const badType = await kvguard(['list', '--type', 'blob']);
     expect(badType).toMatchObject({
       code: 1,
       stderr: 'kvguard: ValidationError: --type "blob" must be key, secret or certificate\n',
     });
+  });
+
+  it('lists the runs and explains each object of one, and answers --version', async () => {
+    const runs = await kvguard(['runs', '--vault', 'clivault', '--json']);
+    expect(runs.code).toBe(0);
+    const page = JSON.parse(runs.stdout) as { items: { runId: string; outcome: string }[] };
+    expect(page.items.map((r) => r.outcome)).toEqual(['succeeded', 'succeeded']);
+    const shown = await kvguard(['runs', 'show', page.items[1]!.runId, '--json']);
+    expect(shown.code).toBe(0);
+    const objects = (JSON.parse(shown.stdout) as { chunks: { objects: { name: string; outcome: string }[] }[] }).chunks
+      .flatMap((c) => c.objects)
+      .map((o) => [o.name, o.outcome])
+      .sort();
+    expect(objects).toEqual([
+      ['cli-key', 'stored'],
+      ['cli-secret', 'stored'],
+    ]);
+    const text = await kvguard(['runs', 'show', page.items[0]!.runId]);
+    expect(text.stdout).toMatch(/unchanged +key cli-key \(1 version\(s\), \d+ ms\): versions match the newest backup/);
+
+    const alerts = await kvguard(['alerts', '--json']);
+    expect(JSON.parse(alerts.stdout)).toEqual({ pending: 0, parked: 0, items: [] });
+    const restores = await kvguard(['restores', '--json']);
+    expect(JSON.parse(restores.stdout)).toMatchObject({ items: [] });
+
+    const version = await kvguard(['--version']);
+    expect(version).toMatchObject({ code: 0, stdout: `${(await import('../../package.json')).version}\n` });
   });
 
   it('uses .kvguard/dev.json of the local stack when no vault is configured, and says what is missing otherwise', async () => {

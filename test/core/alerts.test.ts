@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ALERT_TYPES, createAlerts, dedupeStateKey } from '../../src/core/alerts';
-import type { Alert, AlertSink, StateStore } from '../../src/core/ports';
-import { InMemoryStateStore, kvError, ManualClock, RecordingLogger, RecordingTelemetry } from '../support/in-memory';
+import type { Alert, AlertSink } from '../../src/core/ports';
+import { InMemoryAlertOutbox, kvError, ManualClock, RecordingLogger, RecordingTelemetry } from '../support/in-memory';
 
 /** A sink that records what it received and fails its first `failures` sends. */
 class RecordingSink implements AlertSink {
@@ -35,23 +35,27 @@ function alert(overrides: Partial<Alert> = {}): Alert {
   };
 }
 
-function setup(sinks: AlertSink[], state: StateStore = new InMemoryStateStore()) {
-  const clock = new ManualClock();
+function setup(sinks: AlertSink[], options: { outbox?: InMemoryAlertOutbox; clock?: ManualClock } = {}) {
+  const clock = options.clock ?? new ManualClock();
   const logger = new RecordingLogger();
   const telemetry = new RecordingTelemetry();
-  const alerts = createAlerts({ sinks, state, logger, telemetry, clock });
-  return { alerts, clock, logger, telemetry, state };
+  const outbox = options.outbox ?? new InMemoryAlertOutbox();
+  const alerts = createAlerts({ sinks, outbox, logger, telemetry, clock, delivery: { parkAfterHours: 2 } });
+  return { alerts, clock, logger, telemetry, outbox };
 }
 
 describe('createAlerts', () => {
-  it('sends an alert to every sink', async () => {
+  it('sends an alert to every sink and records it as delivered', async () => {
     const a = new RecordingSink('a');
     const b = new RecordingSink('b');
-    const { alerts, telemetry } = setup([a, b]);
-    await alerts.raise(alert());
+    const { alerts, telemetry, outbox } = setup([a, b]);
+    const receipt = await alerts.raise(alert());
     expect(a.received).toEqual([alert()]);
     expect(b.received).toEqual([alert()]);
+    expect(receipt).toEqual({ recorded: true, status: 'delivered', delivered: ['a', 'b'], waiting: [] });
     expect(telemetry.metricValues('kvguard.alert.raised')).toEqual([1]);
+    expect(await outbox.pending(10)).toEqual([]);
+    expect((await outbox.recent(10)).map((e) => e.status)).toEqual(['delivered']);
   });
 
   it('sends to the sinks concurrently, not one after the other', async () => {
@@ -67,7 +71,7 @@ describe('createAlerts', () => {
     });
     const { alerts } = setup([slow('a'), slow('b')]);
     const raised = alerts.raise(alert());
-    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 10 && started.length < 2; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(started).toEqual(['a', 'b']);
     release();
     await raised;
@@ -75,17 +79,19 @@ describe('createAlerts', () => {
 
   it('raises an alert once per dedupe key, however often and however concurrently it is raised', async () => {
     const sink = new RecordingSink('a');
-    const { alerts } = setup([sink]);
+    const { alerts, clock } = setup([sink]);
     await Promise.all([alerts.raise(alert()), alerts.raise(alert()), alerts.raise(alert())]);
+    clock.advance(3 * 3_600_000);
     await alerts.raise(alert({ summary: 'same key, other words' }));
     await alerts.raise(alert({ dedupeKey: 'deleted/contoso/key/other-key/2025-01-01T00:00:00.000Z' }));
+    await alerts.deliverPending();
     expect(sink.received.map((a) => a.dedupeKey)).toEqual([
       'deleted/contoso/key/db-key/2025-01-01T00:00:00.000Z',
       'deleted/contoso/key/other-key/2025-01-01T00:00:00.000Z',
     ]);
   });
 
-  it('retries a failing sink with backoff while the others deliver at once', async () => {
+  it('retries a failing sink with backoff within a pass while the others deliver at once', async () => {
     const flaky = new RecordingSink('flaky', 2);
     const healthy = new RecordingSink('healthy');
     const { alerts, clock } = setup([flaky, healthy]);
@@ -96,61 +102,86 @@ describe('createAlerts', () => {
     expect(clock.slept).toEqual([500, 1000]);
   });
 
-  it('never throws when a sink keeps failing, and logs the failure without the alert data', async () => {
-    const broken = new RecordingSink('broken', Number.POSITIVE_INFINITY);
-    const healthy = new RecordingSink('healthy');
-    const { alerts, logger, telemetry } = setup([broken, healthy]);
-    await expect(alerts.raise(alert())).resolves.toBeUndefined();
-    expect(broken.attempts).toBe(3);
+  it('delivers an alert exactly once when its sink is down for several passes, then up', async () => {
+    const sink = new RecordingSink('webhook', 3 * 4);
+    const healthy = new RecordingSink('topic');
+    const { alerts, outbox, clock } = setup([sink, healthy]);
+    const receipt = await alerts.raise(alert());
+    expect(receipt).toMatchObject({ recorded: true, status: 'pending', delivered: ['topic'], waiting: ['webhook'] });
+    for (let pass = 0; pass < 3; pass++) {
+      clock.advance(60_000);
+      expect((await alerts.deliverPending()).map((e) => e.status)).toEqual(['pending']);
+    }
+    expect(sink.received).toHaveLength(0);
+    clock.advance(60_000);
+    expect((await alerts.deliverPending()).map((e) => e.status)).toEqual(['delivered']);
+    clock.advance(60_000);
+    expect(await alerts.deliverPending()).toEqual([]);
+    expect(sink.received).toHaveLength(1);
     expect(healthy.received).toHaveLength(1);
-    expect(logger.records.filter((r) => r.level === 'error').map((r) => r.message)).toContain(
-      'alert sink broken failed (attempt 3/3)',
-    );
-    expect(telemetry.metrics).toContainEqual({
-      name: 'kvguard.alert.sinkFailed',
-      value: 1,
-      properties: { sink: 'broken', type: ALERT_TYPES.objectDeleted },
+    const [entry] = await outbox.recent(5);
+    expect(entry).toMatchObject({ status: 'delivered', passes: 5 });
+    expect(entry!.deliveries.webhook).toMatchObject({ status: 'delivered', attempts: 13 });
+    expect(entry!.deliveries.topic).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
+  it('parks an alert no sink would take after the park age, naming the failure', async () => {
+    const broken = new RecordingSink('broken', Number.POSITIVE_INFINITY);
+    const { alerts, outbox, clock, telemetry, logger } = setup([broken]);
+    await expect(alerts.raise(alert())).resolves.toMatchObject({ status: 'pending', waiting: ['broken'] });
+    clock.advance(2 * 3_600_000);
+    const [parked] = await alerts.deliverPending();
+    expect(parked).toMatchObject({ status: 'parked' });
+    expect(parked!.parkedReason).toBe('undelivered after 2 h; broken: Transient: broken is down');
+    expect(await outbox.pending(5)).toEqual([]);
+    expect(await outbox.recent(5)).toEqual([expect.objectContaining({ status: 'parked' })]);
+    expect(telemetry.metricValues('kvguard.alert.parked')).toEqual([1]);
+    expect(logger.messages('error')).toContain(`alert parked: ${parked!.parkedReason}`);
+  });
+
+  it('parks at once in a deployment without sinks, and leaves the alert for the timer in a CLI without sinks', async () => {
+    const { alerts: deployment } = setup([]);
+    await expect(deployment.raise(alert())).resolves.toMatchObject({ status: 'parked' });
+    const outbox = new InMemoryAlertOutbox();
+    const clock = new ManualClock();
+    const cli = createAlerts({
+      sinks: [],
+      outbox,
+      logger: new RecordingLogger(),
+      telemetry: new RecordingTelemetry(),
+      clock,
+      delivery: { withoutSinks: 'wait' },
     });
+    await expect(cli.raise(alert())).resolves.toMatchObject({ recorded: true, status: 'pending', waiting: [] });
+    const webhook = new RecordingSink('webhook');
+    const timer = setup([webhook], { outbox, clock });
+    await timer.alerts.deliverPending();
+    expect(webhook.received).toEqual([alert()]);
   });
 
-  it('tries again later when no sink could deliver, but not once one did', async () => {
-    const sink = new RecordingSink('only', 3);
-    const { alerts } = setup([sink]);
-    await alerts.raise(alert());
-    expect(sink.received).toHaveLength(0);
-    await alerts.raise(alert());
-    expect(sink.received).toHaveLength(1);
-    await alerts.raise(alert());
-    expect(sink.received).toHaveLength(1);
-  });
-
-  it('still sends when the state store is down (a duplicate is better than a lost alert)', async () => {
-    const down: StateStore = {
-      read: async () => {
-        throw kvError('Transient', 'storage down');
-      },
-      write: async () => {
-        throw kvError('Transient', 'storage down');
-      },
-    };
+  it('throws when the alert cannot be recorded, so nothing that depends on it moves on', async () => {
+    const outbox = new InMemoryAlertOutbox().failNext('record', kvError('Transient', 'storage down'));
     const sink = new RecordingSink('a');
-    const { alerts, logger } = setup([sink], down);
-    await alerts.raise(alert());
-    expect(sink.received).toHaveLength(1);
-    expect(logger.messages('warn')).toContain('alert de-duplication unavailable; sending anyway');
+    const { alerts } = setup([sink], { outbox });
+    await expect(alerts.raise(alert())).rejects.toThrow('storage down');
+    expect(sink.received).toEqual([]);
   });
 
-  it('takes over a claim left pending by a process that died mid-send', async () => {
-    const state = new InMemoryStateStore();
-    const key = dedupeStateKey('alerts', alert().dedupeKey);
-    await state.write(key, { status: 'pending', claimedAt: '2025-01-01T00:00:00.000Z' });
-    const sink = new RecordingSink('a');
-    const { alerts, clock } = setup([sink], state);
-    await alerts.raise(alert());
-    expect(sink.received).toHaveLength(0);
-    clock.advance(6 * 60_000);
-    await alerts.raise(alert());
-    expect(sink.received).toHaveLength(1);
+  it('delivers after a restart an alert whose process died between recording and delivering', async () => {
+    const outbox = new InMemoryAlertOutbox();
+    const clock = new ManualClock();
+    const hanging: AlertSink = { name: 'webhook', send: () => new Promise<void>(() => {}) };
+    void setup([hanging], { outbox, clock }).alerts.raise(alert());
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await outbox.pending(5)).map((s) => s.entry.leaseUntil)).toEqual(['2025-01-01T00:02:00.000Z']);
+    const webhook = new RecordingSink('webhook');
+    const restarted = setup([webhook], { outbox, clock });
+    await restarted.alerts.deliverPending();
+    expect(webhook.received).toEqual([]);
+    clock.advance(120_001);
+    await restarted.alerts.deliverPending();
+    await restarted.alerts.deliverPending();
+    expect(webhook.received).toEqual([alert()]);
   });
 });
 

@@ -75,6 +75,7 @@ describe('runRestoreDrill', () => {
       expectedVersions: 3,
       restoredVersions: 3,
       fingerprintMatches: true,
+      restored: true,
       cleanedUp: true,
     });
     for (const type of ['key', 'secret', 'certificate'] as const)
@@ -112,8 +113,26 @@ describe('runRestoreDrill', () => {
       expect.objectContaining({
         type: ALERT_TYPES.restoreDrillFailed,
         severity: 'critical',
-        summary: expect.stringMatching(/failed for 2 of 3/),
+        summary: expect.stringMatching(/failed for 2 of 3 objects \(1 restored\): backups may not be restorable/),
       }),
+    ]);
+  });
+
+  it('says a drill restored nothing, and why, instead of blaming the backups or a clean-up', async () => {
+    const { world } = await backedUpWorld();
+    world.scratch.failWhen(
+      'restore',
+      () => true,
+      () => kvError('Forbidden', 'the caller may not restore into the scratch vault', { statusCode: 403 }),
+    );
+
+    const report = await runRestoreDrill(world.deps, options(world));
+
+    expect(report.objects.every((o) => !o.restored && o.cleanedUp && o.outcome === 'failed')).toBe(true);
+    expect(world.alerts.raised.map((a) => a.summary)).toEqual([
+      expect.stringMatching(
+        /restored nothing \(Forbidden: the caller may not restore into the scratch vault\); it shows nothing about the backups/,
+      ),
     ]);
   });
 
@@ -126,7 +145,7 @@ describe('runRestoreDrill', () => {
     const report = await runRestoreDrill(world.deps, options(world));
 
     const byName = Object.fromEntries(report.objects.map((o) => [o.name, o]));
-    expect(byName.k1).toMatchObject({ outcome: 'failed', code: 'Conflict', cleanedUp: false });
+    expect(byName.k1).toMatchObject({ outcome: 'failed', code: 'Conflict', restored: false });
     expect(world.scratch.inspect('key', 'k1')?.deleted).toBe(false);
     expect(byName.s1).toMatchObject({ outcome: 'passed', cleanedUp: true });
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { anyDocument, backupRecordOf } from '../support/catalog-fixtures';
-import { ALERT_TYPES } from '../../src/core/alerts';
+import { ALERT_TYPES, createAlerts } from '../../src/core/alerts';
+import type { Alert, Alerts } from '../../src/core/ports';
 import type { VaultTarget } from '../../src/core/domain';
 import { watchDeletions } from '../../src/core/watch-deletions';
 import {
@@ -10,6 +11,9 @@ import {
   InMemoryVaultFactory,
   ManualClock,
   recordingAlerts,
+  InMemoryAlertOutbox,
+  kvError,
+  RecordingTelemetry,
   RecordingLogger,
 } from '../support/in-memory';
 
@@ -26,7 +30,7 @@ function setup() {
   const store = new InMemoryBackupStore();
   const state = new InMemoryStateStore();
   const logger = new RecordingLogger();
-  const { alerts, received } = recordingAlerts({ state, logger, clock });
+  const { alerts, received } = recordingAlerts({ logger, clock });
   const targets = [target(vault)];
   const watch = () => watchDeletions({ vaults: targets, open: factory, store, state, alerts, logger, clock });
   return { clock, factory, vault, store, state, received, watch, targets, logger };
@@ -71,6 +75,7 @@ describe('watchDeletions', () => {
         scheduledPurgeDate: '2025-05-30T13:00:00.000Z',
         newestBackupAt: '2025-03-01T06:00:00.000Z',
         newestBackupAgeHours: 7.1,
+        newestBackupAge: '7.1 h',
       },
     ]);
     expect(received).toHaveLength(1);
@@ -111,6 +116,10 @@ describe('watchDeletions', () => {
         severity: 'critical',
         subject: 'contoso/secret/api-token',
         summary: received[1]!.summary,
+        new: true,
+        status: 'delivered',
+        delivered: ['recording'],
+        waiting: [],
       },
     ]);
   });
@@ -162,7 +171,7 @@ describe('watchDeletions', () => {
     const forbidden = factory.add(new InMemoryVault('https://locked.vault.azure.net/', { clock }));
     factory.forbid(forbidden.url);
     vault.seedKey('k1');
-    const { alerts, received } = recordingAlerts({ state, logger, clock });
+    const { alerts, received } = recordingAlerts({ logger, clock });
     const watch = () =>
       watchDeletions({ vaults: [target(forbidden), ...targets], open: factory, store, state, alerts, logger, clock });
     await watch();
@@ -186,5 +195,53 @@ describe('watchDeletions', () => {
     await state.write('watch/contoso', before!.value);
     await watch();
     expect(received).toHaveLength(1);
+  });
+
+  it('keeps its state when an alert cannot be recorded, so the next pass raises it again', async () => {
+    const { vault, clock, store, state, logger, targets, factory } = setup();
+    const outbox = new InMemoryAlertOutbox();
+    const { alerts, received } = recordingAlerts({ logger, clock, outbox });
+    const watch = () => watchDeletions({ vaults: targets, open: factory, store, state, alerts, logger, clock });
+    vault.seedKey('k1');
+    await watch();
+    await vault.delete('key', 'k1');
+    outbox.failNext('record', kvError('Transient', 'storage down'));
+    clock.advance(5 * 60_000);
+    expect((await watch()).vaults[0]).toMatchObject({ status: 'failed', error: { code: 'Transient' } });
+    expect(received).toEqual([]);
+    clock.advance(5 * 60_000);
+    expect((await watch()).vaults[0]!.deleted.map((f) => f.name)).toEqual(['k1']);
+    expect(received.map((a) => a.subject)).toEqual(['contoso/key/k1']);
+  });
+
+  it('the lost-alert sequence: a CLI pass without sinks records the alert and the timer delivers it once', async () => {
+    const { vault, clock, store, state, logger, targets, factory } = setup();
+    const outbox = new InMemoryAlertOutbox();
+    const telemetry = new RecordingTelemetry();
+    const webhook: Alert[] = [];
+    const cliAlerts = createAlerts({ sinks: [], outbox, logger, telemetry, clock, delivery: { withoutSinks: 'wait' } });
+    const hostAlerts = createAlerts({
+      sinks: [{ name: 'webhook', send: async (a) => void webhook.push(a) }],
+      outbox,
+      logger,
+      telemetry,
+      clock,
+    });
+    const watchWith = (alerts: Alerts) =>
+      watchDeletions({ vaults: targets, open: factory, store, state, alerts, logger, clock });
+    vault.seedKey('k1');
+    await watchWith(hostAlerts);
+    await vault.delete('key', 'k1');
+    clock.advance(60_000);
+    const cliPass = await watchWith(cliAlerts);
+    expect(cliPass.vaults[0]!.alerts).toEqual([
+      expect.objectContaining({ type: 'kvguard.ObjectDeleted', new: true, status: 'pending', delivered: [] }),
+    ]);
+    clock.advance(5 * 60_000);
+    expect((await watchWith(hostAlerts)).vaults[0]!.alerts).toEqual([]);
+    expect(webhook).toEqual([]);
+    await hostAlerts.deliverPending();
+    await hostAlerts.deliverPending();
+    expect(webhook.map((a) => a.subject)).toEqual(['contoso/key/k1']);
   });
 });

@@ -11,6 +11,7 @@ import { keyVaultObjectEvent } from '../core/events/fixtures';
 import {
   InMemoryBackupStore,
   InMemoryQueue,
+  InMemoryAlertOutbox,
   InMemoryStateStore,
   InMemoryVaultFactory,
   kvError,
@@ -43,12 +44,13 @@ beforeEach(() => {
   backupQueue = new InMemoryQueue<BackupJob>();
   delivered = [];
   lines = [];
+  const outbox = new InMemoryAlertOutbox();
   const alerts = createAlerts({
     sinks: [
       { name: 'down', send: async () => Promise.reject(kvError('Transient', 'sink down')) },
       { name: 'recording', send: async (a) => void delivered.push(a) },
     ],
-    state,
+    outbox,
     logger,
     telemetry,
     clock,
@@ -62,6 +64,7 @@ beforeEach(() => {
     backupQueue,
     restoreQueue: new InMemoryQueue<RestoreJob>(),
     alerts,
+    alertOutbox: outbox,
     telemetry,
     logger,
     clock,

@@ -10,7 +10,9 @@ import {
   auditBlobName,
   checkBytesMatchRecord,
   compareManifestBlobNames,
+  isAuditBlobOf,
   manifestBlobName,
+  manifestHeadOf,
   manifestPrefix,
   matchesBackupQuery,
   prefixesForQuery,
@@ -20,6 +22,7 @@ import type {
   BackupRecord,
   CertificatePolicyState,
   DeletedObject,
+  ManifestHead,
   NameState,
   ObjectSummary,
   ObjectType,
@@ -28,13 +31,21 @@ import type {
   RunManifest,
 } from '../../src/core/domain';
 import { queueMessageText } from '../../src/adapters/storage-queue';
-import { decodeStoredDocument, encodeStoredDocument, readStoredManifest } from '../../src/adapters/stored-document';
+import {
+  auditEntrySchema,
+  decodeStoredDocument,
+  encodeStoredDocument,
+  readStoredManifest,
+} from '../../src/adapters/stored-document';
+import { runManifestSchema } from '../../src/core/manifest-schema';
 import { createAlerts } from '../../src/core/alerts';
 import type { InventoryStore, ObjectInventory } from '../../src/core/browse/inventory';
 import type { PruneMarks } from '../../src/core/retention/marks';
 import { KvGuardError, type ErrorCode } from '../../src/core/errors';
 import type {
   Alert,
+  AlertOutbox,
+  AlertReceipt,
   AlertSink,
   Alerts,
   AuditEntry,
@@ -44,7 +55,9 @@ import type {
   JobQueue,
   Logger,
   OpenVaultOptions,
+  OutboxEntry,
   StateStore,
+  StoredOutboxEntry,
   Telemetry,
   VaultPort,
   VaultPortFactory,
@@ -838,7 +851,16 @@ function failingPort(url: string, error: () => KvGuardError): VaultPort {
 
 /** Methods of {@link BackupStore} that can be made to fail. */
 export type BackupStoreMethod =
-  'putBackup' | 'latestBackup' | 'listBackups' | 'readBackup' | 'putManifest' | 'listManifests' | 'appendAudit';
+  | 'putBackup'
+  | 'latestBackup'
+  | 'listBackups'
+  | 'readBackup'
+  | 'putManifest'
+  | 'listManifests'
+  | 'listManifestHeads'
+  | 'readManifest'
+  | 'appendAudit'
+  | 'listAudit';
 
 /**
  * The catalog in memory, with the blob store's naming (shared from `src/adapters/blob-layout`) and its create-only
@@ -847,7 +869,10 @@ export type BackupStoreMethod =
 export class InMemoryBackupStore implements BackupStore {
   /** Every blob, by name: what the container would hold. */
   readonly blobs = new Map<string, { bytes: Uint8Array; record?: BackupRecord; json?: unknown }>();
+  /** What the blob store would cost: list calls (one per listing page) and blobs read (downloads). */
+  readonly cost = { listCalls: 0, blobsRead: 0 };
   private readonly failures = new FailurePlan<BackupStoreMethod>();
+  private sortedNames: string[] | undefined;
 
   /** @param logger - where damaged documents are reported (as the blob store reports them) */
   constructor(private readonly logger: Logger = silentLogger) {}
@@ -855,6 +880,7 @@ export class InMemoryBackupStore implements BackupStore {
   /** Puts raw bytes under a blob name, as damage or an older kvguard might have left them. */
   plantRaw(blobName: string, text: string): void {
     this.blobs.set(blobName, { bytes: new Uint8Array(Buffer.from(text)) });
+    this.sortedNames = undefined;
   }
 
   /** Makes the next `times` calls of `method` throw. */
@@ -921,6 +947,49 @@ export class InMemoryBackupStore implements BackupStore {
     }
   }
 
+  /** One page of a vault's manifest heads (the token is the last name of the previous page, as Azure's marker). */
+  async listManifestHeads(
+    vault: string,
+    options: { continuationToken?: string; pageSize?: number } = {},
+  ): Promise<Page<ManifestHead>> {
+    this.failures.check('listManifestHeads', [vault, options]);
+    this.cost.listCalls += 1;
+    const after = options.continuationToken;
+    const names = this.namesUnder(manifestPrefix(vault)).filter((n) => after === undefined || n > after);
+    const page = names.slice(0, options.pageSize ?? 1000);
+    const items = page.map((name) => manifestHeadOf(name, this.blobs.get(name)!.json as RunManifest));
+    return page.length < names.length ? { items, continuationToken: page.at(-1)! } : { items };
+  }
+
+  /** The vaults with manifests. */
+  async listManifestVaults(): Promise<string[]> {
+    this.cost.listCalls += 1;
+    return [...new Set(this.namesUnder(manifestPrefix()).map((n) => n.split('/')[1]!))].sort();
+  }
+
+  /** One manifest by blob name; `NotFound` when absent. */
+  async readManifest(blobName: string): Promise<RunManifest> {
+    this.failures.check('readManifest', [blobName]);
+    this.cost.blobsRead += 1;
+    const blob = this.blobs.get(blobName);
+    if (!blob?.json) throw kvError('NotFound', `blob ${JSON.stringify(blobName)} does not exist`, { statusCode: 404 });
+    return decodeStoredDocument(blobName, Buffer.from(blob.bytes).toString('utf8'), runManifestSchema);
+  }
+
+  /** Audit entries newest first (day folders newest first). */
+  async *listAudit(options: { requestId?: string } = {}): AsyncIterable<AuditEntry & { blobName: string }> {
+    this.failures.check('listAudit', [options]);
+    const names = this.namesUnder('audit/');
+    const day = (n: string) => n.split('/').slice(1, 4).join('/');
+    names.sort((a, b) => (day(a) === day(b) ? (a < b ? -1 : 1) : day(a) < day(b) ? 1 : -1));
+    for (const blobName of names) {
+      if (options.requestId !== undefined && !isAuditBlobOf(blobName, options.requestId)) continue;
+      this.cost.blobsRead += 1;
+      const text = Buffer.from(this.blobs.get(blobName)!.bytes).toString('utf8');
+      yield { ...decodeStoredDocument(blobName, text, auditEntrySchema), blobName };
+    }
+  }
+
   /** Appends an audit entry (create-only). */
   async appendAudit(entry: AuditEntry): Promise<string> {
     this.failures.check('appendAudit', [entry]);
@@ -944,6 +1013,7 @@ export class InMemoryBackupStore implements BackupStore {
   /** Removes a blob, as the storage account's lifecycle management would; kvguard itself never deletes. */
   expire(blobName: string): void {
     this.blobs.delete(blobName);
+    this.sortedNames = undefined;
   }
 
   private createJson(blobName: string, value: object): void {
@@ -961,10 +1031,12 @@ export class InMemoryBackupStore implements BackupStore {
       });
     }
     this.blobs.set(blobName, blob);
+    this.sortedNames = undefined;
   }
 
   private namesUnder(prefix: string): string[] {
-    return [...this.blobs.keys()].filter((n) => n.startsWith(prefix)).sort();
+    this.sortedNames ??= [...this.blobs.keys()].sort();
+    return this.sortedNames.filter((n) => n.startsWith(prefix));
   }
 }
 
@@ -1048,16 +1120,109 @@ export class InMemoryQueue<T> implements JobQueue<T> {
 }
 
 /**
- * The real alerts port (de-duplication included) over a sink that records what it receives, for use-case tests.
- * @param deps - the state store for de-duplication, a logger and a clock
+ * The alert outbox in memory, with the blob outbox's rules: create-only records, one marker per alert ever recorded,
+ * etag conditions on updates, pending entries moved to a history when finished.
  */
-export function recordingAlerts(deps: { state: StateStore; logger: Logger; clock: Clock }): {
+export class InMemoryAlertOutbox implements AlertOutbox {
+  private readonly pendingEntries = new Map<string, { json: string; etag: string }>();
+  private readonly seen = new Set<string>();
+  private readonly history: OutboxEntry[] = [];
+  private counter = 0;
+  private readonly failures = new FailurePlan<'record' | 'update'>();
+
+  /** Makes the next `times` calls of `method` throw. */
+  failNext(method: 'record' | 'update', error: ErrorFactory, times = 1): this {
+    this.failures.next(method, error, times);
+    return this;
+  }
+
+  /** Records the entry unless its id was recorded before. */
+  async record(entry: OutboxEntry): Promise<string | undefined> {
+    this.failures.check('record', [entry]);
+    if (this.seen.has(entry.id) || this.pendingEntries.has(entry.id)) return undefined;
+    this.seen.add(entry.id);
+    return this.put(entry);
+  }
+
+  /** The pending entry with this id. */
+  async readPending(id: string): Promise<StoredOutboxEntry | undefined> {
+    const doc = this.pendingEntries.get(id);
+    return doc && { entry: JSON.parse(doc.json) as OutboxEntry, etag: doc.etag };
+  }
+
+  /** Pending entries, oldest first. */
+  async pending(limit: number): Promise<StoredOutboxEntry[]> {
+    return [...this.pendingEntries.values()]
+      .map((doc) => ({ entry: JSON.parse(doc.json) as OutboxEntry, etag: doc.etag }))
+      .sort((a, b) => a.entry.recordedAt.localeCompare(b.entry.recordedAt))
+      .slice(0, limit);
+  }
+
+  /** Replaces a pending entry if its etag matches; `Conflict` otherwise. */
+  async update(entry: OutboxEntry, etag: string): Promise<string> {
+    this.failures.check('update', [entry]);
+    if (this.pendingEntries.get(entry.id)?.etag !== etag)
+      throw kvError('Conflict', `outbox entry ${entry.id} changed since it was read`, { statusCode: 412 });
+    return this.put(entry);
+  }
+
+  /** Moves a finished entry to the history (once). */
+  async finish(entry: OutboxEntry): Promise<void> {
+    if (!this.history.some((e) => e.id === entry.id)) this.history.unshift(JSON.parse(JSON.stringify(entry)));
+    this.pendingEntries.delete(entry.id);
+  }
+
+  /** Pending entries, then the history newest first. */
+  async recent(limit: number): Promise<OutboxEntry[]> {
+    const open = (await this.pending(limit)).map((s) => s.entry);
+    return [...open, ...this.history.slice(0, Math.max(0, limit - open.length))];
+  }
+
+  private put(entry: OutboxEntry): string {
+    this.counter += 1;
+    const etag = `"0x${this.counter.toString(16).padStart(8, '0')}"`;
+    this.pendingEntries.set(entry.id, { json: JSON.stringify(entry), etag });
+    return etag;
+  }
+}
+
+/**
+ * The real alerts port (outbox and de-duplication included) over a sink that records what it receives, for use-case
+ * tests.
+ * @param deps - a logger, a clock, and optionally the outbox (a fresh in-memory one by default)
+ */
+export function recordingAlerts(deps: { logger: Logger; clock: Clock; outbox?: AlertOutbox }): {
   alerts: Alerts;
   received: Alert[];
+  outbox: AlertOutbox;
 } {
   const sink = new RecordingAlertSink();
-  const alerts = createAlerts({ sinks: [sink], telemetry: new RecordingTelemetry(), ...deps });
-  return { alerts, received: sink.received };
+  const outbox = deps.outbox ?? new InMemoryAlertOutbox();
+  const alerts = createAlerts({
+    sinks: [sink],
+    telemetry: new RecordingTelemetry(),
+    logger: deps.logger,
+    clock: deps.clock,
+    outbox,
+  });
+  return { alerts, received: sink.received, outbox };
+}
+
+/** An alerts port that only records what was raised (for use cases whose alerts, not their delivery, are tested). */
+export class RecordingAlerts implements Alerts {
+  /** @param raised - where raised alerts are kept */
+  constructor(readonly raised: Alert[] = []) {}
+
+  /** Records the alert. */
+  async raise(alert: Alert): Promise<AlertReceipt> {
+    this.raised.push(alert);
+    return { recorded: true, status: 'delivered', delivered: ['recording'], waiting: [] };
+  }
+
+  /** Nothing is ever pending here. */
+  async deliverPending(): Promise<OutboxEntry[]> {
+    return [];
+  }
 }
 
 /** An alert sink that keeps what it is sent (a JSON copy, as it would cross the wire); failures are injectable. */

@@ -9,6 +9,8 @@ import { registerVerify } from './verify';
 import { registerShow } from './show';
 import { registerDiff } from './diff';
 import { registerRetention } from './retention';
+import { registerRuns } from './runs';
+import { registerAlerts, registerRestores } from './history';
 
 /** Adds one command to the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -25,4 +27,7 @@ export const commands: RegisterCommand[] = [
   registerDiff,
   registerRetention,
   registerDoctor,
+  registerRuns,
+  registerRestores,
+  registerAlerts,
 ];

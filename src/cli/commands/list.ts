@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { catalogPage, DEFAULT_CATALOG_PAGE_SIZE, MAX_CATALOG_PAGE_SIZE, type CatalogPage } from '../../core/catalog';
-import { KvGuardError } from '../../core/errors';
 import { cliServices } from '../context';
-import { typeFlag, vaultFlag } from '../flags';
+import { instantFlag, typeFlag, vaultFlag } from '../flags';
 import { runCommand } from '../output';
 
 interface ListOptions {
@@ -37,12 +36,7 @@ async function list(options: ListOptions): Promise<CatalogPage> {
   const { config, store } = cliServices();
   const vault = vaultFlag(config, options.vault)?.name;
   const type = options.type === undefined ? undefined : typeFlag(options.type);
-  const asOf = options.asOf === undefined ? undefined : new Date(options.asOf);
-  if (asOf && Number.isNaN(asOf.getTime())) {
-    throw new KvGuardError('ValidationError', `--as-of ${JSON.stringify(options.asOf)} is not an ISO time`, {
-      field: 'asOf',
-    });
-  }
+  const asOf = instantFlag(options.asOf, '--as-of', 'asOf');
   return catalogPage(store, {
     vault,
     type,

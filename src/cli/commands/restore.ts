@@ -121,8 +121,20 @@ function render(report: RestoreReport): string {
   ].join('\n');
 }
 
+/**
+ * Why the command fails, if it does. A dry run fails when the real restore would: a name it would need is taken
+ * (refused as a whole under `--on-conflict fail`, or left in conflict under the other policies, since a live object
+ * is never overwritten).
+ */
 function failure(report: RestoreReport): string | undefined {
-  if (report.status === 'succeeded' || report.status === 'planned') return undefined;
+  if (report.status === 'planned') {
+    const taken = report.objects.filter((o) => o.action === 'conflict').length;
+    if (taken === 0) return undefined;
+    return report.onConflict === 'fail'
+      ? `dry run: the restore would be refused: ${taken} name(s) taken and --on-conflict is fail`
+      : `dry run: the restore would leave ${taken} object(s) in conflict (a live object is never overwritten)`;
+  }
+  if (report.status === 'succeeded') return undefined;
   if (report.status === 'conflict')
     return `restore refused: ${report.counts.conflict} name(s) taken and --on-conflict is fail; nothing was changed`;
   return `restore ${report.status}: ${report.counts.failed} failed, ${report.counts.conflict} conflict(s)`;

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { vaultStatuses, type VaultStatus } from '../../core/backup/status';
+import { ageOf } from '../../core/age';
+import { alertSummary, type AlertSummary } from '../../core/history';
 import { cliServices } from '../context';
 import { vaultFlag } from '../flags';
 import { runCommand } from '../output';
@@ -27,21 +29,39 @@ export function registerStatus(program: Command): void {
     );
 }
 
-async function status(vaultOption?: string): Promise<{ vaults: VaultStatus[]; rpoBreached: boolean }> {
-  const { config, store, clock, vaultTags } = cliServices();
-  const target = vaultFlag(config, vaultOption);
-  return vaultStatuses(target ? [target] : config.vaults, store, clock, config.rpoHours, vaultTags);
+interface StatusResult {
+  checkedAt: string;
+  vaults: VaultStatus[];
+  rpoBreached: boolean;
+  alerts: AlertSummary;
 }
 
-function render({ vaults }: { vaults: VaultStatus[] }): string {
-  return vaults
-    .map(
-      (v) =>
-        (v.paused ? `${v.vault}: PAUSED (${v.paused.reason}); ` : '') +
-        (v.lastSuccessAt
-          ? `${v.vault}: last success ${v.lastSuccessAt} (${v.ageHours} h ago, RPO ${v.rpoHours} h${v.rpoBreached ? ', BREACHED' : ''}); ` +
-            `${v.counts?.stored ?? 0} stored, ${v.counts?.unchanged ?? 0} unchanged, ${v.counts?.failed ?? 0} failed`
-          : `${v.vault}: no successful backup yet (RPO ${v.rpoHours} h, BREACHED)`),
-    )
-    .join('\n');
+async function status(vaultOption?: string): Promise<StatusResult> {
+  const { config, store, clock, alertOutbox, vaultTags } = cliServices();
+  const target = vaultFlag(config, vaultOption);
+  const [statuses, alerts] = await Promise.all([
+    vaultStatuses(target ? [target] : config.vaults, store, clock, config.rpoHours, vaultTags),
+    alertSummary(alertOutbox, clock.now()),
+  ]);
+  return { checkedAt: clock.now().toISOString(), ...statuses, alerts };
+}
+
+function render({ checkedAt, vaults, alerts }: StatusResult): string {
+  const now = new Date(checkedAt);
+  const lines = vaults.map(
+    (v) =>
+      (v.paused ? `${v.vault}: PAUSED (${v.paused.reason}); ` : '') +
+      (v.lastSuccessAt
+        ? `${v.vault}: last success ${v.lastSuccessAt} (${ageOf(v.lastSuccessAt, now)} ago, RPO ${v.rpoHours} h${v.rpoBreached ? ', BREACHED' : ''}); ` +
+          `${v.counts?.stored ?? 0} stored, ${v.counts?.unchanged ?? 0} unchanged, ${v.counts?.failed ?? 0} failed`
+        : `${v.vault}: no successful backup yet (RPO ${v.rpoHours} h, BREACHED)`),
+  );
+  if (alerts.pending + alerts.parked > 0) {
+    lines.push(`alerts: ${alerts.pending} pending delivery, ${alerts.parked} parked (kvguard alerts)`);
+    for (const a of alerts.undelivered)
+      lines.push(
+        `  ${a.status.toUpperCase()} ${a.type} ${a.subject} (${a.age} ago)${a.parkedReason ? `: ${a.parkedReason}` : ''}`,
+      );
+  }
+  return lines.join('\n');
 }

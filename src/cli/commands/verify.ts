@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { KvGuardError } from '../../core/errors';
 import { restoreSettingsFor } from '../../core/restore/restore-settings';
-import { runRestoreDrill, verifyBackups, type DrillReport, type VerifyReport } from '../../core/verify';
+import { drillSummary, runRestoreDrill, verifyBackups, type DrillReport, type VerifyReport } from '../../core/verify';
 import { cliServices } from '../context';
 import { typeFlag, vaultFlag } from '../flags';
 import { runCommand } from '../output';
@@ -82,15 +82,14 @@ function render(result: VerifyResult): string {
     ].join('\n');
   }
   const r = result.report;
-  const lines = r.objects.map(
-    (o) =>
-      `  ${o.outcome.padEnd(6)} ${o.vault}/${o.type}/${o.name}  ${o.restoredVersions ?? '?'}/${o.expectedVersions} version(s)` +
-      `${o.cleanedUp ? '' : '  scratch copy NOT cleaned up'}${o.reason ? `  ${o.code}: ${o.reason}` : ''}`,
-  );
-  return [
-    `drill ${r.drillId} into ${r.scratchVault}: ${r.status}: ${r.passed} of ${r.sampled} objects restored completely`,
-    ...lines,
-  ].join('\n');
+  const lines = r.objects.map((o) => {
+    const what = `  ${o.outcome.padEnd(6)} ${o.vault}/${o.type}/${o.name}`;
+    const reason = o.reason ? `  ${o.code}: ${o.reason}` : '';
+    if (!o.restored) return `${what}  not restored${reason}`;
+    const versions = `${o.restoredVersions ?? '?'}/${o.expectedVersions} version(s)`;
+    return `${what}  ${versions}${o.cleanedUp ? '' : '  scratch copy NOT cleaned up'}${reason}`;
+  });
+  return [drillSummary(r), ...lines].join('\n');
 }
 
 function failure(result: VerifyResult): string | undefined {
@@ -99,7 +98,5 @@ function failure(result: VerifyResult): string | undefined {
     return r.status === 'passed'
       ? undefined
       : `verify ${r.status}: ${result.report.failed.length} blob(s) do not match the catalog`;
-  return result.report.status === 'failed'
-    ? `drill failed for ${result.report.failed} of ${result.report.sampled} objects`
-    : undefined;
+  return result.report.status === 'failed' ? drillSummary(result.report) : undefined;
 }

@@ -57,14 +57,20 @@ function render(summary: WatchSummary): string {
     for (const f of v.purged) lines.push(`  PURGED    ${describe(f)}`);
     for (const f of v.vanished) lines.push(`  VANISHED  ${describe(f)}`);
     for (const f of v.recovered) lines.push(`  recovered ${f.type} ${f.name}`);
-    for (const a of v.alerts) lines.push(`  alert     ${a.type} (${a.severity}) ${a.subject}`);
+    for (const a of v.alerts) lines.push(`  alert     ${a.type} (${a.severity}) ${a.subject}: ${deliveryText(a)}`);
   }
   return lines.join('\n');
 }
 
 function describe(f: WatchFinding): string {
-  const backup = f.newestBackupAt
-    ? `newest backup ${f.newestBackupAt} (${f.newestBackupAgeHours} h old)`
-    : 'no backup held';
+  const backup = f.newestBackupAt ? `newest backup ${f.newestBackupAt} (${f.newestBackupAge} old)` : 'no backup held';
   return `${f.type} ${f.name}${f.deletedOn ? ` deleted ${f.deletedOn}` : ''}; ${backup}`;
+}
+
+function deliveryText(a: WatchSummary['vaults'][number]['alerts'][number]): string {
+  if (!a.new) return 'raised before';
+  if (a.status === 'delivered') return `delivered to ${a.delivered.join(', ') || 'no sink'}`;
+  if (a.status === 'parked') return 'parked (see kvguard alerts)';
+  const to = a.waiting.length > 0 ? ` for ${a.waiting.join(', ')}` : '';
+  return `in the outbox${to}; the deployment's alert timer delivers it`;
 }

@@ -47,7 +47,10 @@ export interface RunSummary {
  * Whether the chunk manifests cover the whole vault: for each object type, pages 0…k are all there and page k was
  * that type's last. Retried jobs may report a chunk twice; that is harmless.
  */
-export function isRunComplete(manifests: readonly RunManifest[], types: readonly string[]): boolean {
+export function isRunComplete(
+  manifests: readonly Pick<RunManifest, 'chunk' | 'error'>[],
+  types: readonly string[],
+): boolean {
   return types.every((type) => {
     const chunks = manifests.filter((m) => m.chunk?.type === type && !m.error).map((m) => m.chunk!);
     const last = chunks.find((c) => c.lastPage);
@@ -122,7 +125,7 @@ export function firstBackupJob(
 }
 
 /** How far the clocks of two Function instances may disagree. */
-const CLOCK_SKEW_MARGIN_MS = 5 * 60_000;
+export const CLOCK_SKEW_MARGIN_MS = 5 * 60_000;
 
 /** Queue messages sent at once by the timer's fan-out. */
 const SCHEDULE_SEND_CONCURRENCY = 8;

@@ -1,3 +1,4 @@
+import { ageOf } from '../age';
 import { ALERT_TYPES } from '../alerts';
 import { mapWithConcurrency } from '../concurrency';
 import type { RunManifest, VaultTarget } from '../domain';
@@ -122,7 +123,7 @@ export async function alertRpoBreaches(statuses: readonly VaultStatus[], alerts:
       subject: status.vault,
       summary:
         (status.lastSuccessAt
-          ? `Vault ${status.vault}: newest successful backup is ${status.ageHours} h old (RPO ${status.rpoHours} h)`
+          ? `Vault ${status.vault}: newest successful backup is ${ageOf(status.lastSuccessAt, clock.now())} old (RPO ${status.rpoHours} h)`
           : `Vault ${status.vault} has no successful backup run (RPO ${status.rpoHours} h)`) +
         (status.paused ? `; scheduled backups are ${status.paused.reason}` : ''),
       dedupeKey: `rpo/${status.vault}/${status.lastSuccessAt ?? 'never'}`,

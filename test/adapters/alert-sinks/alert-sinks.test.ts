@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertSinks, eventGridTopicSink, webhookSink } from '../../../src/adapters/alert-sinks';
 import { ALERT_TYPES, createAlerts } from '../../../src/core/alerts';
 import type { Alert } from '../../../src/core/ports';
-import { InMemoryStateStore, ManualClock, RecordingLogger, RecordingTelemetry } from '../../support/in-memory';
+import { InMemoryAlertOutbox, ManualClock, RecordingLogger, RecordingTelemetry } from '../../support/in-memory';
 import { localhostTls, startReceiver, type Receiver } from '../../support/receiver';
 
 const ALERT: Alert = {
@@ -221,12 +221,12 @@ describe('createAlertSinks', () => {
     ];
     const alerts = createAlerts({
       sinks,
-      state: new InMemoryStateStore(),
+      outbox: new InMemoryAlertOutbox(),
       logger: d.logger,
       telemetry: d.telemetry,
       clock: new ManualClock(),
     });
-    await expect(alerts.raise(ALERT)).resolves.toBeUndefined();
+    await expect(alerts.raise(ALERT)).resolves.toMatchObject({ status: 'pending', waiting: ['eventGridTopic'] });
     expect(receiver.requests).toHaveLength(1);
     expect(d.telemetry.eventsNamed('kvguard.Alert')).toHaveLength(1);
     expect(topic.requests).toHaveLength(3);

@@ -261,4 +261,61 @@ describe('BlobBackupStore against Azurite', () => {
   });
 });
 
+describe('BlobBackupStore run history and audit log against Azurite', () => {
+  it('lists manifest heads page by page from the listing metadata, equal to the manifests themselves', async () => {
+    const container = recordingContainer(uniqueStorageName('heads'));
+    const store = new BlobBackupStore({ container: container.container, immutability: 'container', retentionDays: 90 });
+    const chunk: RunManifest = {
+      ...manifest('alpha', '2025-01-02T00:00:00.000Z', '20250102T000000Z-abc123'),
+      scope: 'chunk',
+      chunk: { type: 'secret', sequence: 2, lastPage: true },
+      error: { code: 'Forbidden', reason: 'the vault refused: ünïcode and "quotes"' },
+      entries: [
+        { type: 'secret', name: 's', versionCount: 1, durationMs: 3, outcome: { status: 'unchanged', blobName: 'b' } },
+      ],
+      stats: { ...emptyRunStats(), unchanged: 1, throttled: 4, maxConcurrency: 8, durationMs: 20 },
+    };
+    await store.putManifest(manifest('alpha', '2025-01-01T00:00:00.000Z', '20250101T000000Z-000001'));
+    const chunkBlob = await store.putManifest(chunk);
+    await store.putManifest(manifest('beta', '2025-01-03T00:00:00.000Z', '20250103T000000Z-000003'));
+    expect(await store.listManifestVaults()).toEqual(['alpha', 'beta']);
+    container.requests.length = 0;
+    const first = await store.listManifestHeads('alpha', { pageSize: 1 });
+    const { entries, ...rest } = chunk;
+    expect(first.items).toEqual([{ ...rest, blobName: chunkBlob, entryCount: entries.length }]);
+    expect(container.requests.map((r) => r.method)).toEqual(['GET']);
+    const second = await store.listManifestHeads('alpha', { pageSize: 1, continuationToken: first.continuationToken });
+    expect(second.items.map((h) => h.runId)).toEqual(['20250101T000000Z-000001']);
+    expect(second.continuationToken).toBeUndefined();
+    expect(await store.readManifest(chunkBlob)).toEqual(chunk);
+  });
+
+  it("lists audit entries newest first across days, and only one request's when asked", async () => {
+    const store = new BlobBackupStore({
+      container: azurite.blobService().getContainerClient(uniqueStorageName('audit')),
+      immutability: 'container',
+      retentionDays: 90,
+    });
+    const entry = (requestId: string, at: string) => ({
+      action: 'restore' as const,
+      at,
+      principal: 'ops@contoso',
+      requestId,
+      dryRun: false,
+      source: { vault: 'alpha' },
+      target: { vault: 'alpha' },
+      objects: [],
+      outcome: 'completed',
+    });
+    await store.appendAudit(entry('old', '2024-12-31T23:00:00.000Z'));
+    await store.appendAudit(entry('mid', '2025-01-01T08:00:00.000Z'));
+    await store.appendAudit(entry('new', '2025-01-01T09:00:00.000Z'));
+    await store.appendAudit(entry('newest', '2025-02-01T00:00:00.000Z'));
+    expect((await collect(store.listAudit())).map((e) => e.requestId)).toEqual(['newest', 'new', 'mid', 'old']);
+    expect((await collect(store.listAudit({ requestId: 'mid' }))).map((e) => e.at)).toEqual([
+      '2025-01-01T08:00:00.000Z',
+    ]);
+  });
+});
+
 // BlobStateStore's behaviour is checked by test/contracts/state-store.contract.test.ts.

@@ -18,6 +18,7 @@ import {
   InMemoryVault,
   InMemoryVaultFactory,
   ManualClock,
+  RecordingAlerts,
   RecordingLogger,
   RecordingTelemetry,
   kvError,
@@ -50,7 +51,7 @@ function setup() {
   const deps: BackupDependencies & { store: InMemoryBackupStore; telemetry: RecordingTelemetry } = {
     vaults: factory,
     store: new InMemoryBackupStore(),
-    alerts: { raise: async (alert) => void raised.push(alert) },
+    alerts: new RecordingAlerts(raised),
     telemetry: new RecordingTelemetry(),
     logger: new RecordingLogger(),
     clock,

@@ -10,6 +10,7 @@ import {
   ManualClock,
   RecordingLogger,
   RecordingTelemetry,
+  RecordingAlerts,
 } from '../../support/in-memory';
 
 // The weekly deep check is off (refreshDays far out), so only the policy decides when an unchanged object is stored again.
@@ -33,7 +34,7 @@ function world() {
     vaults: factory,
     store,
     inventory,
-    alerts: { raise: async () => {} },
+    alerts: new RecordingAlerts(),
     telemetry: new RecordingTelemetry(),
     logger,
     clock,

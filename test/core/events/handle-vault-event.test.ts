@@ -43,7 +43,7 @@ function setup(options: { snapshotOnPolicyChange?: boolean; coalesceSeconds?: nu
   const state = new InMemoryStateStore();
   const queue = new InMemoryQueue<BackupJob>();
   const store = new InMemoryBackupStore();
-  const { alerts, received } = recordingAlerts({ state, logger, clock });
+  const { alerts, received } = recordingAlerts({ logger, clock });
   const deps = {
     findVault: (urlOrName: string) => findVault({ vaults: [CONTOSO, SECRETS_ONLY] }, urlOrName),
     snapshotOnPolicyChange: options.snapshotOnPolicyChange ?? false,

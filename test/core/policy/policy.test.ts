@@ -8,12 +8,12 @@ import { pauseState, type VaultTagReader } from '../../../src/core/policy/pause'
 import { isDueOnTick, vaultsDueOnTick } from '../../../src/core/policy/schedule';
 import {
   InMemoryBackupStore,
-  InMemoryStateStore,
   InMemoryVaultFactory,
   ManualClock,
   RecordingLogger,
   RecordingTelemetry,
   recordingAlerts,
+  RecordingAlerts,
 } from '../../support/in-memory';
 
 // The weekly deep check is off (refreshDays far out), so only the policy decides when an unchanged object is stored again.
@@ -156,7 +156,7 @@ async function backedUpVault(vaultTarget: VaultTarget) {
   const deps = {
     vaults: factory,
     store,
-    alerts: { raise: async () => {} },
+    alerts: new RecordingAlerts(),
     telemetry: new RecordingTelemetry(),
     logger,
     clock,
@@ -181,7 +181,7 @@ describe('status of a paused vault', () => {
     clock.advance(12 * 3_600_000);
     const { vaults, rpoBreached } = await vaultStatuses([paused], store, clock, 24);
     expect(rpoBreached).toBe(true);
-    const { alerts, received } = recordingAlerts({ state: new InMemoryStateStore(), logger, clock });
+    const { alerts, received } = recordingAlerts({ logger, clock });
     await alertRpoBreaches(vaults, alerts, clock);
     expect(received).toHaveLength(1);
     expect(received[0]!.summary).toMatch(/13 h old \(RPO 12 h\); scheduled backups are paused by setting/);

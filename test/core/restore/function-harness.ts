@@ -3,6 +3,7 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { useServices, type Services } from '../../../src/composition';
 import { loadConfig } from '../../../src/config';
 import { testPrincipalVerifier } from '../../support/entra';
+import { InMemoryAlertOutbox } from '../../support/in-memory';
 import { restoreWorld } from './harness';
 
 /** The restore world plus configuration, installed as the process-wide services. */
@@ -18,6 +19,7 @@ export function installRestoreWorld(settings: Record<string, string> = {}) {
     config,
     backupQueue: { send: async () => {} },
     principals: testPrincipalVerifier(),
+    alertOutbox: new InMemoryAlertOutbox(),
   };
   useServices(services);
   return { ...world, config, services };

@@ -4,7 +4,6 @@
  */
 import type { BackupRecord, ObjectType } from '../../../src/core/domain';
 import type { RestoreJob } from '../../../src/core/jobs';
-import type { Alert, Alerts } from '../../../src/core/ports';
 import type { RestoreRequest, VaultRef } from '../../../src/core/restore/restore-request';
 import { DEFAULT_RESTORE_SETTINGS, type RestoreSettings } from '../../../src/core/restore/restore-settings';
 import {
@@ -15,20 +14,13 @@ import {
   InMemoryVault,
   InMemoryVaultFactory,
   ManualClock,
+  RecordingAlerts,
   RecordingLogger,
   RecordingTelemetry,
 } from '../../support/in-memory';
 import { backUpNow } from '../../support/back-up-now';
 
-/** Alerts that keep what was raised. */
-export class RecordingAlerts implements Alerts {
-  readonly raised: Alert[] = [];
-
-  /** Records the alert. */
-  async raise(alert: Alert): Promise<void> {
-    this.raised.push(alert);
-  }
-}
+export { RecordingAlerts };
 
 /** Everything a restore test touches. */
 export function restoreWorld() {

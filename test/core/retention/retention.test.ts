@@ -14,6 +14,7 @@ import {
   ManualClock,
   RecordingLogger,
   RecordingTelemetry,
+  RecordingAlerts,
 } from '../../support/in-memory';
 
 const DAY_MS = 86_400_000;
@@ -37,7 +38,7 @@ function setup(retention: RetentionPolicy, options: { exclude?: ObjectFilter[] }
     vaults: factory,
     store,
     inventory,
-    alerts: { raise: async () => {} },
+    alerts: new RecordingAlerts(),
     telemetry: new RecordingTelemetry(),
     logger: new RecordingLogger(),
     clock,

@@ -92,6 +92,12 @@ describe('dev host: HTTP functions', () => {
       headers: { 'x-functions-key': 'not-the-key' },
     });
     expect([none.status, wrong.status]).toEqual([401, 401]);
+    expect(await none.json()).toEqual({
+      error: {
+        code: 'Unauthorized',
+        message: 'a valid function key is required (x-functions-key header or code query)',
+      },
+    });
     expect(seen.length).toBe(before);
   });
 
@@ -103,10 +109,15 @@ describe('dev host: HTTP functions', () => {
   });
 
   it('answers 404 for an unknown route and, like the Functions host, for a known route with another method', async () => {
-    expect((await fetch(`${host.url}/api/nope`)).status).toBe(404);
+    const unknown = await fetch(`${host.url}/api/nope`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await unknown.json()).toEqual({ error: { code: 'NotFound', message: 'no function answers GET /api/nope' } });
     expect((await fetch(`${host.url}/api/restore/a/extra`, { method: 'POST' })).status).toBe(404);
     expect((await fetch(`${host.url}/api/ping`, { method: 'DELETE' })).status).toBe(404);
-    expect((await fetch(`${host.url}/somewhere`)).status).toBe(404);
+    const elsewhere = await fetch(`${host.url}/somewhere`);
+    expect(elsewhere.status).toBe(404);
+    expect(((await elsewhere.json()) as { error: { code: string } }).error.code).toBe('NotFound');
   });
 
   it('answers 500 with an empty body when a handler throws, logs the failure and keeps serving', async () => {
