@@ -23,3 +23,15 @@ export async function backUpNow(
     throw new Error(`backup of ${type} ${name} was not stored: ${JSON.stringify(outcome ?? manifest.error)}`);
   return (await deps.store.readBackup(outcome.blobName)).record;
 }
+
+/**
+ * Backup settings for policy tests: the weekly deep check is off (refreshDays far out), so only the vault policy
+ * decides when an unchanged object is stored again.
+ */
+export const policyTestSettings = {
+  pageSize: 25,
+  deadlineSeconds: 60,
+  objectConcurrency: 4,
+  kvguardVersion: 'test',
+  refreshDays: 3650,
+} as const;

@@ -1,3 +1,4 @@
+import { policyTestSettings } from '../../support/back-up-now';
 import { describe, expect, it } from 'vitest';
 import type { BackupSettings } from '../../../src/core/backup/backup-vault';
 import { backupVaultNow } from '../../../src/core/backup/runs';
@@ -13,14 +14,7 @@ import {
   RecordingAlerts,
 } from '../../support/in-memory';
 
-// The weekly deep check is off (refreshDays far out), so only the policy decides when an unchanged object is stored again.
-const settings: BackupSettings = {
-  pageSize: 25,
-  deadlineSeconds: 60,
-  objectConcurrency: 4,
-  kvguardVersion: 'test',
-  refreshDays: 3650,
-};
+const settings: BackupSettings = { ...policyTestSettings };
 const HOUR_MS = 3_600_000;
 
 function world() {

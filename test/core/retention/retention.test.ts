@@ -1,3 +1,4 @@
+import { policyTestSettings } from '../../support/back-up-now';
 import { describe, expect, it } from 'vitest';
 import type { BackupDependencies, BackupSettings } from '../../../src/core/backup/backup-vault';
 import { versionsFingerprint } from '../../../src/core/backup/fingerprint';
@@ -18,14 +19,7 @@ import {
 } from '../../support/in-memory';
 
 const DAY_MS = 86_400_000;
-// The weekly deep check is off (refreshDays far out), so only the policy decides when an unchanged object is stored again.
-const settings: BackupSettings = {
-  pageSize: 25,
-  deadlineSeconds: 60,
-  objectConcurrency: 4,
-  kvguardVersion: 'test',
-  refreshDays: 3650,
-};
+const settings: BackupSettings = { ...policyTestSettings };
 
 function setup(retention: RetentionPolicy, options: { exclude?: ObjectFilter[] } = {}) {
   const clock = new ManualClock('2026-01-01T00:00:00.000Z');
