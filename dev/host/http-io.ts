@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { REQUEST_ID_HEADER } from '../../src/functions/http';
 
 /** Largest request body the dev host reads (the Functions host allows 100 MB; kvguard's bodies are small). */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -54,7 +56,17 @@ const HOST_ERRORS = {
  */
 export function sendHostError(response: ServerResponse, status: keyof typeof HOST_ERRORS, message?: string): void {
   const error = HOST_ERRORS[status];
-  sendJson(response, status, { error: { code: error.code, message: message ?? error.message } });
+  // A request id like the functions' own answers, so a refusal can be told apart in logs as theirs can.
+  const requestId = randomUUID();
+  send(
+    response,
+    status,
+    JSON.stringify({ error: { code: error.code, message: message ?? error.message, requestId } }),
+    {
+      'content-type': 'application/json; charset=utf-8',
+      [REQUEST_ID_HEADER]: requestId,
+    },
+  );
 }
 
 /** The request's headers as single strings (repeated headers joined with `, `, as HTTP allows). */

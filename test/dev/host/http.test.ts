@@ -96,8 +96,10 @@ describe('dev host: HTTP functions', () => {
       error: {
         code: 'Unauthorized',
         message: 'a valid function key is required (x-functions-key header or code query)',
+        requestId: none.headers.get('x-request-id'),
       },
     });
+    expect(none.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(seen.length).toBe(before);
   });
 
@@ -112,7 +114,13 @@ describe('dev host: HTTP functions', () => {
     const unknown = await fetch(`${host.url}/api/nope`);
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await unknown.json()).toEqual({ error: { code: 'NotFound', message: 'no function answers GET /api/nope' } });
+    expect(await unknown.json()).toEqual({
+      error: {
+        code: 'NotFound',
+        message: 'no function answers GET /api/nope',
+        requestId: unknown.headers.get('x-request-id'),
+      },
+    });
     expect((await fetch(`${host.url}/api/restore/a/extra`, { method: 'POST' })).status).toBe(404);
     expect((await fetch(`${host.url}/api/ping`, { method: 'DELETE' })).status).toBe(404);
     const elsewhere = await fetch(`${host.url}/somewhere`);
