@@ -5,7 +5,7 @@
  * subscription kvguard cannot list, or a vault it can see but not read, is a finding — never a crash.
  */
 import { z } from 'zod';
-import { OBJECT_TYPES, type CriticalSelector, type ObjectType, type VaultTarget } from './domain';
+import { objectTypeSchema, type CriticalSelector, type ObjectType, type VaultTarget } from './domain';
 import { describeError } from './errors';
 import type { Logger, StateStore, TaggedVault, VaultDirectory, VaultPortFactory } from './ports';
 
@@ -53,7 +53,7 @@ const discoveryResultSchema: z.ZodType<DiscoveryResult> = z.object({
     z.object({
       url: z.string(),
       name: z.string(),
-      types: z.array(z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]])),
+      types: z.array(objectTypeSchema),
       critical: criticalSelectorSchema,
       resourceId: z.string(),
       permissionModel: z.enum(['rbac', 'accessPolicy']),

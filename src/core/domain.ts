@@ -1,8 +1,13 @@
+import { z } from 'zod';
+
 /** The three kinds of Key Vault object kvguard protects. */
 export type ObjectType = 'key' | 'secret' | 'certificate';
 
 /** Every object type, in the order a run processes them. */
 export const OBJECT_TYPES: readonly ObjectType[] = ['key', 'secret', 'certificate'];
+
+/** Schema of an object type, for every document and message that names one. */
+export const objectTypeSchema = z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]]);
 
 /** One object's identity within a vault, as a map key: `type/name`, the name lower-cased as Key Vault compares it. */
 export function objectKey(object: { type: ObjectType; name: string }): string {

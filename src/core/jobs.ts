@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { OBJECT_TYPES, type ObjectType } from './domain';
+import { objectTypeSchema } from './domain';
 
 /** Objects one backup job may name (event snapshots, deadline follow-ups). */
 export const MAX_JOB_OBJECTS = 100;
 /** Follow-ups of follow-ups stop here: an object that misses this many deadlines waits for the next run. */
 export const MAX_FOLLOW_UPS = 3;
 
-const objectType = z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]]);
+const objectType = objectTypeSchema;
 
 /** Schema of a backup job message: one vault, or one chunk (one listing page of one type) of it. */
 export const backupJobSchema = z

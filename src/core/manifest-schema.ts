@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import type { ManifestEntry, ObjectOutcome, RunManifest, RunStats } from './domain';
+import { objectTypeSchema, type ManifestEntry, type ObjectOutcome, type RunManifest, type RunStats } from './domain';
 
-/** Kept in step with `OBJECT_TYPES` by the type annotation of the schemas below. */
-const objectType = z.enum(['key', 'secret', 'certificate']);
+const objectType = objectTypeSchema;
 const count = z.number().int().nonnegative();
 const isoTime = z.iso.datetime({ offset: true });
 const errorSummary = z.object({ code: z.string(), reason: z.string() });

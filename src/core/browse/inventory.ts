@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OBJECT_TYPES, type ObjectType, type ObjectVersion } from '../domain';
+import { objectTypeSchema, type ObjectType, type ObjectVersion } from '../domain';
 import { describeError } from '../errors';
 import type { Logger } from '../ports';
 import { versionsFingerprint } from '../backup/fingerprint';
@@ -43,7 +43,7 @@ const versionInventorySchema: z.ZodType<VersionInventory> = z.object({
 
 /** Schema of a stored inventory, checked when it is read back. */
 export const objectInventorySchema: z.ZodType<ObjectInventory> = z.object({
-  type: z.enum(OBJECT_TYPES as [ObjectType, ...ObjectType[]]),
+  type: objectTypeSchema,
   name: z.string(),
   fingerprint: z.string(),
   enabled: z.boolean(),

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { objectTypeSchema } from '../domain';
 import type { AbsentObject, ChosenBackup, PlannedObject } from './plan-restore';
 import type { ObjectResult } from './restore-objects';
 import type { RestoreReport } from './restore-report';
 import type { RestoreRequest, VaultRef } from './restore-request';
 
-const objectType = z.enum(['key', 'secret', 'certificate']);
+const objectType = objectTypeSchema;
 const conflictPolicy = z.enum(['fail', 'skip', 'recover', 'purge']);
 const count = z.number().int().nonnegative();
 const vaultRef: z.ZodType<VaultRef> = z.object({ name: z.string().min(1), url: z.string().min(1) });
