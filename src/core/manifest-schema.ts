@@ -25,6 +25,16 @@ const entry: z.ZodType<ManifestEntry> = z.object({
   durationMs: z.number(),
   outcome,
   warning: z.string().optional(),
+  portable: z
+    .object({
+      status: z.enum(['exported', 'not-carried', 'failed']),
+      snapshot: z.string().optional(),
+      sealed: count.optional(),
+      reused: count.optional(),
+      code: z.string().optional(),
+      reason: z.string().optional(),
+    })
+    .optional(),
 });
 
 const stats: z.ZodType<RunStats> = z.object({
