@@ -35,7 +35,9 @@ import {
   type Telemetry,
   type VaultDirectory,
   type VaultPortFactory,
+  type PortableVaults,
 } from './core/ports';
+import type { PortableStore } from './core/portable/portable-store';
 
 /** Everything a use case may need, wired once per process from the validated configuration. */
 export interface Services {
@@ -61,6 +63,16 @@ export interface Services {
   vaultTags?: VaultTagReader;
   /** Checks Entra ID bearer tokens; absent when no tenant and audience are configured (then no principal passes). */
   principals?: PrincipalVerifier;
+  /** Portable exports and restores: the store, vault values and the KEK; absent when no KEK is configured. */
+  portable?: PortableServices;
+}
+
+/** What portable exports and restores use. */
+export interface PortableServices {
+  store: PortableStore;
+  vaults: PortableVaults;
+  /** KVGUARD_PORTABLE_KEK. */
+  kekId: string;
 }
 
 let current: Services | undefined;
@@ -149,22 +161,24 @@ export function createServices(
           clock,
         })
       : undefined;
+  const vaults = createKeyVaultPortFactory({
+    credential,
+    maxConcurrency: config.maxConcurrency,
+    ceilingPerSecond: (url) => vaultCeilingPerSecond(config, url),
+    shared,
+    caCertPem,
+    logger,
+    telemetry,
+    clock,
+  });
   return {
     config,
     directory:
       config.discoverySubscriptions.length > 0
         ? createArmVaultDirectory({ credential, endpoint: config.armEndpoint, caCertPem })
         : undefined,
-    vaults: createKeyVaultPortFactory({
-      credential,
-      maxConcurrency: config.maxConcurrency,
-      ceilingPerSecond: (url) => vaultCeilingPerSecond(config, url),
-      shared,
-      caCertPem,
-      logger,
-      telemetry,
-      clock,
-    }),
+    vaults,
+    ...(config.portableKek ? { portable: { store, vaults, kekId: config.portableKek } } : {}),
     store,
     inventory: store,
     pruneMarks: store,
