@@ -300,7 +300,10 @@ export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks,
   /** Stores a snapshot create-only; answers its blob name. */
   async putSnapshot(snapshot: PortableSnapshot): Promise<string> {
     const blobName = snapshotBlobName(snapshot);
-    await this.createJson(blobName, snapshot, { takenat: snapshot.takenAt, ...(snapshot.kekId ? { keyid: snapshot.kekId } : {}) });
+    await this.createJson(blobName, snapshot, {
+      takenat: snapshot.takenAt,
+      ...(snapshot.kekId ? { keyid: snapshot.kekId } : {}),
+    });
     return blobName;
   }
 

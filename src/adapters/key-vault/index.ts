@@ -142,7 +142,12 @@ export function createKeyVaultPortFactory(options: KeyVaultPortFactoryOptions): 
     },
     material(rawUrl: string, openOptions: OpenVaultOptions = {}) {
       const { name, entry, caller } = openRun(rawUrl, openOptions);
-      return new KeyVaultMaterial({ name, secrets: entry.clients.secrets, certificates: entry.clients.certificates, caller });
+      return new KeyVaultMaterial({
+        name,
+        secrets: entry.clients.secrets,
+        certificates: entry.clients.certificates,
+        caller,
+      });
     },
     keyWrapper(keyId: string, openOptions: OpenVaultOptions = {}) {
       const { vaultUrl } = parseKeyVaultKeyIdentifier(keyId);
