@@ -63,7 +63,7 @@ export interface Services {
   vaultTags?: VaultTagReader;
   /** Checks Entra ID bearer tokens; absent when no tenant and audience are configured (then no principal passes). */
   principals?: PrincipalVerifier;
-  /** Portable exports and restores: the store, vault values and the KEK; absent when no KEK is configured. */
+  /** Portable exports and restores: the store, vault values and the KEK (exports only when one is configured). */
   portable?: PortableServices;
 }
 
@@ -71,8 +71,8 @@ export interface Services {
 export interface PortableServices {
   store: PortableStore;
   vaults: PortableVaults;
-  /** KVGUARD_PORTABLE_KEK. */
-  kekId: string;
+  /** KVGUARD_PORTABLE_KEK; absent: no portable exports (restores name their KEK in each envelope). */
+  kekId?: string;
 }
 
 let current: Services | undefined;
@@ -178,7 +178,7 @@ export function createServices(
         ? createArmVaultDirectory({ credential, endpoint: config.armEndpoint, caCertPem })
         : undefined,
     vaults,
-    ...(config.portableKek ? { portable: { store, vaults, kekId: config.portableKek } } : {}),
+    portable: { store, vaults, ...(config.portableKek ? { kekId: config.portableKek } : {}) },
     store,
     inventory: store,
     pruneMarks: store,

@@ -111,7 +111,7 @@ export interface AuditEntry {
   principal: string;
   requestId: string;
   dryRun: boolean;
-  source: { vault: string; asOf?: string; backup?: string };
+  source: { vault: string; asOf?: string; backup?: string; format?: 'portable' };
   target: { vault: string };
   objects: { type: ObjectType; name: string; outcome: string; reason?: string }[];
   outcome: string;

@@ -8,8 +8,8 @@ import type { PortableStore } from './portable-store';
 export interface PortableBackupDependencies {
   store: PortableStore;
   vaults: PortableVaults;
-  /** The KEK's key id URL (unversioned: its current version wraps). */
-  kekId: string;
+  /** The KEK's key id URL (unversioned: its current version wraps); absent: no portable exports. */
+  kekId?: string;
 }
 
 /** The run's context for one object's portable export. */
@@ -37,7 +37,8 @@ export async function portableExportBeside(
 ): Promise<PortableEntry | undefined> {
   const { portable, target, vault } = context;
   const { type, name } = record;
-  if (!portable || !target.portable || !isPortableType(type)) return undefined;
+  if (!portable?.kekId || !target.portable || !isPortableType(type)) return undefined;
+  const kekId = portable.kekId;
   try {
     const versions = known.versions ?? (await vault.listVersions(type, name));
     const policy = type === 'certificate' ? (known.policy ?? (await vault.certificatePolicy(name))) : undefined;
@@ -45,7 +46,7 @@ export async function portableExportBeside(
       {
         portable: portable.store,
         material: portable.vaults.material(target.url, context.open),
-        kek: portable.vaults.keyWrapper(portable.kekId, context.open),
+        kek: portable.vaults.keyWrapper(kekId, context.open),
         clock: context.clock,
       },
       {
@@ -88,7 +89,7 @@ export async function portableExportIfMissing(
   latest: BackupRecord,
 ): Promise<PortableEntry | undefined> {
   const { portable, target } = context;
-  if (!portable || !target.portable || !isPortableType(latest.type)) return undefined;
+  if (!portable?.kekId || !target.portable || !isPortableType(latest.type)) return undefined;
   try {
     const snapshot = await portable.store.latestSnapshot(target.name, latest.type, latest.name);
     if (snapshot?.opaqueBlob === latest.blobName) return undefined;

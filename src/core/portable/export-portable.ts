@@ -93,8 +93,14 @@ export async function exportPortable(
   const existing = await deps.portable.listEnvelopes(object.vault, object.type, object.name);
   const certificateContentType = object.type === 'certificate' ? policyContentType(object.policy) : undefined;
   const versions: PortableSnapshot['versions'] = [];
+  const disabledVersions: string[] = [];
   let sealed = 0;
   for (const version of oldestFirst(object.versions)) {
+    // Key Vault refuses to read out a disabled version's value (403 SecretDisabled): it is named, not carried.
+    if (!version.enabled) {
+      disabledVersions.push(version.version);
+      continue;
+    }
     const identity: SealedIdentity = {
       vault: object.vault,
       type: object.type,
@@ -114,6 +120,7 @@ export async function exportPortable(
   const snapshot = await deps.portable.putSnapshot({
     ...base,
     versions,
+    ...(disabledVersions.length > 0 ? { disabledVersions } : {}),
     ...(object.policy ? { policy: object.policy.content } : {}),
     kekId,
   });

@@ -21,6 +21,8 @@ export interface PortableSnapshot {
   versions: { version: string; digest: string }[];
   /** A certificate's policy (no secret material), imported with each version. */
   policy?: unknown;
+  /** Versions disabled at export: Key Vault does not read out a disabled secret's value, so they are not carried. */
+  disabledVersions?: string[];
   /** Why nothing of this object could be carried (a certificate whose private key is not exportable). */
   notCarried?: string;
   /** The versioned KEK id that wrapped the envelopes sealed for this snapshot. */
@@ -38,6 +40,7 @@ export const portableSnapshotSchema: z.ZodType<PortableSnapshot> = z.object({
   opaqueBlob: z.string().min(1),
   versions: z.array(z.object({ version: z.string().min(1), digest: z.string().min(1) })),
   policy: z.unknown().optional(),
+  disabledVersions: z.array(z.string()).optional(),
   notCarried: z.string().optional(),
   kekId: z.string().optional(),
 });
