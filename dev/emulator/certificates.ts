@@ -420,7 +420,8 @@ async function importCertificate(request: ApiRequest, name: string) {
   newAttributes(body, vault.nowSeconds());
   const tags = parseTags(body);
   const requested = (body['policy'] ?? {}) as Policy;
-  const contentType = String(policyPart(requested, 'secret_props')['contentType'] ?? PKCS12_CONTENT_TYPE);
+  const requestedType = policyPart(requested, 'secret_props')['contentType'];
+  const contentType = typeof requestedType === 'string' ? requestedType : PKCS12_CONTENT_TYPE;
   const { der, pkcs8 } = await readImported(value, contentType);
   const certificate = new X509Certificate(der);
   const policy = normalizePolicy(requested, vault.nowSeconds(), { subject: certificate.subject.replace(/\n/g, ', ') });

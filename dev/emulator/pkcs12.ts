@@ -71,7 +71,9 @@ export async function readPkcs12(bytes: Buffer): Promise<Pkcs12Contents> {
   );
   let certificateDer: Buffer | undefined;
   let privateKeyPkcs8: Buffer | undefined;
-  for (const contents of safe.parsedValue?.safeContents ?? []) {
+  const parsedValue = safe.parsedValue as { safeContents?: { value: pkijs.SafeContents }[] } | undefined;
+  const parsedContents = parsedValue?.safeContents ?? [];
+  for (const contents of parsedContents) {
     for (const bag of contents.value.safeBags) {
       if (bag.bagId === CERT_BAG && !certificateDer) {
         const parsed = (bag.bagValue as pkijs.CertBag).parsedValue as pkijs.Certificate;

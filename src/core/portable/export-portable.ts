@@ -47,11 +47,12 @@ function policyContentType(policy: CertificatePolicyState | undefined): string {
   return typeof content?.contentType === 'string' ? content.contentType : 'application/x-pkcs12';
 }
 
-/** Versions oldest first: the order a restore recreates them in. */
+/**
+ * Versions oldest first: the order a restore recreates them in, so the newest becomes current again. Key Vault's
+ * times have one-second resolution; versions created in the same second keep the order they were listed in.
+ */
 export function oldestFirst(versions: readonly ObjectVersion[]): ObjectVersion[] {
-  return [...versions].sort(
-    (a, b) => (a.createdOn?.getTime() ?? 0) - (b.createdOn?.getTime() ?? 0) || a.version.localeCompare(b.version),
-  );
+  return [...versions].sort((a, b) => (a.createdOn?.getTime() ?? 0) - (b.createdOn?.getTime() ?? 0));
 }
 
 /**

@@ -53,11 +53,12 @@ export async function requestPortableRestore(
   const open: OpenVaultOptions = { deadline: new Date(started.getTime() + settings.deadlineSeconds * 1000) };
   const target = deps.vaults.open(request.target.url, open);
   const report = newReport(requestId, request, started);
+  const portable = deps.portable;
   let plan: { objects: PlannedObject[]; snapshots: Map<PlannedObject, StoredSnapshot>; notCarried: NotCarried[] };
   try {
-    if (!deps.portable)
+    if (!portable)
       throw new KvGuardError('InvalidConfiguration', 'portable restores are not available in this deployment');
-    plan = await planPortableRestore(deps.portable.store, deps, target, request);
+    plan = await planPortableRestore(portable.store, deps, target, request);
   } catch (error) {
     await auditRefusedRestore(deps, {
       principal: call.principal,
@@ -82,12 +83,7 @@ export async function requestPortableRestore(
   }
   const changing = plan.objects.filter((o) => o.action !== 'skip' && o.action !== 'conflict');
   if (!request.dryRun && changing.length > 0) await auditRestoreStarted(deps, call.principal, planned, changing);
-  const carrier = portableCarrier(
-    deps.portable!,
-    deps.portable!.vaults.material(request.target.url, open),
-    plan.snapshots,
-    open,
-  );
+  const carrier = portableCarrier(portable, portable.vaults.material(request.target.url, open), plan.snapshots, open);
   const results: ObjectResult[] = [];
   const done = await executePlan(deps, target, plan.objects, {
     dryRun: request.dryRun,
