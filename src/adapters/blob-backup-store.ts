@@ -256,7 +256,14 @@ export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks,
   /** Stores an envelope create-only; its metadata names version, digest and KEK (never any of its content). */
   async putEnvelope(envelope: PortableEnvelope, digest: string): Promise<EnvelopeRef> {
     const blobName = envelopeBlobName(envelope, digest);
-    const ref = { version: envelope.version, digest, keyId: envelope.kek.keyId, sealedAt: envelope.sealedAt };
+    const ref = {
+      type: envelope.type,
+      objectKey: portablePrefix(envelope.vault, envelope.type, envelope.name),
+      version: envelope.version,
+      digest,
+      keyId: envelope.kek.keyId,
+      sealedAt: envelope.sealedAt,
+    };
     await this.createJson(blobName, envelope, {
       version: ref.version,
       digest,
@@ -267,18 +274,21 @@ export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks,
   }
 
   /** Every envelope of one object, from the listing's metadata. */
-  async listEnvelopes(vault: string, type: PortableType, name: string): Promise<EnvelopeRef[]> {
+  async listEnvelopes(vault: string, type?: PortableType, name?: string): Promise<EnvelopeRef[]> {
     await this.ensureContainer();
-    const prefix = `${portablePrefix(vault, type, name)}envelopes/`;
+    const prefix = type && name ? `${portablePrefix(vault, type, name)}envelopes/` : portablePrefix(vault, type);
     const refs: EnvelopeRef[] = [];
     try {
       for await (const blob of this.container.listBlobsFlat({ prefix, includeMetadata: true })) {
         const meta = Object.fromEntries(
           Object.entries(blob.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), decodeURIComponent(v)]),
         );
-        if (!meta['version'] || !meta['digest'] || !meta['keyid']) continue;
+        const parsed = parsePortableBlobName(blob.name);
+        if (parsed?.kind !== 'envelope' || !meta['version'] || !meta['digest'] || !meta['keyid']) continue;
         refs.push({
           blobName: blob.name,
+          type: parsed.objectPrefix.split('/')[2] as PortableType,
+          objectKey: parsed.objectPrefix,
           version: meta['version'],
           digest: meta['digest'],
           keyId: meta['keyid'],

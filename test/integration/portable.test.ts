@@ -8,6 +8,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { backupSettings, createServices, useServices, type Services } from '../../src/composition';
 import { findVault, loadConfig } from '../../src/config';
 import { backupVaultNow } from '../../src/core/backup/runs';
+import { rewrapVault } from '../../src/core/portable/rewrap';
 import type { Logger, Telemetry } from '../../src/core/ports';
 import { restoreFunction } from '../../src/functions/restore';
 import { httpRequest, invocationContext } from '../core/restore/function-harness';
@@ -321,6 +322,45 @@ describe('portable exports and restores against the emulator and Azurite', () =>
     const names: string[] = [];
     for await (const p of secrets.listPropertiesOfSecrets()) names.push(p.name);
     expect(names.filter((n) => n.startsWith('tampered-'))).toEqual([]);
+  });
+
+  it('rewraps every data key under a new KEK version without touching the data, so the old version can go', async () => {
+    const { keys } = sdkClients(offsiteUrl, emulator.caCertPem);
+    const old = await keys.getKey('kek');
+    const rotated = await keys.createRsaKey('kek', { keySize: 3072, keyOps: ['wrapKey', 'unwrapKey'] });
+    const portable = services.portable!;
+    const kek = portable.vaults.keyWrapper(portable.kekId!);
+    const report = await rewrapVault({ store: portable.store, kek, clock: services.clock }, 'prod');
+    expect(report).toEqual({ vault: 'prod', kekId: rotated.id, rewrapped: 5, current: 0, failed: [] });
+    const envelopes = await portable.store.listEnvelopes('prod');
+    const rewrapped = envelopes.filter((e) => e.keyId === rotated.id);
+    expect(rewrapped).toHaveLength(5);
+    for (const ref of rewrapped) {
+      const [before] = envelopes.filter(
+        (e) => e.objectKey === ref.objectKey && e.version === ref.version && e.keyId === old.id,
+      );
+      const [a, b] = await Promise.all([
+        portable.store.readEnvelope(before!.blobName),
+        portable.store.readEnvelope(ref.blobName),
+      ]);
+      expect(b.cipher).toEqual(a.cipher);
+      expect(b.kek.wrappedKey).not.toBe(a.kek.wrappedKey);
+    }
+    expect(await rewrapVault({ store: portable.store, kek, clock: services.clock }, 'prod')).toMatchObject({
+      rewrapped: 0,
+      current: 5,
+    });
+    // With the old version disabled (it can no longer unwrap), the rewrapped exports still restore.
+    await keys.updateKeyProperties('kek', old.properties.version!, { enabled: false });
+    const restored = await postRestore(services, {
+      vault: 'prod',
+      targetVault: 'offsite',
+      format: 'portable',
+      objectType: 'certificate',
+      name: 'tls',
+      targetName: 'tls-after-rotation',
+    });
+    expect(restored.body).toMatchObject({ status: 'succeeded', objects: [{ versions: 2 }] });
   });
 
   it('never lets a secret value into logs, telemetry, catalog metadata or any blob but the envelopes', async () => {

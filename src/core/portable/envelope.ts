@@ -146,6 +146,35 @@ export async function sealVersion(
 }
 
 /**
+ * The same envelope with its data key wrapped again by the KEK's current version: the ciphertext, tag and
+ * associated data are untouched (the KEK is not part of the associated data), so the old KEK version can be retired.
+ * @param envelope - an envelope wrapped by an older KEK version
+ * @param kek - unwraps with the version the envelope names, wraps with the current one
+ * @param now - the rewrapping instant (the new envelope's `sealedAt`)
+ */
+export async function rewrapEnvelope(
+  envelope: PortableEnvelope,
+  kek: KeyWrapper,
+  now: Date,
+): Promise<PortableEnvelope> {
+  const dataKey = Buffer.from(await kek.unwrap(envelope.kek.keyId, Buffer.from(envelope.kek.wrappedKey, 'base64')));
+  try {
+    const wrapped = await kek.wrap(dataKey);
+    return {
+      ...envelope,
+      kek: {
+        keyId: wrapped.keyId,
+        algorithm: WRAP_ALGORITHM,
+        wrappedKey: Buffer.from(wrapped.wrappedKey).toString('base64'),
+      },
+      sealedAt: now.toISOString(),
+    };
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+/**
  * Opens an envelope: unwraps its data key with the KEK version it names, then decrypts and authenticates value and
  * associated data. Throws `IntegrityError` naming the envelope (never its content) when the KEK cannot unwrap the
  * data key or the authentication fails (a flipped tag or ciphertext, swapped identity or metadata).

@@ -2,7 +2,7 @@ import type { CertificatePolicyState, ObjectType, ObjectVersion } from '../domai
 import { KvGuardError } from '../errors';
 import type { Clock, KeyWrapper, VaultMaterial } from '../ports';
 import { metadataDigest, sealVersion, type PortableType, type SealedIdentity, type VersionMetadata } from './envelope';
-import { SNAPSHOT_FORMAT, type EnvelopeRef, type PortableSnapshot, type PortableStore } from './portable-store';
+import { SNAPSHOT_FORMAT, type PortableSnapshot, type PortableStore } from './portable-store';
 
 /** What a portable export needs: the store, the vault's values, the KEK, and a clock. */
 export interface PortableExportDependencies {
@@ -128,25 +128,13 @@ export async function exportPortable(
   return { status: 'exported', snapshot, sealed, reused: versions.length - sealed, kekId };
 }
 
-async function sealAndStore(
-  deps: PortableExportDependencies,
-  identity: SealedIdentity,
-  digest: string,
-): Promise<EnvelopeRef> {
+async function sealAndStore(deps: PortableExportDependencies, identity: SealedIdentity, digest: string): Promise<void> {
   const { value } = await deps.material.secretValue(identity.name, identity.version);
   const envelope = await sealVersion(identity, value, deps.kek, deps.clock.now());
   try {
-    return await deps.portable.putEnvelope(envelope, digest);
+    await deps.portable.putEnvelope(envelope, digest);
   } catch (error) {
     // Another run sealed the same version and metadata under the same KEK version meanwhile: that one serves.
-    if (error instanceof KvGuardError && error.code === 'AlreadyExists')
-      return {
-        blobName: '',
-        version: identity.version,
-        digest,
-        keyId: envelope.kek.keyId,
-        sealedAt: envelope.sealedAt,
-      };
-    throw error;
+    if (!(error instanceof KvGuardError && error.code === 'AlreadyExists')) throw error;
   }
 }

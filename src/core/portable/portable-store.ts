@@ -48,6 +48,9 @@ export const portableSnapshotSchema: z.ZodType<PortableSnapshot> = z.object({
 /** A stored envelope as its listing shows it (no content read). */
 export interface EnvelopeRef {
   blobName: string;
+  type: PortableType;
+  /** The object's name as kvguard stored it (lower case in the blob name; the envelope keeps the spelling). */
+  objectKey: string;
   version: string;
   digest: string;
   /** The versioned KEK id that wrapped its data key. */
@@ -62,8 +65,8 @@ export type StoredSnapshot = PortableSnapshot & { blobName: string };
 export interface PortableStore {
   /** Stores an envelope (create-only; `AlreadyExists` rather than overwrite). */
   putEnvelope(envelope: PortableEnvelope, digest: string): Promise<EnvelopeRef>;
-  /** Every envelope of one object (any version, any KEK version). */
-  listEnvelopes(vault: string, type: PortableType, name: string): Promise<EnvelopeRef[]>;
+  /** Every envelope of one object (any version, any KEK version), or of every object of a vault. */
+  listEnvelopes(vault: string, type?: PortableType, name?: string): Promise<EnvelopeRef[]>;
   /** One envelope, checked against its schema; `NotFound` when absent. */
   readEnvelope(blobName: string): Promise<PortableEnvelope>;
   /** Stores a snapshot (create-only); answers its blob name. */
