@@ -7,6 +7,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { schemaOf } from '../schema-of';
 import { KvGuardError } from '../errors';
 import type { KeyWrapper } from '../ports';
 
@@ -47,24 +48,26 @@ const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
 const isoTime = z.iso.datetime({ offset: true });
 
 /** Schema of a stored envelope. */
-export const portableEnvelopeSchema: z.ZodType<PortableEnvelope> = z.object({
-  format: z.literal(ENVELOPE_FORMAT),
-  vault: z.string().min(1),
-  type: z.enum(['secret', 'certificate']),
-  name: z.string().min(1),
-  version: z.string().min(1),
-  metadata: z.object({
-    contentType: z.string().optional(),
-    tags: z.record(z.string(), z.string()),
-    enabled: z.boolean(),
-    expiresOn: isoTime.optional(),
-    notBefore: isoTime.optional(),
-    createdOn: isoTime.optional(),
+export const portableEnvelopeSchema = schemaOf<PortableEnvelope>()(
+  z.object({
+    format: z.literal(ENVELOPE_FORMAT),
+    vault: z.string().min(1),
+    type: z.enum(['secret', 'certificate']),
+    name: z.string().min(1),
+    version: z.string().min(1),
+    metadata: z.object({
+      contentType: z.string().optional(),
+      tags: z.record(z.string(), z.string()),
+      enabled: z.boolean(),
+      expiresOn: isoTime.optional(),
+      notBefore: isoTime.optional(),
+      createdOn: isoTime.optional(),
+    }),
+    kek: z.object({ keyId: z.url(), algorithm: z.literal(WRAP_ALGORITHM), wrappedKey: base64 }),
+    cipher: z.object({ algorithm: z.literal('A256GCM'), iv: base64, tag: base64, ciphertext: base64 }),
+    sealedAt: isoTime,
   }),
-  kek: z.object({ keyId: z.url(), algorithm: z.literal(WRAP_ALGORITHM), wrappedKey: base64 }),
-  cipher: z.object({ algorithm: z.literal('A256GCM'), iv: base64, tag: base64, ciphertext: base64 }),
-  sealedAt: isoTime,
-});
+);
 
 /** What identifies a version and travels with it, bound into the envelope as associated data. */
 export type SealedIdentity = Pick<PortableEnvelope, 'vault' | 'type' | 'name' | 'version' | 'metadata'>;

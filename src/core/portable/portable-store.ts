@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { schemaOf } from '../schema-of';
 import type { PortableEnvelope, PortableType } from './envelope';
 
 /** The snapshot format this kvguard writes and reads. */
@@ -30,20 +31,22 @@ export interface PortableSnapshot {
 }
 
 /** Schema of a stored snapshot. */
-export const portableSnapshotSchema: z.ZodType<PortableSnapshot> = z.object({
-  format: z.literal(SNAPSHOT_FORMAT),
-  vault: z.string().min(1),
-  type: z.enum(['secret', 'certificate']),
-  name: z.string().min(1),
-  takenAt: z.iso.datetime({ offset: true }),
-  runId: z.string().min(1),
-  opaqueBlob: z.string().min(1),
-  versions: z.array(z.object({ version: z.string().min(1), digest: z.string().min(1) })),
-  policy: z.unknown().optional(),
-  disabledVersions: z.array(z.string()).optional(),
-  notCarried: z.string().optional(),
-  kekId: z.string().optional(),
-});
+export const portableSnapshotSchema = schemaOf<PortableSnapshot>()(
+  z.object({
+    format: z.literal(SNAPSHOT_FORMAT),
+    vault: z.string().min(1),
+    type: z.enum(['secret', 'certificate']),
+    name: z.string().min(1),
+    takenAt: z.iso.datetime({ offset: true }),
+    runId: z.string().min(1),
+    opaqueBlob: z.string().min(1),
+    versions: z.array(z.object({ version: z.string().min(1), digest: z.string().min(1) })),
+    policy: z.unknown().optional(),
+    disabledVersions: z.array(z.string()).optional(),
+    notCarried: z.string().optional(),
+    kekId: z.string().optional(),
+  }),
+);
 
 /** A stored envelope as its listing shows it (no content read). */
 export interface EnvelopeRef {
