@@ -49,7 +49,8 @@ export class KeyVaultMaterial implements VaultMaterial {
       this.parts.secrets.setSecret(name, value, {
         abortSignal,
         enabled: attributes.enabled,
-        tags: attributes.tags,
+        // A version without tags has none (not an empty map) in Key Vault's answers: send none.
+        ...(Object.keys(attributes.tags).length > 0 ? { tags: attributes.tags } : {}),
         ...(attributes.contentType ? { contentType: attributes.contentType } : {}),
         ...(attributes.expiresOn ? { expiresOn: attributes.expiresOn } : {}),
         ...(attributes.notBefore ? { notBefore: attributes.notBefore } : {}),
@@ -73,7 +74,7 @@ export class KeyVaultMaterial implements VaultMaterial {
         abortSignal,
         policy,
         enabled: options.enabled,
-        tags: options.tags,
+        ...(Object.keys(options.tags).length > 0 ? { tags: options.tags } : {}),
       }),
     );
     return { version: certificate.properties.version ?? '' };
