@@ -231,6 +231,7 @@ export function doctorDependencies(services: Services): DoctorDependencies {
   const storage = storageSettings(config, credential);
   return {
     vaults: services.vaults,
+    ...(services.portable ? { portable: services.portable.vaults } : {}),
     directory: services.directory,
     state: services.state,
     logger,
@@ -255,6 +256,7 @@ export function doctorSettings(config: KvGuardConfig, sendTestAlert: boolean): D
     discovery: discoverySettings(config),
     appInsightsConfigured: config.appInsights !== undefined,
     sendTestAlert,
+    ...(config.portableKek ? { portableKek: config.portableKek } : {}),
   };
 }
 

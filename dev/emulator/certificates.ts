@@ -419,9 +419,20 @@ async function importCertificate(request: ApiRequest, name: string) {
   for (const collection of [vault.certificates, vault.keys, vault.secrets]) collection.assertNameUsable(name);
   newAttributes(body, vault.nowSeconds());
   const tags = parseTags(body);
-  const requested = (body['policy'] ?? {}) as Policy;
-  const requestedType = policyPart(requested, 'secret_props')['contentType'];
-  const contentType = typeof requestedType === 'string' ? requestedType : PKCS12_CONTENT_TYPE;
+  const requestedPolicy = (body['policy'] ?? {}) as Policy;
+  const requestedType = policyPart(requestedPolicy, 'secret_props')['contentType'];
+  // `@azure/keyvault-certificates` 4.10 sends no policy on import (its options' `policy` is not serialized), so PEM
+  // text is recognised by its armour, as the service must too.
+  const contentType =
+    typeof requestedType === 'string'
+      ? requestedType
+      : value.startsWith('-----BEGIN')
+        ? PEM_CONTENT_TYPE
+        : PKCS12_CONTENT_TYPE;
+  const requested = {
+    ...requestedPolicy,
+    secret_props: { ...policyPart(requestedPolicy, 'secret_props'), contentType },
+  };
   const { der, pkcs8 } = await readImported(value, contentType);
   const certificate = new X509Certificate(der);
   const policy = normalizePolicy(requested, vault.nowSeconds(), { subject: certificate.subject.replace(/\n/g, ', ') });

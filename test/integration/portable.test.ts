@@ -5,7 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { backupSettings, createServices, useServices, type Services } from '../../src/composition';
+import {
+  backupSettings,
+  createServices,
+  doctorDependencies,
+  doctorSettings,
+  useServices,
+  type Services,
+} from '../../src/composition';
+import { runDoctor } from '../../src/core/doctor';
 import { findVault, loadConfig } from '../../src/config';
 import { backupVaultNow } from '../../src/core/backup/runs';
 import { rewrapVault } from '../../src/core/portable/rewrap';
@@ -406,5 +414,21 @@ describe('portable exports when the KEK is unavailable', () => {
     const portable: string[] = [];
     for await (const blob of container(backups).listBlobsFlat({ prefix: 'portable/' })) portable.push(blob.name);
     expect(portable.filter((n) => n.includes('/envelopes/'))).toEqual([]);
+  });
+
+  it('is what kvguard doctor reports, and a usable KEK passes', async () => {
+    const kekCheck = async (kek: string) => {
+      const services = servicesFor({ container: uniqueStorageName('doctor'), kek });
+      const report = await runDoctor(doctorSettings(services.config, false), doctorDependencies(services));
+      return report.checks.find((c) => c.check === 'portable.kek');
+    };
+    expect(await kekCheck(`${offsiteUrl}keys/no-such-kek`)).toMatchObject({
+      outcome: 'fail',
+      fix: expect.stringContaining('KEK role'),
+    });
+    expect(await kekCheck(`${offsiteUrl}keys/kek`)).toMatchObject({
+      outcome: 'pass',
+      subject: `${offsiteUrl}keys/kek`,
+    });
   });
 });

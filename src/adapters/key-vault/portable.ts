@@ -69,15 +69,25 @@ export class KeyVaultMaterial implements VaultMaterial {
     // The SDK sends PEM bytes as text and anything else base64-encoded: give it the bytes each one stands for.
     const bytes = pem ? Buffer.from(value, 'utf8') : Buffer.from(value, 'base64');
     const policy = { ...importablePolicy(options.policy), contentType: options.contentType } as CertificatePolicy;
-    const certificate = await this.parts.caller.call(`import certificate ${name}`, (abortSignal) =>
-      this.parts.certificates.importCertificate(name, bytes, {
+    const { certificates, caller } = this.parts;
+    const certificate = await caller.call(`import certificate ${name}`, (abortSignal) =>
+      certificates.importCertificate(name, bytes, {
         abortSignal,
         policy,
-        enabled: options.enabled,
         ...(Object.keys(options.tags).length > 0 ? { tags: options.tags } : {}),
       }),
     );
-    return { version: certificate.properties.version ?? '' };
+    const version = certificate.properties.version ?? '';
+    // The SDK (4.10) serializes neither `policy` nor `enabled` of an import: both are set by their own calls.
+    if (options.policy !== undefined)
+      await caller.call(`update policy of certificate ${name}`, (abortSignal) =>
+        certificates.updateCertificatePolicy(name, policy, { abortSignal }),
+      );
+    if (!options.enabled)
+      await caller.call(`disable certificate ${name} version ${version}`, (abortSignal) =>
+        certificates.updateCertificateProperties(name, version, { enabled: false, abortSignal }),
+      );
+    return { version };
   }
 }
 
