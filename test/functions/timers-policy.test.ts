@@ -41,6 +41,30 @@ describe('applyRetention timer', () => {
     expect([...pruneMarks.marked.keys()].sort()).toEqual(oldestTwo.sort());
     expect(world.store.records()).toHaveLength(4);
   });
+
+  it('with pruning off only plans and reports: it tags nothing, warns of nothing and raises no alert', async () => {
+    const world = installRestoreWorld({ KVGUARD_KEEP_LAST: '1' });
+    expect(world.config.pruning).toBe(false);
+    expect(world.services.pruneMarks).toBeUndefined();
+    const prod = world.config.vaults.find((v) => v.name === 'prod')!;
+    world.prod.seedKey('k1');
+    for (let run = 0; run < 3; run++) {
+      world.prod.addVersion('key', 'k1');
+      await backupVaultNow(prod, world.services, backupSettings(world.config));
+      world.clock.advance(3_600_000);
+    }
+    const lines: string[] = [];
+    const raisedBefore = world.alerts.raised.length;
+
+    await applyRetentionFunction.handler(timer, invocationContext('applyRetention', lines));
+
+    const prodLine = lines.find((l) => l.includes('retention pass done') && l.includes('"vault":"prod"'));
+    expect(prodLine).toContain('planned only');
+    expect(prodLine).toMatch(/"prune":2\b/);
+    expect(prodLine).toMatch(/"marked":0\b/);
+    expect(world.alerts.raised.length).toBe(raisedBefore);
+    expect(world.store.records()).toHaveLength(3);
+  });
 });
 
 describe('scheduleBackups timer with policies', () => {
