@@ -26,7 +26,7 @@ param nodeVersion string = '22'
 @maxValue(146000)
 param retentionDays int = 90
 
-@description('Let storage lifecycle management delete the backups kvguard\'s retention plan marks prunable: creates a second identity, the only one that may tag backups (README, "Pruning in Azure"). Off: nothing is ever deleted.')
+@description('Let storage lifecycle management delete the backups kvguard\'s retention plan marks prunable: creates a second identity, the only one that may tag backups (README, "Pruning under WORM"). Off: nothing is ever deleted.')
 param enablePruning bool = false
 
 @description('Set by the preprovision hook from the live policy: true when the policy is already locked, so it is never PUT again (ARM refuses updates of a locked policy).')
