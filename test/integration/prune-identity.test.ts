@@ -3,7 +3,6 @@
  * (HTTPS Azurite accepting bearer tokens), kvguard's identity and the prune identity served by a stand-in for the
  * App Service managed-identity endpoint (`IDENTITY_ENDPOINT` / `IDENTITY_HEADER`, what a Function App gets).
  */
-import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,16 +10,14 @@ import { createServer as createHttpsServer, request as httpsRequest } from 'node
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME, startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { ensureTlsMaterial } from '../../dev/emulator/tls';
 import { BlobBackupStore } from '../../src/adapters/blob-backup-store';
 import { uniqueStorageName } from '../support/azurite';
+import { runKvguard } from '../support/cli';
 
-const run = promisify(execFile);
-const cli = join(__dirname, '..', '..', 'bin', 'kvguard.js');
 const kvguardClientId = randomUUID();
 const pruneClientId = randomUUID();
 const identityHeader = randomUUID();
@@ -185,13 +182,8 @@ async function kvguard(args: string[], settings: Record<string, string>) {
     AZURE_CLIENT_ID: kvguardClientId,
     ...settings,
   };
-  try {
-    const { stdout } = await run(process.execPath, [cli, ...args, '--json'], { env, cwd: tmpdir(), timeout: 60_000 });
-    return { code: 0, json: JSON.parse(stdout), stderr: '' };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, json: failed.stdout ? JSON.parse(failed.stdout) : undefined, stderr: failed.stderr };
-  }
+  const { code, stdout, stderr } = await runKvguard([...args, '--json'], { env, cwd: tmpdir() });
+  return { code, json: stdout ? JSON.parse(stdout) : undefined, stderr };
 }
 
 describe('pruning through the prune identity, against HTTPS Azurite with bearer tokens', () => {
@@ -205,8 +197,7 @@ describe('pruning through the prune identity, against HTTPS Azurite with bearer 
       KVGUARD_PRUNE_CLIENT_ID: pruneClientId,
     });
 
-    expect(applied.stderr).toBe('');
-    expect(applied.code).toBe(0);
+    expect(applied.code, applied.stderr).toBe(0);
     expect(applied.json.vaults[0].marks).toEqual({ vault: 'demo', marked: 1, failed: [] });
     expect((await container.getBlobClient(older).getTags()).tags).toMatchObject({ 'kvguard-prunable': 'true' });
     expect((await container.getBlobClient(newer).getTags()).tags).toEqual({});
