@@ -3,7 +3,7 @@
  * (HTTPS Azurite accepting bearer tokens), kvguard's identity and the prune identity served by a stand-in for the
  * App Service managed-identity endpoint (`IDENTITY_ENDPOINT` / `IDENTITY_HEADER`, what a Function App gets).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
@@ -16,6 +16,7 @@ import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME, startAzurite, type RunningAzurite } 
 import { ensureTlsMaterial } from '../../dev/emulator/tls';
 import { BlobBackupStore } from '../../src/adapters/blob-backup-store';
 import { uniqueStorageName } from '../support/azurite';
+import { backupRecordOf } from '../support/catalog-fixtures';
 import { runKvguard } from '../support/cli';
 
 const kvguardClientId = randomUUID();
@@ -141,27 +142,13 @@ afterAll(async () => {
   if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
 });
 
-/** Two backups of one key, a day apart: `keepLast: 1` lets the older one go. */
+/** Two backups of one key (`demo`, `DB-Key`), a day apart: `keepLast: 1` lets the older one go. */
 async function seedTwoBackups(): Promise<{ older: string; newer: string }> {
   const store = new BlobBackupStore({ container, immutability: 'container', retentionDays: 90 });
   const names: string[] = [];
   for (const day of ['2026-11-01', '2026-11-02']) {
     const bytes = new TextEncoder().encode(`backup of ${day}`);
-    const record = await store.putBackup(
-      {
-        vault: 'demo',
-        type: 'key',
-        name: 'signing-key',
-        fingerprint: createHash('sha256').update(day).digest('hex'),
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-        size: bytes.byteLength,
-        versionCount: 1,
-        takenAt: new Date(`${day}T00:00:00Z`),
-        runId: `run-${day}`,
-        kvguardVersion: 'test',
-      },
-      bytes,
-    );
+    const record = await store.putBackup(backupRecordOf(bytes, `${day}T00:00:00Z`), bytes);
     names.push(record.blobName);
   }
   return { older: names[0]!, newer: names[1]! };
