@@ -1,6 +1,7 @@
 // kvguard: a Flex Consumption Function App with one user-assigned identity (and, only with `enablePruning`, a second
-// one that may set blob index tags), a WORM backup account apart from the mutable runtime account, least-privilege Key Vault access on every protected vault (any resource group or
-// subscription of the tenant), Event Grid subscriptions, and monitoring that tells someone when backups fail.
+// one that may set blob index tags), a WORM backup account apart from the mutable runtime account, least-privilege
+// Key Vault access on every protected vault (any resource group or subscription of the tenant), Event Grid
+// subscriptions, and monitoring that tells someone when backups fail.
 // `azd up` runs this twice on a new environment: once before the code exists, and once more from the postdeploy
 // hook with `enableEventSubscriptions` (an Event Grid subscription to a function needs the deployed function).
 targetScope = 'subscription'
