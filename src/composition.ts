@@ -4,10 +4,12 @@ import { createAlertSinks } from './adapters/alert-sinks';
 import { createArmVaultDirectory } from './adapters/arm-vault-directory';
 import { BlobAlertOutbox } from './adapters/blob-alert-outbox';
 import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
+import { BlobPruneMarks } from './adapters/blob-prune-marks';
 import { createCredential } from './adapters/credential';
 import { createEntraTokenVerifier } from './adapters/entra-id-tokens';
 import { createKeyVaultPortFactory, createSharedBudget } from './adapters/key-vault';
 import type { TokenCredential } from '@azure/core-auth';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import { createBlobServiceClient, createQueueServiceClient, type StorageSettings } from './adapters/storage-clients';
 import { createStorageProbe } from './adapters/storage-probe';
 import { StorageJobQueue } from './adapters/storage-queue';
@@ -57,7 +59,7 @@ export interface Services {
   clock: Clock;
   /** Each backup's inventory (versions, attributes, tags), for browse and diff; absent: not recorded. */
   inventory?: InventoryStore;
-  /** Marks backups the retention plan lets go, for the storage's lifecycle rule. */
+  /** Marks backups the retention plan lets go, for the storage's lifecycle rule; absent: pruning off (plan only). */
   pruneMarks?: PruneMarks;
   /** Reads vault tags (the `kvguard:paused=true` switch); absent: only the setting pauses. */
   vaultTags?: VaultTagReader;
@@ -181,7 +183,7 @@ export function createServices(
     portable: { store, vaults, ...(config.portableKek ? { kekId: config.portableKek } : {}) },
     store,
     inventory: store,
-    pruneMarks: store,
+    pruneMarks: pruneMarks(config, blobs),
     // The emulator has no ARM: locally only the setting pauses a vault.
     vaultTags: config.credential === 'emulator' ? undefined : createArmVaultTagReader(credential),
     state,
@@ -211,6 +213,21 @@ export function createServices(
   };
 }
 
+/**
+ * The prune marks when pruning is on: through the prune identity where storage is reached by identity (kvguard's
+ * own may not tag), through the connection string locally.
+ */
+function pruneMarks(config: KvGuardConfig, blobs: BlobServiceClient): PruneMarks | undefined {
+  if (!config.pruning) return undefined;
+  const service = config.storageConnectionString
+    ? blobs
+    : createBlobServiceClient({
+        blobServiceUri: config.blobServiceUri,
+        credential: createCredential(config.credential, { managedIdentityClientId: config.pruneClientId }),
+      });
+  return new BlobPruneMarks(service.getContainerClient(config.container));
+}
+
 /** Where kvguard's storage is, from the configuration. */
 function storageSettings(config: KvGuardConfig, credential: TokenCredential): StorageSettings {
   return {
@@ -232,6 +249,7 @@ export function doctorDependencies(services: Services): DoctorDependencies {
   return {
     vaults: services.vaults,
     ...(services.portable ? { portable: services.portable.vaults } : {}),
+    pruneMarks: services.pruneMarks,
     directory: services.directory,
     state: services.state,
     logger,
@@ -255,6 +273,7 @@ export function doctorSettings(config: KvGuardConfig, sendTestAlert: boolean): D
     queues: [config.backupQueue, config.restoreQueue],
     discovery: discoverySettings(config),
     appInsightsConfigured: config.appInsights !== undefined,
+    pruning: config.pruning,
     sendTestAlert,
     ...(config.portableKek ? { portableKek: config.portableKek } : {}),
   };

@@ -7,6 +7,7 @@ import type { ObjectType, VaultTarget } from './domain';
 import { discoverVaults, protectedVaults, type DiscoveryResult, type DiscoverySettings } from './discovery';
 import { describeError } from './errors';
 import { randomBytes } from 'node:crypto';
+import type { PruneMarks } from './retention/marks';
 import type {
   AlertSink,
   Logger,
@@ -50,6 +51,8 @@ export interface DoctorSettings {
   queues: readonly string[];
   discovery: DiscoverySettings;
   appInsightsConfigured: boolean;
+  /** Retention may tag backups prunable (`KVGUARD_PRUNING`). */
+  pruning: boolean;
   /** Send a test alert through every sink. */
   sendTestAlert: boolean;
   /** KVGUARD_PORTABLE_KEK, when portable exports are configured. */
@@ -60,6 +63,8 @@ export interface DoctorSettings {
 export interface DoctorDependencies {
   vaults: VaultPortFactory;
   probe: StorageProbe;
+  /** The tagging port, through the prune identity; absent when pruning is off. */
+  pruneMarks?: PruneMarks;
   sinks: readonly AlertSink[];
   directory?: VaultDirectory;
   state: StateStore;
@@ -83,6 +88,7 @@ export async function runDoctor(settings: DoctorSettings, deps: DoctorDependenci
   if (settings.portableKek && deps.portable) checks.push(await kekCheck(settings.portableKek, deps.portable));
   checks.push(...(await storageChecks(settings, deps.probe)));
   checks.push(...(await queueChecks(settings.queues, deps.probe)));
+  checks.push(await pruningCheck(settings.pruning, deps.pruneMarks));
   checks.push(...(await alertChecks(deps.sinks, settings.sendTestAlert, deps.clock)));
   checks.push(telemetryCheck(settings.appInsightsConfigured));
   const counts = { pass: 0, warn: 0, fail: 0, unknown: 0 };
@@ -400,6 +406,43 @@ async function alertChecks(
     }
   }
   return checks;
+}
+
+/** Whether pruning is on and, if so, whether the prune identity can tag (one backup's tags rewritten unchanged). */
+async function pruningCheck(pruning: boolean, marks: PruneMarks | undefined): Promise<DoctorCheck> {
+  const check = 'retention.pruning';
+  const subject = 'prune identity';
+  if (!pruning || !marks) {
+    return {
+      check,
+      subject,
+      outcome: 'pass',
+      detail:
+        'pruning off (KVGUARD_PRUNING=false): retention plans and reports only; nothing is tagged, nothing deleted. To turn it on: azd env set KVGUARD_ENABLE_PRUNING true && azd up',
+    };
+  }
+  const fix =
+    'the prune identity needs the kvguard Backup Pruner role on the backup container (azd up with KVGUARD_ENABLE_PRUNING=true) and KVGUARD_PRUNE_CLIENT_ID must name it';
+  try {
+    const tried = await marks.checkTagging();
+    if (!tried) {
+      return { check, subject, outcome: 'unknown', detail: 'pruning on; no backup yet to check tagging on', fix };
+    }
+    return {
+      check,
+      subject,
+      outcome: 'pass',
+      detail: `pruning on; the prune identity can tag (rewrote the tags of ${tried.blobName} unchanged)`,
+    };
+  } catch (error) {
+    return {
+      check,
+      subject,
+      outcome: 'fail',
+      detail: `pruning on, but tagging fails: ${describeError(error).reason}`,
+      fix,
+    };
+  }
 }
 
 function telemetryCheck(configured: boolean): DoctorCheck {
