@@ -9,7 +9,7 @@ import { invocationLogger } from './invocation-logger';
  * account's lifecycle rule to delete. kvguard itself never deletes.
  */
 async function handler(timer: Timer, context: InvocationContext): Promise<void> {
-  const { config, store, pruneMarks, clock } = services();
+  const { config, store, pruneMarks, clock } = await services();
   const logger = invocationLogger(context);
   if (timer.isPastDue) logger.warn('retention pass is running late');
   const passes = await applyRetention(config.vaults, { store, marks: pruneMarks, clock });
