@@ -1,12 +1,7 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAzurite, uniqueStorageName, type TestAzurite } from '../support/azurite';
+import { runKvguard } from '../support/cli';
 import { sdkClients, startTestEmulator, type TestEmulator } from '../support/emulator';
-
-const run = promisify(execFile);
-const cli = join(__dirname, '..', '..', 'bin', 'kvguard.js');
 
 let emulator: TestEmulator;
 let azurite: TestAzurite;
@@ -16,13 +11,8 @@ let container: string;
 
 /** Runs `kvguard --json` and answers the exit code and the parsed JSON document (never throws on a non-zero exit). */
 async function kvguard(args: string[]): Promise<{ code: number; json: any; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args, '--json'], { env, timeout: 60_000 });
-    return { code: 0, json: JSON.parse(stdout), stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, json: failed.stdout ? JSON.parse(failed.stdout) : undefined, stderr: failed.stderr };
-  }
+  const { code, stdout, stderr } = await runKvguard([...args, '--json'], { env });
+  return { code, json: stdout ? JSON.parse(stdout) : undefined, stderr };
 }
 
 beforeAll(async () => {

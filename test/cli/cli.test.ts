@@ -1,32 +1,18 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAzurite, uniqueStorageName, type TestAzurite } from '../support/azurite';
+import { runKvguard } from '../support/cli';
 import { sdkClients, startTestEmulator, type TestEmulator } from '../support/emulator';
-
-const run = promisify(execFile);
-const cli = join(__dirname, '..', '..', 'bin', 'kvguard.js');
 
 let emulator: TestEmulator;
 let azurite: TestAzurite;
 let env: NodeJS.ProcessEnv;
 
-/** Runs `kvguard` and answers its exit code, stdout and stderr (never throws on a non-zero exit). */
-async function kvguard(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
-      env: options.env ?? env,
-      cwd: options.cwd,
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+/** Runs `kvguard` with this file's settings unless the test names others. */
+function kvguard(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+  return runKvguard(args, { env: options.env ?? env, cwd: options.cwd });
 }
 
 beforeAll(async () => {
@@ -79,7 +65,11 @@ describe('the kvguard CLI', () => {
   });
 
   it('exits non-zero with a one-line reason naming the bad flag and value', async () => {
-    const unknown = await kvguard(['backup', '--vault', 'https://nope.vault.azure.net/', '--json']);
+    const [unknown, badFlag, badType] = await Promise.all([
+      kvguard(['backup', '--vault', 'https://nope.vault.azure.net/', '--json']),
+      kvguard(['runs', '--colour', '--json']),
+      kvguard(['list', '--type', 'blob']),
+    ]);
     expect(unknown.code).toBe(1);
     // Under --json the failure is also one JSON document on stdout, shaped like the HTTP API's errors.
     expect(JSON.parse(unknown.stdout)).toEqual({
@@ -93,14 +83,12 @@ describe('the kvguard CLI', () => {
       'kvguard: ValidationError: --vault "https://nope.vault.azure.net/" is not a configured vault',
     ]);
 
-    const badFlag = await kvguard(['runs', '--colour', '--json']);
     expect(badFlag.code).toBe(1);
     expect(JSON.parse(badFlag.stdout)).toEqual({
       error: { code: 'ValidationError', message: "unknown option '--colour'" },
     });
     expect(badFlag.stderr.split('\n')[0]).toBe("kvguard: unknown option '--colour'");
 
-    const badType = await kvguard(['list', '--type', 'blob']);
     expect(badType).toMatchObject({
       code: 1,
       stderr: 'kvguard: ValidationError: --type "blob" must be key, secret or certificate\n',
@@ -122,15 +110,15 @@ describe('the kvguard CLI', () => {
       ['cli-key', 'stored'],
       ['cli-secret', 'stored'],
     ]);
-    const text = await kvguard(['runs', 'show', page.items[0]!.runId]);
+    const [text, alerts, restores, version] = await Promise.all([
+      kvguard(['runs', 'show', page.items[0]!.runId]),
+      kvguard(['alerts', '--json']),
+      kvguard(['restores', '--json']),
+      kvguard(['--version']),
+    ]);
     expect(text.stdout).toMatch(/unchanged +key cli-key \(1 version\(s\), \d+ ms\): versions match the newest backup/);
-
-    const alerts = await kvguard(['alerts', '--json']);
     expect(JSON.parse(alerts.stdout)).toEqual({ pending: 0, parked: 0, items: [] });
-    const restores = await kvguard(['restores', '--json']);
     expect(JSON.parse(restores.stdout)).toMatchObject({ items: [] });
-
-    const version = await kvguard(['--version']);
     expect(version).toMatchObject({ code: 0, stdout: `${(await import('../../package.json')).version}\n` });
   });
 

@@ -103,7 +103,7 @@ describe('scheduled backups against the Key Vault emulator and Azurite', () => {
             () => 'restored',
             (e: { statusCode?: number }) => e.statusCode,
           ),
-        { timeout: 5000, interval: 100 },
+        { timeout: 30_000, interval: 100 },
       )
       .toBe('restored');
   });

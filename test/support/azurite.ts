@@ -10,6 +10,9 @@ export interface TestAzurite extends RunningAzurite {
   queueService(): QueueServiceClient;
 }
 
+/** How long a test waits for Azurite to listen: a hang detector, generous because a loaded machine is slow. */
+const AZURITE_START_PATIENCE_MS = 120_000;
+
 /**
  * Starts an in-memory Azurite on ephemeral ports. Call in `beforeAll` and `await azurite.stop()` in `afterAll`.
  * @example
@@ -18,7 +21,7 @@ export interface TestAzurite extends RunningAzurite {
  * afterAll(() => azurite?.stop());
  */
 export async function startTestAzurite(): Promise<TestAzurite> {
-  const azurite = await startAzurite();
+  const azurite = await startAzurite({ startTimeoutMs: AZURITE_START_PATIENCE_MS });
   return {
     ...azurite,
     blobService: () => BlobServiceClient.fromConnectionString(azurite.connectionString),

@@ -113,7 +113,7 @@ describe('Key Vault adapter against the emulator', () => {
       throttle: { retryAfter: 0.3 },
     });
     try {
-      const vault = factory().open(emulator.url, { deadline: new Date(Date.now() + 30_000) });
+      const vault = factory().open(emulator.url, { deadline: new Date(Date.now() + 120_000) });
       const names = [...keyNames.map((n) => ['key', n] as const), ...secretNames.map((n) => ['secret', n] as const)];
       const backups = await mapWithConcurrency(names, 16, ([type, name]) => vault.backup(type, name));
       expect(backups.every((b) => b.byteLength > 0)).toBe(true);
@@ -129,7 +129,7 @@ describe('Key Vault adapter against the emulator', () => {
       emulator.configure({ throttle: { operations: 8, windowSeconds: 1, retryAfter, startEmpty: true } });
       try {
         const kv = factory({ maxConcurrency: 16, ceilingPerSecond: () => 100 });
-        const vault = kv.open(emulator.url, { deadline: new Date(Date.now() + 60_000) });
+        const vault = kv.open(emulator.url, { deadline: new Date(Date.now() + 120_000) });
         const names = [...keyNames, ...keyNames];
         const states = await mapWithConcurrency(names, 16, (name) => vault.nameState('key', name));
         expect(states.every((s) => s === 'live')).toBe(true);
@@ -147,7 +147,7 @@ describe('Key Vault adapter against the emulator', () => {
     emulator.configure({ faults: { seed: 5, rate429: 0.1 }, throttle: { retryAfter: 'never' } });
     try {
       const kv = factory({ maxConcurrency: 16, ceilingPerSecond: () => 150 });
-      const vault = kv.open(emulator.url, { deadline: new Date(Date.now() + 60_000) });
+      const vault = kv.open(emulator.url, { deadline: new Date(Date.now() + 120_000) });
       const names = [...keyNames, ...keyNames, ...keyNames, ...keyNames, ...keyNames];
       const states = await mapWithConcurrency(names, 16, (name) => vault.nameState('key', name));
       expect(states.every((s) => s === 'live')).toBe(true);
@@ -166,7 +166,8 @@ describe('Key Vault adapter against the emulator', () => {
       const started = Date.now();
       const error = await vault.backup('key', 'key-01').catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'DeadlineExceeded', statusCode: 429 });
-      expect(Date.now() - started).toBeLessThan(3_000);
+      // Well past the 800 ms deadline even on a loaded machine, yet far short of retrying for ever.
+      expect(Date.now() - started).toBeLessThan(20_000);
     } finally {
       emulator.configure({ faults: null, throttle: { retryAfter: 'always' } });
     }

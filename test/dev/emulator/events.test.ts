@@ -10,7 +10,7 @@ interface Received {
 
 const DAY_MS = 24 * 3600 * 1000;
 
-async function eventually<T>(probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+async function eventually<T>(probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
