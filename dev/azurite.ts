@@ -19,6 +19,11 @@ export interface AzuriteOptions {
   location?: string;
   /** How long to wait for both services to listen (default 20 s). */
   startTimeoutMs?: number;
+  /**
+   * Serve HTTPS with this PEM certificate and key and accept Entra ID bearer tokens (`--oauth basic`: Azurite checks
+   * a token's issuer, audience and lifetime, not its signature), so identity-based clients can be tested.
+   */
+  oauth?: { certPath: string; keyPath: string };
 }
 
 /** A running Azurite child process (Blob and Queue services). */
@@ -110,6 +115,7 @@ function azuriteArgs(options: AzuriteOptions): string[] {
     '--loose',
     '--silent',
   ];
+  if (options.oauth) args.push('--cert', options.oauth.certPath, '--key', options.oauth.keyPath, '--oauth', 'basic');
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
     args.push('--location', options.location);
@@ -127,7 +133,7 @@ function listeningUrls(child: ChildProcess, timeoutMs: number): Promise<{ blob: 
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
       for (const match of output.matchAll(
-        /Azurite (Blob|Queue) service is successfully listening at (http:\/\/\S+)/g,
+        /Azurite (Blob|Queue) service is successfully listening at (https?:\/\/\S+)/g,
       )) {
         found[match[1] === 'Blob' ? 'blob' : 'queue'] = match[2]!.replace(/\/+$/, '');
       }

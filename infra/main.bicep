@@ -1,6 +1,7 @@
-// kvguard: a Flex Consumption Function App with one user-assigned identity, a WORM backup account apart from the
-// mutable runtime account, least-privilege Key Vault access on every protected vault (any resource group or
-// subscription of the tenant), Event Grid subscriptions, and monitoring that tells someone when backups fail.
+// kvguard: a Flex Consumption Function App with one user-assigned identity (and, only with `enablePruning`, a second
+// one that may set blob index tags), a WORM backup account apart from the mutable runtime account, least-privilege
+// Key Vault access on every protected vault (any resource group or subscription of the tenant), Event Grid
+// subscriptions, and monitoring that tells someone when backups fail.
 // `azd up` runs this twice on a new environment: once before the code exists, and once more from the postdeploy
 // hook with `enableEventSubscriptions` (an Event Grid subscription to a function needs the deployed function).
 targetScope = 'subscription'
@@ -25,6 +26,9 @@ param nodeVersion string = '22'
 @minValue(1)
 @maxValue(146000)
 param retentionDays int = 90
+
+@description('Let storage lifecycle management delete the backups kvguard\'s retention plan marks prunable: creates a second identity, the only one that may tag backups (README, "Pruning under WORM"). Off: nothing is ever deleted.')
+param enablePruning bool = false
 
 @description('Set by the preprovision hook from the live policy: true when the policy is already locked, so it is never PUT again (ARM refuses updates of a locked policy).')
 param immutabilityPolicyLocked bool = false
@@ -113,7 +117,14 @@ resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
 module identity 'app/identity.bicep' = {
   name: '${deploymentPrefix}-identity'
   scope: rg
-  params: { location: location, tags: tags, token: token }
+  params: { location: location, tags: tags, name: 'id-kvguard-${token}' }
+}
+
+// Tags backups prunable and nothing else; kvguard's own identity keeps its create-only rights.
+module pruneIdentity 'app/identity.bicep' = if (enablePruning) {
+  name: '${deploymentPrefix}-prune-identity'
+  scope: rg
+  params: { location: location, tags: tags, name: 'id-kvguard-prune-${token}' }
 }
 
 module monitoring 'app/monitoring.bicep' = {
@@ -156,6 +167,7 @@ module backupStorage 'app/backup-storage.bicep' = {
     immutabilityPolicyLocked: immutabilityPolicyLocked
     principals: dataPrincipals
     workspaceId: monitoring.outputs.workspaceId
+    prunePrincipalId: enablePruning ? pruneIdentity!.outputs.principalId : ''
   }
 }
 
@@ -215,6 +227,8 @@ module function 'app/function.bicep' = {
     nodeVersion: nodeVersion
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    pruneIdentityId: enablePruning ? pruneIdentity!.outputs.id : ''
+    pruneIdentityClientId: enablePruning ? pruneIdentity!.outputs.clientId : ''
     runtimeAccountName: runtimeStorage.outputs.accountName
     deploymentContainerName: runtimeStorage.outputs.deploymentContainerName
     stateContainerName: runtimeStorage.outputs.stateContainerName
@@ -286,6 +300,7 @@ output KVGUARD_FUNCTION_APP string = function.outputs.name
 output KVGUARD_FUNCTION_APP_ID string = function.outputs.id
 output KVGUARD_FUNCTION_URL string = function.outputs.url
 output KVGUARD_PRINCIPAL_ID string = identity.outputs.principalId
+output KVGUARD_PRUNE_CLIENT_ID string = enablePruning ? pruneIdentity!.outputs.clientId : ''
 output KVGUARD_BACKUP_ACCOUNT string = backupStorage.outputs.accountName
 output KVGUARD_BACKUP_CONTAINER string = backupStorage.outputs.containerName
 output KVGUARD_RUNTIME_ACCOUNT string = runtimeStorage.outputs.accountName

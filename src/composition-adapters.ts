@@ -5,10 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TokenCredential } from '@azure/core-auth';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import { createAlertSinks } from './adapters/alert-sinks';
 import { createArmVaultDirectory } from './adapters/arm-vault-directory';
 import { BlobAlertOutbox } from './adapters/blob-alert-outbox';
 import { BlobBackupStore, BlobStateStore } from './adapters/blob-backup-store';
+import { BlobPruneMarks } from './adapters/blob-prune-marks';
 import { createCredential } from './adapters/credential';
 import { createEntraTokenVerifier } from './adapters/entra-id-tokens';
 import { createKeyVaultPortFactory, createSharedBudget } from './adapters/key-vault';
@@ -57,7 +59,7 @@ export interface Services {
   clock: Clock;
   /** Each backup's inventory (versions, attributes, tags), for browse and diff; absent: not recorded. */
   inventory?: InventoryStore;
-  /** Marks backups the retention plan lets go, for the storage's lifecycle rule. */
+  /** Marks backups the retention plan lets go, for the storage's lifecycle rule; absent: pruning off (plan only). */
   pruneMarks?: PruneMarks;
   /** Reads vault tags (the `kvguard:paused=true` switch); absent: only the setting pauses. */
   vaultTags?: VaultTagReader;
@@ -142,7 +144,7 @@ export function createServices(
     }),
     store,
     inventory: store,
-    pruneMarks: store,
+    pruneMarks: pruneMarks(config, blobs),
     // The emulator has no ARM: locally only the setting pauses a vault.
     vaultTags: config.credential === 'emulator' ? undefined : createArmVaultTagReader(credential),
     state,
@@ -172,6 +174,21 @@ export function createServices(
   };
 }
 
+/**
+ * The prune marks when pruning is on: through the prune identity where storage is reached by identity (kvguard's
+ * own may not tag), through the connection string locally.
+ */
+function pruneMarks(config: KvGuardConfig, blobs: BlobServiceClient): PruneMarks | undefined {
+  if (!config.pruning) return undefined;
+  const service = config.storageConnectionString
+    ? blobs
+    : createBlobServiceClient({
+        blobServiceUri: config.blobServiceUri,
+        credential: createCredential(config.credential, { managedIdentityClientId: config.pruneClientId }),
+      });
+  return new BlobPruneMarks(service.getContainerClient(config.container));
+}
+
 /** Where kvguard's storage is, from the configuration. */
 function storageSettings(config: KvGuardConfig, credential: TokenCredential): StorageSettings {
   return {
@@ -192,6 +209,7 @@ export function doctorDependencies(services: Services): DoctorDependencies {
   const storage = storageSettings(config, credential);
   return {
     vaults: services.vaults,
+    pruneMarks: services.pruneMarks,
     directory: services.directory,
     state: services.state,
     logger,

@@ -72,6 +72,7 @@ export function doctorSettings(config: KvGuardConfig, sendTestAlert: boolean): D
     queues: [config.backupQueue, config.restoreQueue],
     discovery: discoverySettings(config),
     appInsightsConfigured: config.appInsights !== undefined,
+    pruning: config.pruning,
     sendTestAlert,
   };
 }

@@ -404,6 +404,19 @@ export const SETTINGS = {
     description: 'Client id of the user-assigned managed identity kvguard runs as (set by the infra).',
     schema: z.string().min(1).optional(),
   }),
+  pruning: setting({
+    name: 'KVGUARD_PRUNING',
+    description:
+      'Let the retention pass tag what the plan lets go `kvguard-prunable=true`, for the storage lifecycle rule to delete. `false`: it only plans and reports. In Azure set by the infra (`enablePruning`); tags then go through `KVGUARD_PRUNE_CLIENT_ID`.',
+    default: 'false',
+    schema: bool,
+  }),
+  pruneClientId: setting({
+    name: 'KVGUARD_PRUNE_CLIENT_ID',
+    description:
+      "Client id of the prune identity: the user-assigned identity, apart from kvguard's own, that alone may set the prune tags (set by the infra with `enablePruning`). Used for blob index tags only; required with `KVGUARD_PRUNING=true` on identity-based storage.",
+    schema: z.guid('must be a client id (GUID)').optional(),
+  }),
   keyVaultCaCert: setting({
     name: 'KVGUARD_KEYVAULT_CA_CERT',
     description: 'Local stack only: PEM file of the emulator CA to trust (also disables challenge resource checks).',
@@ -588,12 +601,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `KVGUARD_STATE_CONTAINER=${JSON.stringify(settings.stateContainer)} must differ from KVGUARD_CONTAINER`,
     );
   }
+  if (problems.length === 0) problems.push(...pruningProblems(settings));
   if (problems.length > 0) {
     throw new KvGuardError('InvalidConfiguration', `Invalid configuration: ${problems.join(' | ')}`, {
       field: problems[0]!.split(/[= ]/)[0],
     });
   }
   return { ...settings, vaults: toVaultTargets(settings) };
+}
+
+/**
+ * Tagging needs its own identity wherever storage is reached by identity: kvguard's own holds no tag right on the
+ * backup container, and the prune identity must not be kvguard's own (that would give it the tag right too).
+ */
+function pruningProblems(settings: SettingValues): string[] {
+  const identityBased = !settings.storageConnectionString;
+  if (settings.pruning && identityBased && !settings.pruneClientId) {
+    return [
+      "KVGUARD_PRUNE_CLIENT_ID is required with KVGUARD_PRUNING=true on identity-based storage: kvguard's own identity may not set blob tags",
+    ];
+  }
+  if (settings.pruneClientId && settings.pruneClientId.toLowerCase() === settings.clientId?.toLowerCase()) {
+    return [
+      `KVGUARD_PRUNE_CLIENT_ID=${JSON.stringify(settings.pruneClientId)} must differ from AZURE_CLIENT_ID: the prune identity is a separate one`,
+    ];
+  }
+  return [];
 }
 
 function toVaultTargets(settings: SettingValues): VaultTarget[] {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createServices } from '../src/composition-adapters';
 import { findVault, loadConfig, settingsTable } from '../src/config';
+import { silentLogger } from '../src/core/ports';
 import { KvGuardError } from '../src/core/errors';
 
 const minimal = { KVGUARD_VAULTS: 'https://contoso.vault.azure.net', KVGUARD_STORAGE: 'UseDevelopmentStorage=true' };
@@ -111,5 +113,46 @@ describe('resolveSettingReferences', () => {
     expect(() => resolveSettingReferences('%NOPE%', {})).toThrow(
       'NOPE (referenced as %NOPE%) is not set and has no default',
     );
+  });
+});
+
+const azure = {
+  KVGUARD_VAULTS: 'https://contoso.vault.azure.net',
+  KVGUARD_STORAGE__blobServiceUri: 'https://stkvgbexample.blob.core.windows.net',
+  AZURE_CLIENT_ID: '11111111-1111-1111-1111-111111111111',
+};
+const pruneClientId = '22222222-2222-2222-2222-222222222222';
+
+describe('pruning settings', () => {
+  it('are off by default, and then nothing can tag', () => {
+    const config = loadConfig(azure);
+    expect(config.pruning).toBe(false);
+    expect(config.pruneClientId).toBeUndefined();
+    expect(createServices(config, silentLogger).pruneMarks).toBeUndefined();
+  });
+
+  it('need the prune identity on identity-based storage, and refuse kvguard own identity as it', () => {
+    const missing = configError({ ...azure, KVGUARD_PRUNING: 'true' });
+    expect(missing).toMatchObject({ code: 'InvalidConfiguration', field: 'KVGUARD_PRUNE_CLIENT_ID' });
+    expect(missing.message).toContain('KVGUARD_PRUNING=true');
+
+    const same = configError({
+      ...azure,
+      KVGUARD_PRUNING: 'true',
+      KVGUARD_PRUNE_CLIENT_ID: azure.AZURE_CLIENT_ID.toUpperCase(),
+    });
+    expect(same).toMatchObject({ field: 'KVGUARD_PRUNE_CLIENT_ID' });
+    expect(same.message).toContain('must differ from AZURE_CLIENT_ID');
+
+    const config = loadConfig({ ...azure, KVGUARD_PRUNING: 'true', KVGUARD_PRUNE_CLIENT_ID: pruneClientId });
+    expect(config).toMatchObject({ pruning: true, pruneClientId });
+    expect(createServices(config, silentLogger).pruneMarks).toBeDefined();
+  });
+
+  it('refuse a prune client id that is not a GUID, and a pruning switch that is not a boolean, naming them', () => {
+    const badId = configError({ ...azure, KVGUARD_PRUNE_CLIENT_ID: 'id-kvguard-prune' });
+    expect(badId).toMatchObject({ field: 'KVGUARD_PRUNE_CLIENT_ID' });
+    expect(badId.message).toContain('KVGUARD_PRUNE_CLIENT_ID="id-kvguard-prune" must be a client id (GUID)');
+    expect(configError({ ...azure, KVGUARD_PRUNING: 'yes' })).toMatchObject({ field: 'KVGUARD_PRUNING' });
   });
 });

@@ -2,13 +2,19 @@
 // connections only (`__credential` + `__clientId`; AZURE_CLIENT_ID for kvguard's own SDK clients), Entra-only
 // telemetry ingestion, and App Service authentication (Entra ID) in front of the HTTP API when an app
 // registration is given: it validates bearer tokens and passes the caller's principal (with its app roles, e.g.
-// kvguard.Restore) to the functions, which also require the function key.
+// kvguard.Restore) to the functions, which also require the function key. With pruning on, the prune identity is
+// attached too; kvguard uses it for blob index tags only (KVGUARD_PRUNE_CLIENT_ID), everything else stays on
+// AZURE_CLIENT_ID.
 param location string
 param tags object
 param token string
 param nodeVersion string
 param identityId string
 param identityClientId string
+@description('Resource id of the prune identity, attached beside kvguard\'s own; empty: pruning off.')
+param pruneIdentityId string
+@description('Client id of the prune identity (KVGUARD_PRUNE_CLIENT_ID); empty: pruning off.')
+param pruneIdentityClientId string
 param runtimeAccountName string
 param deploymentContainerName string
 param stateContainerName string
@@ -75,14 +81,18 @@ var kvguardSettings = [
   { name: 'KVGUARD_ALERT_WEBHOOK_URL', value: alertWebhookUrl }
   { name: 'KVGUARD_DISCOVERY_SUBSCRIPTIONS', value: join(discoverySubscriptionIds, ',') }
   { name: 'KVGUARD_DISCOVERY_TAG', value: discoveryTagName }
+  // Only the prune identity may tag backups prunable; without it the retention pass plans and reports only.
+  { name: 'KVGUARD_PRUNING', value: empty(pruneIdentityClientId) ? 'false' : 'true' }
+  { name: 'KVGUARD_PRUNE_CLIENT_ID', value: pruneIdentityClientId }
 ]
+var appIdentities = empty(pruneIdentityId) ? [identityId] : [identityId, pruneIdentityId]
 
 resource app 'Microsoft.Web/sites@2025-03-01' = {
   name: 'func-kvguard-${token}'
   location: location
   tags: union(tags, { 'azd-service-name': 'kvguard' })
   kind: 'functionapp,linux'
-  identity: { type: 'UserAssigned', userAssignedIdentities: toObject([identityId], id => id, id => {}) }
+  identity: { type: 'UserAssigned', userAssignedIdentities: toObject(appIdentities, id => id, id => {}) }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true

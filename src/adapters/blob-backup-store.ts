@@ -13,7 +13,7 @@
  *
  * Beside each backup, `inventory/…` (same path) holds what browse and diff show: the object's versions, attributes
  * and tags, never a value. Backups the retention plan lets go get the blob index tag `kvguard-prunable=true`, which
- * the account's lifecycle rule filters on: setting it needs the `…/blobs/tags/write` data action, never a delete.
+ * the account's lifecycle rule filters on; that is `BlobPruneMarks`, through an identity of its own.
  *
  * Every write is create-only (`If-None-Match: *`): an existing name answers 409 `BlobAlreadyExists`, which becomes
  * `AlreadyExists`; nothing is ever overwritten or deleted. With `immutability: 'version'` each write also asks for
@@ -24,7 +24,6 @@ import type { BlobImmutabilityPolicy, ContainerClient, ListBlobsFlatSegmentRespo
 import type { z } from 'zod';
 import { objectInventorySchema, type InventoryStore, type ObjectInventory } from '../core/browse/inventory';
 import type { BackupRecord, ManifestHead, ObjectType, Page, RunManifest } from '../core/domain';
-import { PRUNABLE_TAG, type PruneMarks } from '../core/retention/marks';
 import { KvGuardError } from '../core/errors';
 import { runManifestSchema } from '../core/manifest-schema';
 import {
@@ -77,8 +76,8 @@ export interface BlobBackupStoreOptions {
 
 const DAY_MS = 86_400_000;
 
-/** {@link BackupStore} on one blob container, with the backups' inventories and prune marks. */
-export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks {
+/** {@link BackupStore} on one blob container, with the backups' inventories. */
+export class BlobBackupStore implements BackupStore, InventoryStore {
   private readonly container: ContainerClient;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -221,23 +220,6 @@ export class BlobBackupStore implements BackupStore, InventoryStore, PruneMarks 
     } catch (error) {
       if (error instanceof KvGuardError && error.code === 'NotFound') return undefined;
       throw error;
-    }
-  }
-
-  /**
-   * Tags a backup and its inventory prunable for the lifecycle rule (Set Blob Tags changes no content, so WORM
-   * allows it); idempotent, but `since` is rewritten by each pass.
-   */
-  async markPrunable(backupBlobName: string, since: Date): Promise<void> {
-    const tags = { [PRUNABLE_TAG.name]: PRUNABLE_TAG.value, [PRUNABLE_TAG.since]: since.toISOString() };
-    for (const blobName of [backupBlobName, inventoryBlobName(backupBlobName)]) {
-      try {
-        await this.container.getBlobClient(blobName).setTags(tags);
-      } catch (error) {
-        // A backup taken before inventories were kept has none; the backup's own tag is what matters.
-        if (storageStatus(error) === 404 && blobName !== backupBlobName) continue;
-        throw storageError(error, `tag ${blobName}`);
-      }
     }
   }
 

@@ -14,8 +14,9 @@ const EMULATOR_TOKEN = 'kvguard-emulator-token';
 /**
  * Creates the credential for a configured kind.
  * @param kind - `default` for DefaultAzureCredential, `emulator` for the local static token
- * @param options - `managedIdentityClientId`: the user-assigned identity to use (`AZURE_CLIENT_ID`); without it a
- *   Function App with only a user-assigned identity would have no managed identity to pick
+ * @param options - `managedIdentityClientId`: the user-assigned identity to use: `AZURE_CLIENT_ID` for everything,
+ *   `KVGUARD_PRUNE_CLIENT_ID` for the prune marks only. Without it a Function App with only user-assigned
+ *   identities would have no managed identity to pick (and with two, no way to tell them apart)
  */
 export function createCredential(
   kind: CredentialKind,

@@ -5,6 +5,7 @@
  * subscription kvguard cannot list, or a vault it can see but not read, is a finding — never a crash.
  */
 import { z } from 'zod';
+import { schemaOf } from './schema-of';
 import { objectTypeSchema, type CriticalSelector, type ObjectType, type VaultTarget } from './domain';
 import { describeError } from './errors';
 import type { Logger, StateStore, TaggedVault, VaultDirectory, VaultPortFactory } from './ports';
@@ -32,37 +33,47 @@ export interface DiscoveryFinding {
   reason: string;
 }
 
+/** A readable tagged vault as a backup target: discovered vaults take the default policy and limit. */
+export interface DiscoveredVault extends Omit<VaultTarget, 'resourceId' | 'policy' | 'rateLimit'> {
+  resourceId: string;
+  permissionModel: TaggedVault['permissionModel'];
+}
+
 /** What one discovery pass found. */
 export interface DiscoveryResult {
   discoveredAt: string;
   /** Readable tagged vaults, as backup targets. */
-  vaults: (VaultTarget & { resourceId: string; permissionModel: TaggedVault['permissionModel'] })[];
+  vaults: DiscoveredVault[];
   findings: DiscoveryFinding[];
 }
 
-const criticalSelectorSchema: z.ZodType<CriticalSelector> = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('all') }),
-  z.object({ kind: z.literal('tag'), tag: z.string(), value: z.string() }),
-  z.object({ kind: z.literal('names'), patterns: z.array(z.string()) }),
-]);
+const criticalSelectorSchema = schemaOf<CriticalSelector>()(
+  z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('all') }),
+    z.object({ kind: z.literal('tag'), tag: z.string(), value: z.string() }),
+    z.object({ kind: z.literal('names'), patterns: z.array(z.string()) }),
+  ]),
+);
 
 /** Schema of the stored discovery result, checked when the queue workers read it back. */
-const discoveryResultSchema: z.ZodType<DiscoveryResult> = z.object({
-  discoveredAt: z.string(),
-  vaults: z.array(
-    z.object({
-      url: z.string(),
-      name: z.string(),
-      types: z.array(objectTypeSchema),
-      critical: criticalSelectorSchema,
-      resourceId: z.string(),
-      permissionModel: z.enum(['rbac', 'accessPolicy']),
-    }),
-  ),
-  findings: z.array(
-    z.object({ subscriptionId: z.string(), vault: z.string().optional(), code: z.string(), reason: z.string() }),
-  ),
-});
+const discoveryResultSchema = schemaOf<DiscoveryResult>()(
+  z.object({
+    discoveredAt: z.string(),
+    vaults: z.array(
+      z.object({
+        url: z.string(),
+        name: z.string(),
+        types: z.array(objectTypeSchema),
+        critical: criticalSelectorSchema,
+        resourceId: z.string(),
+        permissionModel: z.enum(['rbac', 'accessPolicy']),
+      }),
+    ),
+    findings: z.array(
+      z.object({ subscriptionId: z.string(), vault: z.string().optional(), code: z.string(), reason: z.string() }),
+    ),
+  }),
+);
 
 /** What discovery needs. */
 export interface DiscoveryDependencies {

@@ -6,6 +6,7 @@
 import type { ObjectType, VaultTarget } from './domain';
 import { discoverVaults, protectedVaults, type DiscoveryResult, type DiscoverySettings } from './discovery';
 import { describeError } from './errors';
+import type { PruneMarks } from './retention/marks';
 import type { AlertSink, Logger, StateStore, StorageProbe, VaultDirectory, VaultPort, VaultPortFactory } from './ports';
 
 /** How one check came out; `unknown`: this environment cannot answer it. */
@@ -40,6 +41,8 @@ export interface DoctorSettings {
   queues: readonly string[];
   discovery: DiscoverySettings;
   appInsightsConfigured: boolean;
+  /** Retention may tag backups prunable (`KVGUARD_PRUNING`). */
+  pruning: boolean;
   /** Send a test alert through every sink. */
   sendTestAlert: boolean;
 }
@@ -48,6 +51,8 @@ export interface DoctorSettings {
 export interface DoctorDependencies {
   vaults: VaultPortFactory;
   probe: StorageProbe;
+  /** The tagging port, through the prune identity; absent when pruning is off. */
+  pruneMarks?: PruneMarks;
   sinks: readonly AlertSink[];
   directory?: VaultDirectory;
   state: StateStore;
@@ -68,6 +73,7 @@ export async function runDoctor(settings: DoctorSettings, deps: DoctorDependenci
   if (settings.scratchVault) checks.push(await scratchCheck(settings.scratchVault, deps.vaults));
   checks.push(...(await storageChecks(settings, deps.probe)));
   checks.push(...(await queueChecks(settings.queues, deps.probe)));
+  checks.push(await pruningCheck(settings.pruning, deps.pruneMarks));
   checks.push(...(await alertChecks(deps.sinks, settings.sendTestAlert, deps.clock)));
   checks.push(telemetryCheck(settings.appInsightsConfigured));
   const counts = { pass: 0, warn: 0, fail: 0, unknown: 0 };
@@ -360,6 +366,43 @@ async function alertChecks(
     }
   }
   return checks;
+}
+
+/** Whether pruning is on and, if so, whether the prune identity can tag (one backup's tags rewritten unchanged). */
+async function pruningCheck(pruning: boolean, marks: PruneMarks | undefined): Promise<DoctorCheck> {
+  const check = 'retention.pruning';
+  const subject = 'prune identity';
+  if (!pruning || !marks) {
+    return {
+      check,
+      subject,
+      outcome: 'pass',
+      detail:
+        'pruning off (KVGUARD_PRUNING=false): retention plans and reports only; nothing is tagged, nothing deleted. To turn it on: azd env set KVGUARD_ENABLE_PRUNING true && azd up',
+    };
+  }
+  const fix =
+    'the prune identity needs the kvguard Backup Pruner role on the backup container (azd up with KVGUARD_ENABLE_PRUNING=true) and KVGUARD_PRUNE_CLIENT_ID must name it';
+  try {
+    const tried = await marks.checkTagging();
+    if (!tried) {
+      return { check, subject, outcome: 'unknown', detail: 'pruning on; no backup yet to check tagging on', fix };
+    }
+    return {
+      check,
+      subject,
+      outcome: 'pass',
+      detail: `pruning on; the prune identity can tag (rewrote the tags of ${tried.blobName} unchanged)`,
+    };
+  } catch (error) {
+    return {
+      check,
+      subject,
+      outcome: 'fail',
+      detail: `pruning on, but tagging fails: ${describeError(error).reason}`,
+      fix,
+    };
+  }
 }
 
 function telemetryCheck(configured: boolean): DoctorCheck {

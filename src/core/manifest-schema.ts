@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { schemaOf } from './schema-of';
 import { objectTypeSchema, type ManifestEntry, type ObjectOutcome, type RunManifest, type RunStats } from './domain';
 
 const objectType = objectTypeSchema;
@@ -6,50 +7,58 @@ const count = z.number().int().nonnegative();
 const isoTime = z.iso.datetime({ offset: true });
 const errorSummary = z.object({ code: z.string(), reason: z.string() });
 
-const outcome: z.ZodType<ObjectOutcome> = z.discriminatedUnion('status', [
+const outcome = schemaOf<ObjectOutcome>()(
+  z.discriminatedUnion('status', [
+    z.object({
+      status: z.literal('stored'),
+      blobName: z.string(),
+      sha256: z.string(),
+      size: count,
+      refreshed: z.boolean().optional(),
+    }),
+    z.object({ status: z.literal('unchanged'), blobName: z.string() }),
+    z.object({ status: z.literal('failed'), code: z.string(), reason: z.string() }),
+  ]),
+);
+
+const entry = schemaOf<ManifestEntry>()(
   z.object({
-    status: z.literal('stored'),
-    blobName: z.string(),
-    sha256: z.string(),
-    size: count,
-    refreshed: z.boolean().optional(),
+    type: objectType,
+    name: z.string().min(1),
+    versionCount: count,
+    durationMs: z.number(),
+    outcome,
+    warning: z.string().optional(),
   }),
-  z.object({ status: z.literal('unchanged'), blobName: z.string() }),
-  z.object({ status: z.literal('failed'), code: z.string(), reason: z.string() }),
-]);
+);
 
-const entry: z.ZodType<ManifestEntry> = z.object({
-  type: objectType,
-  name: z.string().min(1),
-  versionCount: count,
-  durationMs: z.number(),
-  outcome,
-  warning: z.string().optional(),
-});
-
-const stats: z.ZodType<RunStats> = z.object({
-  stored: count,
-  unchanged: count,
-  failed: count,
-  bytes: count,
-  durationMs: z.number(),
-  throttled: count,
-  maxConcurrency: count,
-});
+const stats = schemaOf<RunStats>()(
+  z.object({
+    stored: count,
+    unchanged: count,
+    failed: count,
+    bytes: count,
+    durationMs: z.number(),
+    throttled: count,
+    maxConcurrency: count,
+  }),
+);
 
 /** A run manifest (a chunk, an event snapshot or a run summary) as read back from storage. */
-export const runManifestSchema: z.ZodType<RunManifest> = z.object({
-  runId: z.string().min(1),
-  vault: z.string().min(1),
-  vaultUrl: z.string().min(1),
-  trigger: z.enum(['schedule', 'manual', 'event']),
-  full: z.boolean(),
-  scope: z.enum(['chunk', 'objects', 'summary']),
-  startedAt: isoTime,
-  finishedAt: isoTime,
-  chunk: z.object({ type: objectType, sequence: count, lastPage: z.boolean() }).optional(),
-  followUp: z.number().int().min(1).optional(),
-  entries: z.array(entry),
-  error: errorSummary.optional(),
-  stats,
-});
+export const runManifestSchema = schemaOf<RunManifest>()(
+  z.object({
+    runId: z.string().min(1),
+    vault: z.string().min(1),
+    vaultUrl: z.string().min(1),
+    trigger: z.enum(['schedule', 'manual', 'event']),
+    full: z.boolean(),
+    scope: z.enum(['chunk', 'objects', 'summary']),
+    startedAt: isoTime,
+    finishedAt: isoTime,
+    chunk: z.object({ type: objectType, sequence: count, lastPage: z.boolean() }).optional(),
+    followUp: z.number().int().min(1).optional(),
+    entries: z.array(entry),
+    error: errorSummary.optional(),
+    stats,
+  }),
+);

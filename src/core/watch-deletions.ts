@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { schemaOf } from './schema-of';
 import { ageOf } from './age';
 import { ALERT_TYPES } from './alerts';
 import { mapWithConcurrency } from './concurrency';
@@ -94,19 +95,23 @@ interface DeletedEntry {
   scheduledPurgeDate?: string;
 }
 
-const deletedEntrySchema: z.ZodType<DeletedEntry> = z.object({
-  name: z.string().min(1),
-  deletedOn: z.string().optional(),
-  scheduledPurgeDate: z.string().optional(),
-});
+const deletedEntrySchema = schemaOf<DeletedEntry>()(
+  z.object({
+    name: z.string().min(1),
+    deletedOn: z.string().optional(),
+    scheduledPurgeDate: z.string().optional(),
+  }),
+);
 const seenSchema = z.object({ live: z.array(z.string()), deleted: z.array(deletedEntrySchema) });
 
 /** The watcher's state of one vault as read back from the state store. */
-const watchStateSchema: z.ZodType<WatchState> = z.object({
-  version: z.literal(1),
-  checkedAt: z.iso.datetime({ offset: true }),
-  types: z.object({ key: seenSchema.optional(), secret: seenSchema.optional(), certificate: seenSchema.optional() }),
-});
+const watchStateSchema = schemaOf<WatchState>()(
+  z.object({
+    version: z.literal(1),
+    checkedAt: z.iso.datetime({ offset: true }),
+    types: z.object({ key: seenSchema.optional(), secret: seenSchema.optional(), certificate: seenSchema.optional() }),
+  }),
+);
 
 /** What a vault holds now, per type. */
 type Listing = Map<ObjectType, { live: Map<string, string>; deleted: Map<string, DeletedEntry> }>;

@@ -10,8 +10,11 @@ let env: NodeJS.ProcessEnv;
 let container: string;
 
 /** Runs `kvguard --json` and answers the exit code and the parsed JSON document (never throws on a non-zero exit). */
-async function kvguard(args: string[]): Promise<{ code: number; json: any; stderr: string }> {
-  const { code, stdout, stderr } = await runKvguard([...args, '--json'], { env });
+async function kvguard(
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; json: any; stderr: string }> {
+  const { code, stdout, stderr } = await runKvguard([...args, '--json'], { env: { ...env, ...extraEnv } });
   return { code, json: stdout ? JSON.parse(stdout) : undefined, stderr };
 }
 
@@ -84,11 +87,17 @@ describe('kvguard show, diff and retention against the emulator and Azurite', ()
     const gone = vault.objects.find((o: any) => o.name === 'gone-secret');
     expect(gone).toMatchObject({ state: 'gone', prune: [] });
 
-    const applied = await kvguard(['retention', '--apply', '--vault', 'brw']);
-    expect(applied.code).toBe(0);
-    expect(applied.json.vaults[0].marks).toEqual({ vault: 'brw', marked: 1, failed: [] });
     const blobs = azurite.blobService().getContainerClient(container);
     const pruned = kept.prune[0].blobName as string;
+    // Pruning is off by default: --apply refuses, naming the setting, and tags nothing.
+    const refused = await kvguard(['retention', '--apply', '--vault', 'brw']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('KVGUARD_PRUNING');
+    expect((await blobs.getBlobClient(pruned).getTags()).tags).toEqual({});
+
+    const applied = await kvguard(['retention', '--apply', '--vault', 'brw'], { KVGUARD_PRUNING: 'true' });
+    expect(applied.code).toBe(0);
+    expect(applied.json.vaults[0].marks).toEqual({ vault: 'brw', marked: 1, failed: [] });
     expect((await blobs.getBlobClient(pruned).getTags()).tags).toMatchObject({ 'kvguard-prunable': 'true' });
     const inventory = pruned.replace(/^backups\//, 'inventory/').replace(/\.kvbak$/, '.json');
     expect((await blobs.getBlobClient(inventory).getTags()).tags).toMatchObject({ 'kvguard-prunable': 'true' });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runDoctor, type DoctorSettings } from '../../src/core/doctor';
 import { silentLogger, systemClock, type AlertSink, type StorageProbe } from '../../src/core/ports';
+import { KvGuardError } from '../../src/core/errors';
+import type { PruneMarks } from '../../src/core/retention/marks';
 import { InMemoryStateStore } from '../support/in-memory';
 
 const settings: DoctorSettings = {
@@ -10,6 +12,7 @@ const settings: DoctorSettings = {
   queues: ['kvguard-backup-jobs'],
   discovery: { subscriptions: [], tagName: 'kvguard', types: ['key'], critical: { kind: 'all' } },
   appInsightsConfigured: true,
+  pruning: false,
   sendTestAlert: false,
 };
 
@@ -85,5 +88,63 @@ describe('kvguard doctor against Azure storage', () => {
       ['webhook', 'pass'],
       ['eventgrid', 'fail'],
     ]);
+  });
+});
+
+describe('kvguard doctor on pruning', () => {
+  const probe = azureProbe({ hasPolicy: true, overwriteRefused: true, deleteRefused: true });
+  const pruningCheck = (report: Awaited<ReturnType<typeof runDoctor>>) =>
+    report.checks.find((c) => c.check === 'retention.pruning');
+  /** Tagging that answers as told, counting the attempts. */
+  function marks(answer: () => Promise<{ blobName: string } | undefined>): PruneMarks & { attempts: number } {
+    return {
+      attempts: 0,
+      async markPrunable() {
+        throw new Error('the doctor must never mark a backup');
+      },
+      async checkTagging() {
+        this.attempts += 1;
+        return answer();
+      },
+    };
+  }
+
+  it('says pruning is off, and how to turn it on, without trying to tag', async () => {
+    const tagging = marks(async () => ({ blobName: 'backups/x' }));
+    const report = await runDoctor(settings, { ...deps(probe), pruneMarks: tagging });
+    expect(pruningCheck(report)).toMatchObject({ outcome: 'pass', detail: expect.stringContaining('pruning off') });
+    expect(pruningCheck(report)!.detail).toContain('azd env set KVGUARD_ENABLE_PRUNING true');
+    expect(tagging.attempts).toBe(0);
+  });
+
+  it('passes when the prune identity can rewrite a backup tags, and fails with the fix when it is refused', async () => {
+    const able = await runDoctor(
+      { ...settings, pruning: true },
+      { ...deps(probe), pruneMarks: marks(async () => ({ blobName: 'backups/demo/key/k/1-a.kvbak' })) },
+    );
+    expect(pruningCheck(able)).toMatchObject({ outcome: 'pass', detail: expect.stringContaining('can tag') });
+
+    const refused = new KvGuardError('Forbidden', 'rewrite the tags of backups/x: 403 AuthorizationPermissionMismatch');
+    const report = await runDoctor(
+      { ...settings, pruning: true },
+      { ...deps(probe), pruneMarks: marks(() => Promise.reject(refused)) },
+    );
+    expect(pruningCheck(report)).toMatchObject({
+      outcome: 'fail',
+      detail: expect.stringContaining('AuthorizationPermissionMismatch'),
+      fix: expect.stringContaining('KVGUARD_PRUNE_CLIENT_ID'),
+    });
+    expect(report.ok).toBe(false);
+  });
+
+  it('cannot say before the first backup', async () => {
+    const report = await runDoctor(
+      { ...settings, pruning: true },
+      { ...deps(probe), pruneMarks: marks(async () => undefined) },
+    );
+    expect(pruningCheck(report)).toMatchObject({
+      outcome: 'unknown',
+      detail: expect.stringContaining('no backup yet'),
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Timer } from '@azure/functions';
+import { InvocationContext, type Timer } from '@azure/functions';
 import { backupSettings, useServices } from '../../src/composition';
 import { backupVaultNow } from '../../src/core/backup/runs';
 import type { BackupJob } from '../../src/core/jobs';
@@ -17,6 +17,17 @@ const timer: Timer = {
   scheduleStatus: { last: '', next: '', lastUpdated: '' },
 };
 
+/** Backs up vault `prod` `runs` times, an hour apart, each time with a new version of key `k1`. */
+async function backUpNewVersions(world: ReturnType<typeof installRestoreWorld>, runs: number): Promise<void> {
+  const prod = world.config.vaults.find((v) => v.name === 'prod')!;
+  world.prod.seedKey('k1');
+  for (let run = 0; run < runs; run++) {
+    world.prod.addVersion('key', 'k1');
+    await backupVaultNow(prod, world.services, backupSettings(world.config));
+    world.clock.advance(3_600_000);
+  }
+}
+
 describe('applyRetention timer', () => {
   it('runs on KVGUARD_RETENTION_SCHEDULE and tags what each vault policy lets go, deleting nothing', async () => {
     expect(functionDefinitions).toContain(applyRetentionFunction);
@@ -24,13 +35,7 @@ describe('applyRetention timer', () => {
     const world = installRestoreWorld({ KVGUARD_KEEP_LAST: '2' });
     const pruneMarks = new InMemoryPruneMarks();
     useServices({ ...world.services, pruneMarks });
-    const prod = world.config.vaults.find((v) => v.name === 'prod')!;
-    world.prod.seedKey('k1');
-    for (let run = 0; run < 4; run++) {
-      world.prod.addVersion('key', 'k1');
-      await backupVaultNow(prod, world.services, backupSettings(world.config));
-      world.clock.advance(3_600_000);
-    }
+    await backUpNewVersions(world, 4);
     const oldestTwo = world.store
       .records()
       .slice(-2)
@@ -40,6 +45,32 @@ describe('applyRetention timer', () => {
 
     expect([...pruneMarks.marked.keys()].sort()).toEqual(oldestTwo.sort());
     expect(world.store.records()).toHaveLength(4);
+  });
+
+  it('with pruning off only plans and reports: it tags nothing, warns of nothing and raises no alert', async () => {
+    const world = installRestoreWorld({ KVGUARD_KEEP_LAST: '1' });
+    expect(world.config.pruning).toBe(false);
+    expect(world.services.pruneMarks).toBeUndefined();
+    await backUpNewVersions(world, 3);
+    const lines: { level: string; text: string }[] = [];
+    const context = new InvocationContext({
+      invocationId: 'test',
+      functionName: 'applyRetention',
+      logHandler: (level, ...args) => lines.push({ level, text: args.map(String).join(' ') }),
+    });
+    const raisedBefore = world.alerts.raised.length;
+
+    await applyRetentionFunction.handler(timer, context);
+
+    expect(lines.filter((l) => l.level !== 'information')).toEqual([]);
+    const prodLine = lines.find(
+      (l) => l.text.includes('retention pass done') && l.text.includes('"vault":"prod"'),
+    )?.text;
+    expect(prodLine).toContain('planned only');
+    expect(prodLine).toMatch(/"prune":2\b/);
+    expect(prodLine).toMatch(/"marked":0\b/);
+    expect(world.alerts.raised.length).toBe(raisedBefore);
+    expect(world.store.records()).toHaveLength(3);
   });
 });
 

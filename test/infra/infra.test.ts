@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LAYOUT_ROOTS } from '../../src/adapters/blob-layout';
 import { SETTINGS } from '../../src/config';
+import { PRUNABLE_TAG } from '../../src/core/retention/marks';
 
 const root = join(__dirname, '..', '..');
 const bicep = (file: string) => readFileSync(join(root, 'infra', file), 'utf8');
@@ -191,6 +193,95 @@ describe('Event Grid, alerting and redeploys', () => {
     );
     expect(names.length).toBeGreaterThanOrEqual(10);
     for (const name of names) expect(name).toContain('${deploymentPrefix}');
+  });
+});
+
+describe('pruning is off by default; when on, a second identity may only tag, and lifecycle deletes only past WORM', () => {
+  const main = bicep('main.bicep');
+  const storage = bicep('app/backup-storage.bicep');
+
+  it('is switched by one parameter, false by default and exposed through the azd environment', () => {
+    expect(main).toMatch(/@description\([^\n]*\)\s*\nparam enablePruning bool = false/);
+    expect(JSON.parse(bicep('main.parameters.json')).parameters.enablePruning).toEqual({
+      value: '${KVGUARD_ENABLE_PRUNING=false}',
+    });
+    expect(main).toMatch(/module pruneIdentity 'app\/identity\.bicep' = if \(enablePruning\)/);
+    // Everything that needs the prune identity gets an empty value without it.
+    for (const use of ['prunePrincipalId', 'pruneIdentityId', 'pruneIdentityClientId']) {
+      expect(main).toMatch(new RegExp(`${use}: enablePruning \\? pruneIdentity!\\.outputs\\.\\w+ : ''`));
+    }
+    expect(main).toMatch(/name: 'id-kvguard-prune-\$\{token\}'/);
+    expect(main).toMatch(/name: 'id-kvguard-\$\{token\}'/);
+  });
+
+  it('creates the tagger role, its assignment and the lifecycle rule only with a prune identity', () => {
+    expect(storage).toMatch(/param prunePrincipalId string = ''/);
+    expect(storage).toMatch(/var pruning = !empty\(prunePrincipalId\)/);
+    for (const symbol of ['prunerRole', 'prunerAssignment', 'pruneRule']) {
+      expect(resourceBody(storage, symbol)).toMatch(/' = if \(pruning\) \{/);
+    }
+  });
+
+  it('lets the prune identity read and tag blobs on the backup container, and nothing more', () => {
+    const role = resourceBody(storage, 'prunerRole');
+    expect(arrayItems(role, 'dataActions').sort()).toEqual([
+      'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read',
+      'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/read',
+      'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/write',
+    ]);
+    expect(arrayItems(role, 'actions')).toEqual(['Microsoft.Storage/storageAccounts/blobServices/containers/read']);
+    const assignment = resourceBody(storage, 'prunerAssignment');
+    expect(assignment).toMatch(/scope: backups\b/);
+    expect(assignment).toMatch(/principalId: prunePrincipalId/);
+    expect(assignment).toMatch(/roleDefinitionId: prunerRole\.id/);
+    expect(assignment).toMatch(/condition: pruneTagCondition/);
+    expect(assignment).toMatch(/conditionVersion: '2\.0'/);
+  });
+
+  it("limits the tag keys it may write to kvguard's two, by a role-assignment condition on the request", () => {
+    expect(arrayItems(storage, 'pruneTagKeys')).toEqual([PRUNABLE_TAG.name, PRUNABLE_TAG.since]);
+    const condition = /var pruneTagCondition = '(.*)'$/m.exec(storage)?.[1];
+    expect(condition).toBeDefined();
+    // Any action but tags/write passes; tags/write only when every key in the request is one of kvguard's.
+    expect(condition).toContain(
+      "(!(ActionMatches{\\'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/write\\'}))",
+    );
+    expect(condition).toContain(
+      ' OR (@Request[Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags&$keys$&] ForAllOfAnyValues:StringEquals {',
+    );
+    expect(condition).toContain("${join(map(pruneTagKeys, k => '\\'${k}\\''), ', ')}");
+  });
+
+  it('deletes only blobs tagged prunable under the backup and inventory prefixes, once older than the WORM window', () => {
+    const rule = resourceBody(storage, 'pruneRule');
+    expect(rule).toMatch(/managementPolicies@[\d-]+' = if \(pruning\)/);
+    expect(rule).toMatch(/parent: account\b/);
+    expect(rule).toMatch(/name: 'default'/);
+    expect([...rule.matchAll(/name: 'kvguard-[\w-]+'/g)]).toHaveLength(1); // one rule
+    expect(rule).toMatch(/blobIndexMatch: \[\{ name: pruneTagKeys\[0\], op: '==', value: '(\w+)' \}\]/);
+    expect(/op: '==', value: '(\w+)'/.exec(rule)?.[1]).toBe(PRUNABLE_TAG.value);
+    expect(rule).toMatch(/prefixMatch: \[for prefix in prunablePrefixes: '\$\{backups\.name\}\/\$\{prefix\}'\]/);
+    expect(arrayItems(storage, 'prunablePrefixes')).toEqual([LAYOUT_ROOTS.backups, LAYOUT_ROOTS.inventory]);
+    // Base blobs only (no versions, no snapshots), by creation age = the container's immutability period.
+    expect(rule).toMatch(/actions: \{ baseBlob: \{ delete: \{ daysAfterCreationGreaterThan: retentionDays \} \} \}/);
+    expect(rule).not.toMatch(/version:|snapshot:|tierTo|daysAfterModification|enableAutoTierToHotFromCool/);
+    expect(resourceBody(storage, 'retention')).toMatch(/immutabilityPeriodSinceCreationInDays: retentionDays/);
+  });
+
+  it('attaches the prune identity to the Function App and names it in the settings only when pruning is on', () => {
+    const fn = bicep('app/function.bicep');
+    expect(fn).toMatch(
+      /var appIdentities = empty\(pruneIdentityId\) \? \[identityId\] : \[identityId, pruneIdentityId\]/,
+    );
+    expect(fn).toMatch(/userAssignedIdentities: toObject\(appIdentities,/);
+    const settings = new Map(appSettings().map((s) => [s.name, s.value]));
+    expect(settings.get('KVGUARD_PRUNE_CLIENT_ID')).toBe('pruneIdentityClientId');
+    expect(settings.get('KVGUARD_PRUNING')).toBe("empty(pruneIdentityClientId) ? 'false' : 'true'");
+    // kvguard's own clients stay on its own identity.
+    expect(settings.get('AZURE_CLIENT_ID')).toBe('identityClientId');
+    expect(main).toMatch(
+      /output KVGUARD_PRUNE_CLIENT_ID string = enablePruning \? pruneIdentity!\.outputs\.clientId : ''/,
+    );
   });
 });
 

@@ -1275,4 +1275,10 @@ export class InMemoryPruneMarks implements PruneMarks {
   async markPrunable(blobName: string, since: Date): Promise<void> {
     if (!this.marked.has(blobName)) this.marked.set(blobName, new Date(since));
   }
+
+  /** Nothing to prove in memory: answers the first marked blob, or undefined. */
+  async checkTagging(): Promise<{ blobName: string } | undefined> {
+    const [first] = this.marked.keys();
+    return first === undefined ? undefined : { blobName: first };
+  }
 }

@@ -7,6 +7,7 @@
  * wait for the next window.
  */
 import { z } from 'zod';
+import { schemaOf } from '../../core/schema-of';
 import { isKvGuardError } from '../../core/errors';
 import type { Clock, StateStore } from '../../core/ports';
 import type { SharedBudget } from './adaptive-limiter';
@@ -25,7 +26,7 @@ interface BudgetWindow {
 }
 
 /** The bucket as read back from the state store. */
-const budgetWindowSchema: z.ZodType<BudgetWindow> = z.object({ windowStart: z.number(), used: z.number() });
+const budgetWindowSchema = schemaOf<BudgetWindow>()(z.object({ windowStart: z.number(), used: z.number() }));
 
 /** Options of {@link createSharedBudget}. */
 export interface SharedBudgetOptions {

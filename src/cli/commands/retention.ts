@@ -50,6 +50,13 @@ async function retention(options: RetentionOptions): Promise<RetentionAnswer> {
   }
   const { config, store, clock, pruneMarks } = cliServices();
   const target = vaultFlag(config, options.vault);
+  if (options.apply && !pruneMarks) {
+    throw new KvGuardError(
+      'InvalidConfiguration',
+      'pruning is off (KVGUARD_PRUNING=false): nothing may be tagged; --plan shows what retention would let go',
+      { field: 'KVGUARD_PRUNING' },
+    );
+  }
   const marks = options.apply ? pruneMarks : undefined;
   return { vaults: await applyRetention(target ? [target] : config.vaults, { store, marks, clock }) };
 }

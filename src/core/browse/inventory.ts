@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { schemaOf } from '../schema-of';
 import { objectTypeSchema, type ObjectType, type ObjectVersion } from '../domain';
 import { describeError } from '../errors';
 import type { Logger } from '../ports';
@@ -30,27 +31,31 @@ export interface ObjectInventory {
   versions: VersionInventory[];
 }
 
-const versionInventorySchema: z.ZodType<VersionInventory> = z.object({
-  version: z.string(),
-  enabled: z.boolean(),
-  createdOn: z.string().optional(),
-  updatedOn: z.string().optional(),
-  expiresOn: z.string().optional(),
-  notBefore: z.string().optional(),
-  tags: z.record(z.string(), z.string()),
-  contentType: z.string().optional(),
-});
+const versionInventorySchema = schemaOf<VersionInventory>()(
+  z.object({
+    version: z.string(),
+    enabled: z.boolean(),
+    createdOn: z.string().optional(),
+    updatedOn: z.string().optional(),
+    expiresOn: z.string().optional(),
+    notBefore: z.string().optional(),
+    tags: z.record(z.string(), z.string()),
+    contentType: z.string().optional(),
+  }),
+);
 
 /** Schema of a stored inventory, checked when it is read back. */
-export const objectInventorySchema: z.ZodType<ObjectInventory> = z.object({
-  type: objectTypeSchema,
-  name: z.string(),
-  fingerprint: z.string(),
-  enabled: z.boolean(),
-  tags: z.record(z.string(), z.string()),
-  contentType: z.string().optional(),
-  versions: z.array(versionInventorySchema),
-});
+export const objectInventorySchema = schemaOf<ObjectInventory>()(
+  z.object({
+    type: objectTypeSchema,
+    name: z.string(),
+    fingerprint: z.string(),
+    enabled: z.boolean(),
+    tags: z.record(z.string(), z.string()),
+    contentType: z.string().optional(),
+    versions: z.array(versionInventorySchema),
+  }),
+);
 
 /** Where each backup's inventory is kept: a small create-only document beside the backup blob. */
 export interface InventoryStore {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { schemaOf } from '../schema-of';
 import { dedupeStateKey } from '../alerts';
 import type { ObjectType } from '../domain';
 import { isKvGuardError } from '../errors';
@@ -15,10 +16,12 @@ interface CoalesceWindow {
 }
 
 /** A coalescing window as read back from the state store. */
-const coalesceWindowSchema: z.ZodType<CoalesceWindow> = z.object({
-  endsAt: z.iso.datetime({ offset: true }),
-  trailing: z.boolean(),
-});
+const coalesceWindowSchema = schemaOf<CoalesceWindow>()(
+  z.object({
+    endsAt: z.iso.datetime({ offset: true }),
+    trailing: z.boolean(),
+  }),
+);
 
 /** Attempts to settle a window when other deliveries race for the same object. */
 const RACE_ATTEMPTS = 4;

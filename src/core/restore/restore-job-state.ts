@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { schemaOf } from '../schema-of';
 import { objectTypeSchema } from '../domain';
 import type { AbsentObject, ChosenBackup, PlannedObject } from './plan-restore';
 import type { ObjectResult } from './restore-objects';
@@ -8,26 +9,30 @@ import type { RestoreRequest, VaultRef } from './restore-request';
 const objectType = objectTypeSchema;
 const conflictPolicy = z.enum(['fail', 'skip', 'recover', 'purge']);
 const count = z.number().int().nonnegative();
-const vaultRef: z.ZodType<VaultRef> = z.object({ name: z.string().min(1), url: z.string().min(1) });
+const vaultRef = schemaOf<VaultRef>()(z.object({ name: z.string().min(1), url: z.string().min(1) }));
 
-const request: z.ZodType<RestoreRequest> = z.object({
-  source: vaultRef,
-  target: vaultRef,
-  objectType: objectType.optional(),
-  name: z.string().optional(),
-  asOf: z.string().optional(),
-  backup: z.string().optional(),
-  onConflict: conflictPolicy,
-  dryRun: z.boolean(),
-});
+const request = schemaOf<RestoreRequest>()(
+  z.object({
+    source: vaultRef,
+    target: vaultRef,
+    objectType: objectType.optional(),
+    name: z.string().optional(),
+    asOf: z.string().optional(),
+    backup: z.string().optional(),
+    onConflict: conflictPolicy,
+    dryRun: z.boolean(),
+  }),
+);
 
-const chosenBackup: z.ZodType<ChosenBackup> = z.object({
-  blobName: z.string().min(1),
-  takenAt: z.string(),
-  sha256: z.string(),
-  size: count,
-  versionCount: count,
-});
+const chosenBackup = schemaOf<ChosenBackup>()(
+  z.object({
+    blobName: z.string().min(1),
+    takenAt: z.string(),
+    sha256: z.string(),
+    size: count,
+    versionCount: count,
+  }),
+);
 
 const plannedShape = {
   type: objectType,
@@ -38,42 +43,46 @@ const plannedShape = {
   reason: z.string().optional(),
 };
 /** Checked against the type: a planned object's fields are a subset of a result's. */
-const _planned: z.ZodType<PlannedObject> = z.object(plannedShape);
+const _planned = schemaOf<PlannedObject>()(z.object(plannedShape));
 void _planned;
 
 const outcome = z.enum(['restored', 'recovered', 'skipped', 'conflict', 'failed', 'planned']);
-const objectResult: z.ZodType<ObjectResult> = z.object({
-  ...plannedShape,
-  outcome,
-  reason: z.string().optional(),
-  code: z.string().optional(),
-  serviceCode: z.string().optional(),
-  versions: count.optional(),
-  restoreAttempts: count.optional(),
-});
+const objectResult = schemaOf<ObjectResult>()(
+  z.object({
+    ...plannedShape,
+    outcome,
+    reason: z.string().optional(),
+    code: z.string().optional(),
+    serviceCode: z.string().optional(),
+    versions: count.optional(),
+    restoreAttempts: count.optional(),
+  }),
+);
 
-const absent: z.ZodType<AbsentObject> = z.object({ type: objectType, name: z.string(), reason: z.string() });
+const absent = schemaOf<AbsentObject>()(z.object({ type: objectType, name: z.string(), reason: z.string() }));
 
-const report: z.ZodType<RestoreReport> = z.object({
-  requestId: z.string().min(1),
-  status: z.enum(['queued', 'running', 'planned', 'succeeded', 'partial', 'failed', 'conflict']),
-  dryRun: z.boolean(),
-  onConflict: conflictPolicy,
-  source: vaultRef,
-  target: vaultRef,
-  objectType: objectType.optional(),
-  name: z.string().optional(),
-  asOf: z.string().optional(),
-  backup: z.string().optional(),
-  progress: z.object({ total: count, done: count }),
-  counts: z.record(outcome, count),
-  objects: z.array(objectResult),
-  absent: z.array(absent),
-  error: z.object({ code: z.string(), reason: z.string() }).optional(),
-  startedAt: z.string(),
-  finishedAt: z.string().optional(),
-  audit: z.string().optional(),
-});
+const report = schemaOf<RestoreReport>()(
+  z.object({
+    requestId: z.string().min(1),
+    status: z.enum(['queued', 'running', 'planned', 'succeeded', 'partial', 'failed', 'conflict']),
+    dryRun: z.boolean(),
+    onConflict: conflictPolicy,
+    source: vaultRef,
+    target: vaultRef,
+    objectType: objectType.optional(),
+    name: z.string().optional(),
+    asOf: z.string().optional(),
+    backup: z.string().optional(),
+    progress: z.object({ total: count, done: count }),
+    counts: z.record(outcome, count),
+    objects: z.array(objectResult),
+    absent: z.array(absent),
+    error: z.object({ code: z.string(), reason: z.string() }).optional(),
+    startedAt: z.string(),
+    finishedAt: z.string().optional(),
+    audit: z.string().optional(),
+  }),
+);
 
 /** A queued restore as the state store keeps it: the request, who asked, and the report so far. */
 export interface RestoreJobState {
@@ -88,10 +97,12 @@ export interface RestoreJobState {
 }
 
 /** A queued restore as read back from the state store. */
-export const restoreJobStateSchema: z.ZodType<RestoreJobState> = z.object({
-  principal: z.string(),
-  request,
-  attempts: count,
-  leaseUntil: z.string().optional(),
-  report,
-});
+export const restoreJobStateSchema = schemaOf<RestoreJobState>()(
+  z.object({
+    principal: z.string(),
+    request,
+    attempts: count,
+    leaseUntil: z.string().optional(),
+    report,
+  }),
+);

@@ -12,6 +12,11 @@ export const PRUNABLE_TAG = { name: 'kvguard-prunable', value: 'true', since: 'k
 export interface PruneMarks {
   /** Tags one backup blob prunable (idempotent); `since` is the instant of this marking pass. */
   markPrunable(blobName: string, since: Date): Promise<void>;
+  /**
+   * Proves marking would work without marking anything (the doctor): rewrites one backup's tags unchanged.
+   * Undefined when there is no backup to try it on yet.
+   */
+  checkTagging(): Promise<{ blobName: string } | undefined>;
 }
 
 /** What marking a plan did. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobBackupStore } from '../../../src/adapters/blob-backup-store';
+import { BlobPruneMarks } from '../../../src/adapters/blob-prune-marks';
 import { describeObject } from '../../../src/core/browse/inventory';
 import { isKvGuardError } from '../../../src/core/errors';
 import { startTestAzurite, uniqueStorageName, type TestAzurite } from '../../support/azurite';
@@ -68,17 +69,34 @@ describe('BlobBackupStore inventories and prune marks against Azurite', () => {
 
   it('marks a backup and its inventory with the lifecycle tag, and a backup without an inventory too', async () => {
     const { store, container } = storeOn(uniqueStorageName('inv'));
+    const marks = new BlobPruneMarks(container);
     const backup = await storedBackup(store);
-    await store.markPrunable(backup.blobName, new Date('2026-12-02T00:00:00Z'));
+    await marks.markPrunable(backup.blobName, new Date('2026-12-02T00:00:00Z'));
     expect((await container.getBlobClient(backup.blobName).getTags()).tags).toEqual({
       'kvguard-prunable': 'true',
       'kvguard-prunable-since': '2026-12-02T00:00:00.000Z',
     });
     await store.putInventory(backup.blobName, inventory);
-    await store.markPrunable(backup.blobName, new Date('2026-12-03T00:00:00Z'));
+    await marks.markPrunable(backup.blobName, new Date('2026-12-03T00:00:00Z'));
     const inventoryBlob = backup.blobName.replace(/^backups\//, 'inventory/').replace(/\.kvbak$/, '.json');
     expect((await container.getBlobClient(inventoryBlob).getTags()).tags).toMatchObject({ 'kvguard-prunable': 'true' });
     // Marking changes no content: the backup reads back byte for byte.
     expect([...(await store.readBackup(backup.blobName)).bytes]).toEqual([7, 7, 7]);
+  });
+
+  it('checks tagging by rewriting one backup tags unchanged, and cannot before the first backup', async () => {
+    const { store, container } = storeOn(uniqueStorageName('inv'));
+    const marks = new BlobPruneMarks(container);
+    await container.create();
+    expect(await marks.checkTagging()).toBeUndefined();
+    const backup = await storedBackup(store);
+    expect(await marks.checkTagging()).toEqual({ blobName: backup.blobName });
+    expect((await container.getBlobClient(backup.blobName).getTags()).tags).toEqual({});
+    await marks.markPrunable(backup.blobName, new Date('2026-12-02T00:00:00Z'));
+    await marks.checkTagging();
+    expect((await container.getBlobClient(backup.blobName).getTags()).tags).toEqual({
+      'kvguard-prunable': 'true',
+      'kvguard-prunable-since': '2026-12-02T00:00:00.000Z',
+    });
   });
 });
