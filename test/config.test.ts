@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createServices } from '../src/composition';
+import { createServices } from '../src/composition-adapters';
 import { findVault, loadConfig, settingsTable } from '../src/config';
 import { silentLogger } from '../src/core/ports';
 import { KvGuardError } from '../src/core/errors';

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const registered: { kind: string; name: string; options: Record<string, unknown> }[] = [];
@@ -44,5 +46,25 @@ describe('the Azure Functions entry point', () => {
       options: { route: 'restore', methods: ['POST'], authLevel: 'function' },
     });
     for (const { options } of registered) expect(JSON.stringify(options)).not.toContain('%');
+  });
+
+  it('loads no Azure SDK but @azure/functions on import, with or without App Insights: they wait for first use', () => {
+    // A fresh process, as the Functions host imports the entry module: which packages does that import load?
+    const script = `require('./src/index.ts');
+      const packages = Object.keys(require.cache).map((file) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(file)?.[1]);
+      process.stdout.write(JSON.stringify([...new Set(packages.filter(Boolean))]));`;
+    for (const insights of [undefined, 'InstrumentationKey=00000000-0000-0000-0000-000000000000']) {
+      const env = { ...process.env, APPLICATIONINSIGHTS_CONNECTION_STRING: insights };
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
+        cwd: join(__dirname, '..'),
+        env,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const loaded = JSON.parse(out.toString()) as string[];
+      expect(loaded).toContain('@azure/functions');
+      // @azure/functions brings its own small extensions package; every other @azure/* is an SDK kvguard calls.
+      expect(loaded.filter((name) => name.startsWith('@azure/') && !name.startsWith('@azure/functions'))).toEqual([]);
+      expect(loaded).not.toContain('applicationinsights');
+    }
   });
 });

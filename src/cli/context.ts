@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { loadConfig } from '../config';
 import { createConsoleLogger } from '../adapters/telemetry';
-import { createServices, type Services } from '../composition';
+import type { Services } from '../composition';
+import { createServices } from '../composition-adapters';
 import { KvGuardError } from '../core/errors';
 
 /** The part of `.kvguard/dev.json` (written by `npm start`) the CLI reads. */

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { setFlagsFromString } from 'node:v8';
 import { version } from '../../package.json';
 import { KvGuardError } from '../core/errors';
 import { commands } from './commands';
@@ -19,8 +20,19 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * How much V8 lets the old generation grow past what survived its last full collection, in percent. By default
+ * the allowance rises with the run's length (V8 sees collections as cheap next to the work): a backup of 10,000
+ * objects kept about 43 MiB alive throughout, yet peaked at 150 MiB of heap, 2.5 times what 1,000 objects reached
+ * (`node --trace-gc`). A fixed 50 % keeps the peak near the live data, so memory stays flat in N; the extra full
+ * collections cost tens of milliseconds each against runs of minutes. V8 reads this flag at every collection, so
+ * setting it after start takes effect (unlike heap size limits).
+ */
+const HEAP_GROWING_PERCENT = 50;
+
 /** Runs the CLI on `argv` and exits with its status (servers and SDK sockets must not keep it alive). */
 export function runCli(argv: string[]): void {
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   const json = argv.includes('--json');
   buildProgram()
     .parseAsync(argv)

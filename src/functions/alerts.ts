@@ -14,7 +14,7 @@ const querySchema = strictFields(
 /** GET /api/alerts: recent alerts with their delivery state per sink (pending first, then newest first). */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'alerts listing', async () => {
-    const deps = services();
+    const deps = await services();
     await authorise(request, authorisation(deps, 'read'));
     const { alertOutbox, clock } = deps;
     const query = parseQuery(request, querySchema);

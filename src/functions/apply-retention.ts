@@ -10,7 +10,7 @@ import { invocationLogger } from './invocation-logger';
  * no refusal can fail the pass or raise an alert. kvguard itself never deletes.
  */
 async function handler(timer: Timer, context: InvocationContext): Promise<void> {
-  const { config, store, pruneMarks, clock } = services();
+  const { config, store, pruneMarks, clock } = await services();
   const logger = invocationLogger(context);
   if (timer.isPastDue) logger.warn('retention pass is running late');
   // Only the prune identity may tag: without it (KVGUARD_PRUNING=false) the pass is a report.

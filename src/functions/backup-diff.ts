@@ -15,7 +15,7 @@ const querySchema = strictFields(diffQueryShape, 'GET /api/backups/{vault}/diff'
  */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'backup diff', async () => {
-    const deps = services();
+    const deps = await services();
     const query = parseQuery(request, querySchema);
     const name = request.params.vault ?? '';
     const target = findVault(deps.config, name);

@@ -14,7 +14,7 @@ async function handler(message: unknown, context: InvocationContext): Promise<vo
   // Thrown, so the host retries and finally parks the message in the poison queue for inspection; never dropped.
   if (!parsed.success) throw validationError(parsed.error, 'body');
   const job = parsed.data;
-  const deps = { ...services(), logger: invocationLogger(context) };
+  const deps = { ...(await services()), logger: invocationLogger(context) };
   // A vault found by tag is not in the configuration; the latest discovery (state store) vouches for it.
   const target =
     findVault(deps.config, job.vaultUrl) ??

@@ -26,7 +26,7 @@ type CatalogItem = Omit<BackupRecord, 'takenAt'> & { takenAt: string };
 /** GET /api/backups: the catalog, newest first, filtered by vault/type/name/asOf, one page at a time. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'backups listing', async () => {
-    const deps = services();
+    const deps = await services();
     await authorise(request, authorisation(deps, 'read'));
     const { config, store } = deps;
     const query = parseQuery(request, querySchema);

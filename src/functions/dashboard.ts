@@ -16,7 +16,7 @@ const CONTENT_SECURITY_POLICY =
 /** GET /api/dashboard: the status page (HTML) — backup age against RPO, runs, alerts, restores, the last drill. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'dashboard', async () => {
-    const deps = services();
+    const deps = await services();
     await authorise(request, authorisation(deps, 'read'));
     const { config, store, alertOutbox, clock, vaultTags } = deps;
     parseQuery(request, querySchema);

@@ -5,7 +5,7 @@ import { invocationLogger } from './invocation-logger';
 
 /** Timer: delivers the alerts still pending in the outbox (a sink was down, or the CLI recorded them). */
 async function handler(_timer: Timer, context: InvocationContext): Promise<void> {
-  const { alerts } = services();
+  const { alerts } = await services();
   const logger = invocationLogger(context);
   const entries = await alerts.deliverPending();
   if (entries.length === 0) return;

@@ -12,10 +12,10 @@ const querySchema = z.object({ sendTestAlert: z.enum(['true', 'false']).optional
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'doctor', async () => {
     const query = parseQuery(request, querySchema);
-    const deps = { ...services(), logger: invocationLogger(context) };
+    const deps = { ...(await services()), logger: invocationLogger(context) };
     const report = await runDoctor(
       doctorSettings(deps.config, query.sendTestAlert === 'true'),
-      doctorDependencies(deps),
+      await doctorDependencies(deps),
     );
     return jsonResponse(200, report);
   });

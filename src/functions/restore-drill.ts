@@ -7,7 +7,7 @@ import { invocationLogger } from './invocation-logger';
 
 /** Timer: restores a sample of the newest backups into the scratch vault and alerts when any does not come back. */
 async function handler(_timer: Timer, context: InvocationContext): Promise<void> {
-  const deps = { ...services(), logger: invocationLogger(context) };
+  const deps = { ...(await services()), logger: invocationLogger(context) };
   const { config } = deps;
   if (!config.scratchVault) {
     deps.logger.info('restore drill skipped: KVGUARD_SCRATCH_VAULT is not set');

@@ -12,7 +12,7 @@ async function handler(message: unknown, context: InvocationContext): Promise<vo
   const parsed = restoreJobSchema.safeParse(message);
   // Thrown, so the host retries and finally parks the message in the poison queue for inspection; never dropped.
   if (!parsed.success) throw validationError(parsed.error, 'body');
-  const deps = { ...services(), logger: invocationLogger(context) };
+  const deps = { ...(await services()), logger: invocationLogger(context) };
   await runRestoreJob(deps, parsed.data, restoreSettingsFor('job', deps.config.runDeadlineSeconds));
 }
 

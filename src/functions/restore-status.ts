@@ -18,7 +18,7 @@ const routeSchema = z.object({
  */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'restore status', async () => {
-    const deps = services();
+    const deps = await services();
     await authorise(request, authorisation(deps, 'read'));
     const { state, store } = deps;
     const route = routeSchema.safeParse({ id: request.params.id ?? '' });

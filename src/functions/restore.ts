@@ -49,7 +49,7 @@ export function restoreResponse(report: RestoreReport): HttpResponseInit {
 /** POST /api/restore: authorise, validate the body, restore (or plan, or queue), answer per-object outcomes. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'restore', async (requestId) => {
-    const deps = { ...services(), logger: invocationLogger(context) };
+    const deps = { ...(await services()), logger: invocationLogger(context) };
     let principal: string | undefined;
     let inUseCase = false;
     try {

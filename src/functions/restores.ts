@@ -15,7 +15,7 @@ const querySchema = strictFields(
 /** GET /api/restores: every restore request, newest first, from the audit log (a principal with the read or restore role). */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'restores listing', async () => {
-    const deps = services();
+    const deps = await services();
     await authorise(request, authorisation(deps, 'read'));
     const { store } = deps;
     const query = parseQuery(request, querySchema);

@@ -16,7 +16,7 @@ const querySchema = strictFields({ vault: z.string().trim().min(1).max(300).opti
 /** GET /api/runs/{id}: one run with every job and object (stored, unchanged, failed with the reason). */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'run details', async () => {
-    const deps = services();
+    const deps = await services();
     await authorise(request, authorisation(deps, 'read'));
     const { config, store } = deps;
     const route = routeSchema.safeParse({ id: request.params.id ?? '' });

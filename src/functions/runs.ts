@@ -24,7 +24,7 @@ const querySchema = strictFields(
 /** GET /api/runs: backup runs newest first, filtered by vault, outcome and start time, one page at a time. */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'runs listing', async () => {
-    const deps = services();
+    const deps = await services();
     await authorise(request, authorisation(deps, 'read'));
     const { config, store } = deps;
     const query = parseQuery(request, querySchema);

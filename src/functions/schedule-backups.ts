@@ -13,7 +13,7 @@ import { invocationLogger } from './invocation-logger';
  * paused, then alerts on RPO breaches (saying so when a vault is paused).
  */
 async function handler(timer: Timer, context: InvocationContext): Promise<void> {
-  const deps = services();
+  const deps = await services();
   const { config, backupQueue, store, alerts, clock, vaultTags = noVaultTags } = deps;
   const logger = invocationLogger(context);
   if (timer.isPastDue) logger.warn('backup schedule is running late');

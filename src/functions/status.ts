@@ -16,7 +16,7 @@ const querySchema = z.object({ vault: z.string().min(1).max(200).optional() }).s
  */
 async function handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return answeringErrors(context, 'status', async () => {
-    const deps = services();
+    const deps = await services();
     await authorise(request, authorisation(deps, 'read'));
     const { config, store, clock, vaultTags, alertOutbox } = deps;
     const query = parseQuery(request, querySchema);

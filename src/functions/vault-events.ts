@@ -12,7 +12,7 @@ import { invocationLogger } from './invocation-logger';
  */
 async function handler(event: unknown, context: InvocationContext): Promise<void> {
   const logger = invocationLogger(context);
-  const { config, state, backupQueue, alerts, store, clock } = services();
+  const { config, state, backupQueue, alerts, store, clock } = await services();
   const result = await handleVaultEvent(event, {
     findVault: (urlOrName) => findVault(config, urlOrName),
     snapshotOnPolicyChange: config.snapshotOnPolicyChange,

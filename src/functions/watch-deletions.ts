@@ -6,7 +6,7 @@ import { invocationLogger } from './invocation-logger';
 
 /** Timer: compares each vault's deleted objects with the last run and alerts on deletions, purges, vanishings. */
 async function handler(timer: Timer, context: InvocationContext): Promise<void> {
-  const { config, vaults, store, state, alerts, clock } = services();
+  const { config, vaults, store, state, alerts, clock } = await services();
   const logger = invocationLogger(context);
   if (timer.isPastDue) logger.warn('deletion watcher is running late');
   const summary = await watchDeletions({ vaults: config.vaults, open: vaults, store, state, alerts, logger, clock });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupSettings, createServices, useServices, type Services } from '../../src/composition';
+import { backupSettings, useServices, type Services } from '../../src/composition';
+import { createServices } from '../../src/composition-adapters';
 import { loadConfig } from '../../src/config';
 import { backupVaultNow } from '../../src/core/backup/runs';
 import { silentLogger } from '../../src/core/ports';

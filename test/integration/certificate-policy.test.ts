@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupSettings, createServices, type Services } from '../../src/composition';
+import { backupSettings, type Services } from '../../src/composition';
+import { createServices } from '../../src/composition-adapters';
 import { loadConfig } from '../../src/config';
 import { backupVaultNow } from '../../src/core/backup/runs';
 import { silentLogger } from '../../src/core/ports';

@@ -5,14 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobServiceClient } from '@azure/storage-blob';
-import {
-  backupSettings,
-  createServices,
-  doctorDependencies,
-  doctorSettings,
-  useServices,
-  type Services,
-} from '../../src/composition';
+import { backupSettings, doctorDependencies, doctorSettings, useServices, type Services } from '../../src/composition';
+import { createServices } from '../../src/composition-adapters';
 import { runDoctor } from '../../src/core/doctor';
 import { findVault, loadConfig } from '../../src/config';
 import { backupVaultNow } from '../../src/core/backup/runs';
@@ -419,7 +413,7 @@ describe('portable exports when the KEK is unavailable', () => {
   it('is what kvguard doctor reports, and a usable KEK passes', async () => {
     const kekCheck = async (kek: string) => {
       const services = servicesFor({ container: uniqueStorageName('doctor'), kek });
-      const report = await runDoctor(doctorSettings(services.config, false), doctorDependencies(services));
+      const report = await runDoctor(doctorSettings(services.config, false), await doctorDependencies(services));
       return report.checks.find((c) => c.check === 'portable.kek');
     };
     expect(await kekCheck(`${offsiteUrl}keys/no-such-kek`)).toMatchObject({

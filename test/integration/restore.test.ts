@@ -3,7 +3,8 @@
  * the Key Vault emulator with two vaults, and Azurite. Backups are taken by the backup use case itself.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServices, useServices, type Services } from '../../src/composition';
+import { useServices, type Services } from '../../src/composition';
+import { createServices } from '../../src/composition-adapters';
 import { loadConfig } from '../../src/config';
 import type { BackupRecord, ObjectType } from '../../src/core/domain';
 import { silentLogger } from '../../src/core/ports';

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { doctorDependencies, doctorSettings } from '../../composition';
+import { doctorSettings } from '../../composition';
+import { doctorDependencies } from '../../composition-adapters';
 import { runDoctor, type DoctorReport } from '../../core/doctor';
 import { cliServices } from '../context';
 import { runCommand } from '../output';
