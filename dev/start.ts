@@ -22,7 +22,7 @@ import { SETTINGS } from '../src/config';
 import { functionDefinitions } from '../src/functions';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { startKeyVaultEmulator, type RunningEmulator } from './emulator';
-import { seedDemoVault } from './emulator/seed';
+import { seedDemoVault, seedKek } from './emulator/seed';
 import { startDevHost, type DevHostOptions, type RunningDevHost } from './host';
 import { readLocalSettings, resolveDevSettings } from './settings';
 
@@ -46,14 +46,21 @@ export interface DevVault {
   resourceGroup?: string;
 }
 
+/** The vault of another geography that holds the KEK of portable exports (and receives portable restores). */
+export const OFFSITE_VAULT = 'offsite';
+/** The KEK the stack creates in the offsite vault. */
+export const DEV_KEK_NAME = 'kvguard-kek';
+
 /**
  * The vaults `npm start` serves unless `KVGUARD_EMULATOR.vaults` says otherwise: `demo` and `scratch` side by side,
- * `dr` in the paired region of the same geography (Key Vault restores across regions of one geography).
+ * `dr` in the paired region of the same geography (Key Vault restores across regions of one geography), and
+ * `offsite` in another geography, where opaque backups of `demo` cannot go and portable exports can.
  */
 export const DEFAULT_VAULTS: DevVault[] = [
   { name: DEMO_VAULT, subscription: DEV_SUBSCRIPTION, location: 'westeurope' },
   { name: SCRATCH_VAULT, subscription: DEV_SUBSCRIPTION, location: 'westeurope' },
   { name: 'dr', subscription: DEV_SUBSCRIPTION, location: 'northeurope' },
+  { name: OFFSITE_VAULT, subscription: DEV_SUBSCRIPTION, location: 'eastus' },
 ];
 /** The Event Grid function the emulator's vault events are delivered to. */
 export const VAULT_EVENTS_FUNCTION = 'vaultEvents';
@@ -227,6 +234,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ),
     ]);
     const demo = emulator.vaults.find((vault) => vault.name === DEMO_VAULT) ?? emulator.vaults[0]!;
+    const offsite = emulator.vaults.find((vault) => vault.name === OFFSITE_VAULT);
     const settings = resolveDevSettings({
       root: options.root,
       local,
@@ -246,6 +254,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         }),
       ),
       seedDemoVault(demo.url, emulator.caCertPem),
+      ...(offsite ? [seedKek(offsite.url, emulator.caCertPem, DEV_KEK_NAME)] : []),
     ]);
     if (functionDefinitions.some((d) => d.trigger === 'eventGrid' && d.name === VAULT_EVENTS_FUNCTION)) {
       for (const vault of protectedVaults(emulator)) {
@@ -298,6 +307,7 @@ function protectedVaults(emulator: RunningEmulator): RunningEmulator['vaults'] {
 /** What the stack wires for the dev host; local.settings.json and the environment override each. */
 function stackSettings(emulator: RunningEmulator, azurite: RunningAzurite): Record<string, string> {
   const scratch = emulator.vaults.find((vault) => vault.name === SCRATCH_VAULT);
+  const offsite = emulator.vaults.find((vault) => vault.name === OFFSITE_VAULT);
   // Every documented default too: triggers reference settings such as %KVGUARD_BACKUP_QUEUE%, which the Functions
   // host resolves from app settings only (the infra sets them in Azure).
   const documentedDefaults = Object.fromEntries(
@@ -307,7 +317,15 @@ function stackSettings(emulator: RunningEmulator, azurite: RunningAzurite): Reco
     ...documentedDefaults,
     FUNCTIONS_WORKER_RUNTIME: 'node',
     AzureWebJobsStorage: azurite.connectionString,
-    KVGUARD_VAULTS: JSON.stringify(protectedVaults(emulator).map((vault) => ({ url: vault.url, name: vault.name }))),
+    // The demo vault's secrets and certificates are also exported portably, under the offsite vault's KEK.
+    KVGUARD_VAULTS: JSON.stringify(
+      protectedVaults(emulator).map((vault) => ({
+        url: vault.url,
+        name: vault.name,
+        ...(offsite && vault.name === DEMO_VAULT ? { portable: true } : {}),
+      })),
+    ),
+    ...(offsite ? { KVGUARD_PORTABLE_KEK: `${offsite.url}keys/${DEV_KEK_NAME}` } : {}),
     ...(scratch ? { KVGUARD_SCRATCH_VAULT: scratch.url } : {}),
     KVGUARD_STORAGE: azurite.connectionString,
     KVGUARD_CREDENTIAL: 'emulator',

@@ -16,8 +16,14 @@ param environmentName string
 param location string
 
 @minLength(1)
-@description('Vaults to protect: objects { id: vault resource id, permissionModel?: "rbac" | "accessPolicy", existingSystemTopicId?: resource id of the Event Grid system topic the vault already has }. Any resource group or subscription of the tenant.')
+@description('Vaults to protect: objects { id: vault resource id, permissionModel?: "rbac" | "accessPolicy", existingSystemTopicId?: resource id of the Event Grid system topic the vault already has, portable?: true to export its secrets and certificates portably (needs portableKekId) }. Any resource group or subscription of the tenant.')
 param protectedVaults array
+
+@description('Key id (https://<vault>.vault.azure.net/keys/<name>) of the key-encryption key of portable exports, in a vault of another geography. Empty: portable exports off, and kvguard never reads a secret value.')
+param portableKekId string = ''
+
+@description('Resource id of the KEK\'s vault (RBAC), where kvguard gets wrap/unwrap on keys. Required with portableKekId.')
+param portableKekVaultId string = ''
 
 @description('Node.js version of the Flex Consumption runtime. Node 22 is supported until 2027-04-30; move on before then (README, "Upgrade path").')
 param nodeVersion string = '22'
@@ -101,6 +107,8 @@ var dataPrincipals = union(
   [{ id: identity.outputs.principalId, type: 'ServicePrincipal' }],
   empty(operatorPrincipalId) ? [] : [{ id: operatorPrincipalId, type: operatorPrincipalType }]
 )
+var withPortable = !empty(portableKekId)
+var portableVaults = withPortable ? filter(protectedVaults, v => contains(v, 'portable') && v.portable == true) : []
 var scratchIsExisting = !empty(scratchVaultId)
 var withScratchVault = createScratchVault || scratchIsExisting
 // Known before deployment (a module's scope must be): the given vault, or the one scratch-vault.bicep creates.
@@ -173,7 +181,37 @@ module backupStorage 'app/backup-storage.bicep' = {
 
 module vaultRoles 'app/vault-roles.bicep' = {
   name: '${deploymentPrefix}-vault-roles'
-  params: { environmentName: environmentName, assignableSubscriptionIds: roleSubscriptions }
+  params: {
+    environmentName: environmentName
+    assignableSubscriptionIds: union(
+      roleSubscriptions,
+      withPortable && !empty(portableKekVaultId) ? [split(portableKekVaultId, '/')[2]] : []
+    )
+    enablePortable: withPortable
+  }
+}
+
+module portableAccess 'app/portable-access.bicep' = [
+  for (vault, i) in portableVaults: {
+    name: take('${deploymentPrefix}-portable-${i}-${last(split(vault.id, '/'))}', 64)
+    scope: resourceGroup(split(vault.id, '/')[2], split(vault.id, '/')[4])
+    params: {
+      vaultName: last(split(vault.id, '/'))
+      permissionModel: contains(vault, 'permissionModel') ? vault.permissionModel : 'rbac'
+      principals: dataPrincipals
+      roleDefinitionId: vaultRoles.outputs.portableExportRoleId
+    }
+  }
+]
+
+module kekAccess 'app/kek-access.bicep' = if (withPortable && !empty(portableKekVaultId)) {
+  name: '${deploymentPrefix}-portable-kek'
+  scope: resourceGroup(split(portableKekVaultId, '/')[2], split(portableKekVaultId, '/')[4])
+  params: {
+    vaultName: last(split(portableKekVaultId, '/'))
+    principals: dataPrincipals
+    roleDefinitionId: vaultRoles.outputs.kekRoleId
+  }
 }
 
 module discoveryAccess 'app/discovery-access.bicep' = [
@@ -236,6 +274,10 @@ module function 'app/function.bicep' = {
     backupContainerName: backupStorage.outputs.containerName
     appInsightsConnectionString: monitoring.outputs.connectionString
     vaultUrls: [for vault in protectedVaults: 'https://${last(split(vault.id, '/'))}${environment().suffixes.keyvaultDns}/']
+    portableVaultUrls: [
+      for vault in portableVaults: 'https://${last(split(vault.id, '/'))}${environment().suffixes.keyvaultDns}/'
+    ]
+    portableKekId: portableKekId
     scratchVaultUrl: withScratchVault ? 'https://${scratchName}${environment().suffixes.keyvaultDns}/' : ''
     rpoHours: rpoHours
     alertWebhookUrl: alertWebhookUrl

@@ -39,7 +39,9 @@ import {
   type Telemetry,
   type VaultDirectory,
   type VaultPortFactory,
+  type PortableVaults,
 } from './core/ports';
+import type { PortableStore } from './core/portable/portable-store';
 
 /** Everything a use case may need, wired once per process from the validated configuration. */
 export interface Services {
@@ -65,6 +67,16 @@ export interface Services {
   vaultTags?: VaultTagReader;
   /** Checks Entra ID bearer tokens; absent when no tenant and audience are configured (then no principal passes). */
   principals?: PrincipalVerifier;
+  /** Portable exports and restores: the store, vault values and the KEK (exports only when one is configured). */
+  portable?: PortableServices;
+}
+
+/** What portable exports and restores use. */
+export interface PortableServices {
+  store: PortableStore;
+  vaults: PortableVaults;
+  /** KVGUARD_PORTABLE_KEK; absent: no portable exports (restores name their KEK in each envelope). */
+  kekId?: string;
 }
 
 /** kvguard's share of a vault's published limit (operations per 10 s), in call starts per second. */
@@ -126,22 +138,24 @@ export function createServices(
           clock,
         })
       : undefined;
+  const vaults = createKeyVaultPortFactory({
+    credential,
+    maxConcurrency: config.maxConcurrency,
+    ceilingPerSecond: (url) => vaultCeilingPerSecond(config, url),
+    shared,
+    caCertPem,
+    logger,
+    telemetry,
+    clock,
+  });
   return {
     config,
     directory:
       config.discoverySubscriptions.length > 0
         ? createArmVaultDirectory({ credential, endpoint: config.armEndpoint, caCertPem })
         : undefined,
-    vaults: createKeyVaultPortFactory({
-      credential,
-      maxConcurrency: config.maxConcurrency,
-      ceilingPerSecond: (url) => vaultCeilingPerSecond(config, url),
-      shared,
-      caCertPem,
-      logger,
-      telemetry,
-      clock,
-    }),
+    vaults,
+    portable: { store, vaults, ...(config.portableKek ? { kekId: config.portableKek } : {}) },
     store,
     inventory: store,
     pruneMarks: pruneMarks(config, blobs),
@@ -209,6 +223,7 @@ export function doctorDependencies(services: Services): DoctorDependencies {
   const storage = storageSettings(config, credential);
   return {
     vaults: services.vaults,
+    ...(services.portable ? { portable: services.portable.vaults } : {}),
     pruneMarks: services.pruneMarks,
     directory: services.directory,
     state: services.state,

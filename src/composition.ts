@@ -74,6 +74,7 @@ export function doctorSettings(config: KvGuardConfig, sendTestAlert: boolean): D
     appInsightsConfigured: config.appInsights !== undefined,
     pruning: config.pruning,
     sendTestAlert,
+    ...(config.portableKek ? { portableKek: config.portableKek } : {}),
   };
 }
 

@@ -136,8 +136,16 @@ const vaultEntry = z
     retention: retentionEntry.optional(),
     /** This vault's published limit in operations per 10 s, when it differs from KVGUARD_VAULT_RATE_LIMIT. */
     rateLimit: z.number().int().min(1).max(1_000_000).optional(),
+    /** Portable exports of this vault's secrets and exportable certificates (needs KVGUARD_PORTABLE_KEK). */
+    portable: z.boolean().optional(),
   })
   .strict();
+
+/** A Key Vault key id: `https://<vault>/keys/<name>[/<version>]`. */
+const keyIdUrl = httpsUrl.refine(
+  (text) => /^https:\/\/[^/]+\/keys\/[0-9a-zA-Z-]{1,127}(\/[0-9a-zA-Z]{1,64})?\/?$/.test(text),
+  'must be a Key Vault key id, https://<vault>/keys/<name> (optionally /<version>)',
+);
 
 /** `KVGUARD_VAULTS`: comma-separated vault URLs, or a JSON array of `{ url, types?, critical? }`. */
 const vaultList = z.string().transform((text, ctx) => {
@@ -170,7 +178,7 @@ export const SETTINGS = {
   vaults: setting({
     name: 'KVGUARD_VAULTS',
     description:
-      'Vaults to protect: comma-separated URLs, or a JSON array of `{ "url", "name", "types", "critical", "include", "exclude", "paused", "schedule", "rpoHours", "retention": { "keepDays", "keepLast", "keepDeletedDays" }, "resourceId" }` (each policy field overrides its default setting).',
+      'Vaults to protect: comma-separated URLs, or a JSON array of `{ "url", "name", "types", "critical", "include", "exclude", "paused", "schedule", "rpoHours", "retention": { "keepDays", "keepLast", "keepDeletedDays" }, "resourceId", "portable" }` (each policy field overrides its default setting; `"portable": true` turns on portable exports, see KVGUARD_PORTABLE_KEK).',
     required: true,
     schema: vaultList,
   }),
@@ -472,6 +480,12 @@ export const SETTINGS = {
     description: 'Signing keys of the tenant; defaults to its Entra ID discovery keys (override for tests only).',
     schema: httpsUrl.optional(),
   }),
+  portableKek: setting({
+    name: 'KVGUARD_PORTABLE_KEK',
+    description:
+      'Key id (`https://<vault>/keys/<name>`) of the RSA key-encryption key that wraps portable exports; keep it in a vault or Managed HSM in another geography. Off (no portable exports) unless set; vaults opt in with `"portable": true`.',
+    schema: keyIdUrl.optional(),
+  }),
   scratchVault: setting({
     name: 'KVGUARD_SCRATCH_VAULT',
     description: 'Vault URL for restore drills; the weekly drill runs only when set.',
@@ -607,7 +621,34 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       field: problems[0]!.split(/[= ]/)[0],
     });
   }
-  return { ...settings, vaults: toVaultTargets(settings) };
+  const vaults = toVaultTargets(settings);
+  checkPortableKek(vaults, settings.portableKek);
+  return { ...settings, vaults };
+}
+
+/**
+ * Portable exports need a KEK, and a KEK in one of the vaults it protects would be lost with them: refused at start.
+ * (Whether its vault is in another geography only ARM can tell; `kvguard doctor` and the README say how to check.)
+ */
+function checkPortableKek(vaults: readonly VaultTarget[], kek: string | undefined): void {
+  const portable = vaults.filter((v) => v.portable);
+  if (portable.length === 0) return;
+  if (kek === undefined) {
+    throw new KvGuardError(
+      'InvalidConfiguration',
+      `KVGUARD_VAULTS turns on portable exports for ${portable.map((v) => v.name).join(', ')}, but KVGUARD_PORTABLE_KEK is not set: name the key-encryption key (a key id in a vault of another geography)`,
+      { field: 'KVGUARD_PORTABLE_KEK' },
+    );
+  }
+  const kekVault = normaliseVaultUrl(kek);
+  const same = portable.find((v) => v.url === kekVault);
+  if (same) {
+    throw new KvGuardError(
+      'InvalidConfiguration',
+      `KVGUARD_PORTABLE_KEK=${JSON.stringify(kek)} is in vault ${same.name}, whose portable exports it protects: keep the KEK in a vault of another geography`,
+      { field: 'KVGUARD_PORTABLE_KEK' },
+    );
+  }
 }
 
 /**
@@ -647,6 +688,7 @@ function toVaultTargets(settings: SettingValues): VaultTarget[] {
       critical: entry.critical ?? settings.critical,
       policy: vaultPolicy(entry, settings),
       ...(entry.rateLimit ? { rateLimit: entry.rateLimit } : {}),
+      ...(entry.portable ? { portable: true } : {}),
     });
   }
   return [...seen.values()];

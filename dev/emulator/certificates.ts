@@ -3,7 +3,7 @@
  * and operation views, plus the shared family routes. A certificate version brings a managed key and a managed
  * secret with the same name and version id, as in Key Vault.
  */
-import { createHash, randomUUID, webcrypto } from 'node:crypto';
+import { createHash, createPrivateKey, randomUUID, webcrypto, X509Certificate } from 'node:crypto';
 import { badParameter, pendingCertificateNotFound } from './errors';
 import { objectBody, ok, parseTags, newAttributes, type ApiRequest, type Route } from './api';
 import { familyRoutes, type FamilySpec } from './family';
@@ -11,7 +11,7 @@ import { addKeyVersion } from './keys';
 import { addSecretVersion } from './secrets';
 import { attributesJson, type CertificateExtra, type CertificatePayload, type Vault } from './vault';
 import type { StoredObject, StoredVersion } from './vault-store';
-import { pkcs12 } from './pkcs12';
+import { pkcs12, readPkcs12 } from './pkcs12';
 import { certificateSigningRequest, generateSigningKeys, issueCertificate, privateKeyPem, x509 } from './x509';
 
 type Policy = Record<string, unknown>;
@@ -82,11 +82,12 @@ function policyPart(policy: Policy, field: string): Policy {
  * server and client authentication EKUs, digitalSignature + keyEncipherment, 12 months, `basic_constraints.ca`
  * false, auto-renew at 80 %) and checks what the emulator can issue.
  */
-export function normalizePolicy(raw: unknown, now: number): Policy {
+export function normalizePolicy(raw: unknown, now: number, imported?: { subject: string }): Policy {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw badParameter('Property policy is required.');
   const policy = raw as Policy;
-  const issuer = { name: 'Self', ...policyPart(policy, 'issuer') };
-  if (String(issuer['name']).toLowerCase() !== 'self') {
+  // An imported certificate was issued elsewhere: its issuer is whatever the policy says (Key Vault: `Unknown`).
+  const issuer = { name: imported ? 'Unknown' : 'Self', ...policyPart(policy, 'issuer') };
+  if (!imported && String(issuer['name']).toLowerCase() !== 'self') {
     throw badParameter(`Issuer '${String(issuer['name'])}' is not supported by the emulator; use 'Self'.`);
   }
   const keyProps: Policy = {
@@ -104,6 +105,8 @@ export function normalizePolicy(raw: unknown, now: number): Policy {
     keyProps['crv'] = keyProps['crv'] ?? 'P-256';
   }
   const x509Props: Policy = {
+    // An import takes the subject from the certificate when the policy gives none.
+    ...(imported ? { subject: imported.subject } : {}),
     ...policyPart(policy, 'x509_props'),
   };
   x509Props['ekus'] = x509Props['ekus'] ?? DEFAULT_EKUS;
@@ -200,15 +203,11 @@ async function issue(policy: Policy, now: Date): Promise<IssuedCertificate> {
     const der = Buffer.from(certificate.rawData);
     const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
     const pem = secretPem(await privateKeyPem(keys.privateKey), der);
-    const secretType = String((policy['secret_props'] as Policy)['contentType']);
     return {
       der,
       csr: await certificateSigningRequest(subject, keys),
       privateJwk: (await webcrypto.subtle.exportKey('jwk', keys.privateKey)) as Record<string, unknown>,
-      secret:
-        secretType === PEM_CONTENT_TYPE
-          ? { value: pem, contentType: PEM_CONTENT_TYPE }
-          : { value: (await pkcs12(der, pkcs8)).toString('base64'), contentType: PKCS12_CONTENT_TYPE },
+      secret: await managedSecret(policy, der, pkcs8, pem),
       notBefore,
       notAfter,
     };
@@ -217,6 +216,26 @@ async function issue(policy: Policy, now: Date): Promise<IssuedCertificate> {
     // client's mistake: the service answers 400 for what it cannot issue, never 500. The message is ours.
     throw badParameter(`The certificate policy cannot be issued: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The managed secret's value: PKCS#12 (base64) or PEM as the policy says. With `key_props.exportable` false it holds
+ * the certificate alone ("the private key isn't a part of the value when it's retrieved as a secret",
+ * learn.microsoft.com "About Azure Key Vault certificates", Exportable or non-exportable key).
+ */
+async function managedSecret(
+  policy: Policy,
+  der: Buffer,
+  pkcs8: Buffer,
+  privatePemAndCertificate: string,
+): Promise<{ value: string; contentType: string }> {
+  const exportable = (policy['key_props'] as Policy)['exportable'] !== false;
+  if (String((policy['secret_props'] as Policy)['contentType']) === PEM_CONTENT_TYPE) {
+    const value = exportable ? privatePemAndCertificate : secretPem('', der);
+    return { value, contentType: PEM_CONTENT_TYPE };
+  }
+  const file = await pkcs12(der, exportable ? pkcs8 : undefined);
+  return { value: file.toString('base64'), contentType: PKCS12_CONTENT_TYPE };
 }
 
 function secretPem(privatePem: string, der: Buffer): string {
@@ -259,6 +278,7 @@ function completeIssue(
   version: StoredVersion<CertificatePayload>,
   issued: IssuedCertificate,
   body: Record<string, unknown>,
+  importedAt?: number,
 ): void {
   const { name } = object;
   const versionId = version.version;
@@ -285,7 +305,7 @@ function completeIssue(
     policy,
   };
   // Recorded: the version's `created` is its issue time, 600 s after `nbf` (the emulator issues at create time).
-  const issuedAt = validity.nbf + BACKDATE_MS / 1000;
+  const issuedAt = importedAt ?? validity.nbf + BACKDATE_MS / 1000;
   version.attributes = newAttributes({ attributes: validity }, issuedAt);
   if (object.extra?.operation) {
     object.extra.operation = {
@@ -362,6 +382,81 @@ function updatePolicy(request: ApiRequest, name: string) {
   return ok(policyJson(request.vault, object.name, merged));
 }
 
+/** The certificate and private key of an import: PEM text, or a password-less PKCS#12 file in base64. */
+async function readImported(value: string, contentType: string): Promise<{ der: Buffer; pkcs8: Buffer }> {
+  let der: Buffer | undefined;
+  let keyDer: Buffer | undefined;
+  try {
+    if (contentType === PEM_CONTENT_TYPE) {
+      const certificate = /-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/.exec(value);
+      const key = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[^-]+-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(value);
+      if (certificate) der = Buffer.from(certificate[1]!.replace(/\s+/g, ''), 'base64');
+      if (key) keyDer = createPrivateKey(key[0]).export({ format: 'der', type: 'pkcs8' });
+    } else {
+      const contents = await readPkcs12(Buffer.from(value, 'base64'));
+      der = contents.certificateDer;
+      keyDer = contents.privateKeyPkcs8;
+    }
+  } catch {
+    // Our message: the service's text for an unreadable import is not recorded.
+    throw badParameter('The specified certificate could not be read as ' + contentType + '.');
+  }
+  if (!der) throw badParameter('The specified certificate content has no X.509 certificate.');
+  // Our message (the service's wording is not recorded): an import needs the private key.
+  if (!keyDer) throw badParameter('Private key is not specified in the specified X.509 PEM certificate content.');
+  return { der, pkcs8: keyDer };
+}
+
+/**
+ * `POST /certificates/{name}/import`: a new version from a certificate and its private key (PEM, or PKCS#12 without
+ * password), with the managed key and secret, as Key Vault does. The policy's subject defaults to the certificate's.
+ */
+async function importCertificate(request: ApiRequest, name: string) {
+  const { vault } = request;
+  const body = objectBody(request);
+  const value = body['value'];
+  if (typeof value !== 'string' || value === '') throw badParameter('Property value is required.');
+  for (const collection of [vault.certificates, vault.keys, vault.secrets]) collection.assertNameUsable(name);
+  newAttributes(body, vault.nowSeconds());
+  const tags = parseTags(body);
+  const requestedPolicy = (body['policy'] ?? {}) as Policy;
+  const requestedType = policyPart(requestedPolicy, 'secret_props')['contentType'];
+  // `@azure/keyvault-certificates` 4.10 sends no policy on import (its options' `policy` is not serialized), so PEM
+  // text is recognised by its armour, as the service must too.
+  const contentType =
+    typeof requestedType === 'string'
+      ? requestedType
+      : value.startsWith('-----BEGIN')
+        ? PEM_CONTENT_TYPE
+        : PKCS12_CONTENT_TYPE;
+  const requested = {
+    ...requestedPolicy,
+    secret_props: { ...policyPart(requestedPolicy, 'secret_props'), contentType },
+  };
+  const { der, pkcs8 } = await readImported(value, contentType);
+  const certificate = new X509Certificate(der);
+  const policy = normalizePolicy(requested, vault.nowSeconds(), { subject: certificate.subject.replace(/\n/g, ', ') });
+  const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  const privateJwk = privateKey.export({ format: 'jwk' }) as Record<string, unknown>;
+  const keyPem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const issued: IssuedCertificate = {
+    der,
+    csr: Buffer.alloc(0),
+    privateJwk,
+    secret: await managedSecret(policy, der, pkcs8, secretPem(keyPem, der)),
+    notBefore: new Date(certificate.validFrom),
+    notAfter: new Date(certificate.validTo),
+  };
+  const { object, version } = vault.certificates.addVersion(name, (_id, now) => ({
+    attributes: { enabled: false, created: now, updated: now },
+    ...(tags ? { tags } : {}),
+    payload: { cer: '', x5t: '', policy, pending: true },
+  }));
+  object.extra = { ...object.extra, policy };
+  completeIssue(vault, object, version, issued, body, vault.nowSeconds());
+  return ok(certificatesSpec.bundle(vault, object, version));
+}
+
 /** Every certificate route; `pendingMs` says how long a create stays in progress. */
 export function certificateRoutes(pendingMs: () => number): Route[] {
   return [
@@ -371,6 +466,7 @@ export function certificateRoutes(pendingMs: () => number): Route[] {
       handle: (r, p) => createCertificate(r, p['name']!, pendingMs()),
     },
     { method: 'GET', pattern: 'certificates/:name/pending', handle: (r, p) => getOperation(r, p['name']!) },
+    { method: 'POST', pattern: 'certificates/:name/import', handle: (r, p) => importCertificate(r, p['name']!) },
     {
       method: 'GET',
       pattern: 'certificates/:name/policy',

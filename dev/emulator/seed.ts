@@ -45,3 +45,15 @@ export async function seedDemoVault(vaultUrl: string, caCertPem: string): Promis
   );
   await Promise.all([rsaCertificate.pollUntilDone(), ecCertificate.pollUntilDone()]);
 }
+
+/**
+ * Creates the key-encryption key of portable exports (RSA 3072, wrapKey/unwrapKey only) unless the vault has it.
+ * @param vaultUrl - the KEK vault's URL
+ * @param caCertPem - the emulator CA the clients must trust
+ * @param name - the key's name
+ */
+export async function seedKek(vaultUrl: string, caCertPem: string, name: string): Promise<void> {
+  const { keys } = emulatorSdkClients(vaultUrl, caCertPem);
+  for await (const existing of keys.listPropertiesOfKeys()) if (existing.name === name) return;
+  await keys.createRsaKey(name, { keySize: 3072, keyOps: ['wrapKey', 'unwrapKey'], tags: { purpose: 'kvguard-kek' } });
+}

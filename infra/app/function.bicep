@@ -23,6 +23,10 @@ param backupContainerName string
 @secure()
 param appInsightsConnectionString string
 param vaultUrls array
+@description('The vaults of vaultUrls with portable exports on (empty: off).')
+param portableVaultUrls array = []
+@description('KVGUARD_PORTABLE_KEK: the key-encryption key id (empty: portable exports off).')
+param portableKekId string = ''
 param scratchVaultUrl string
 param rpoHours int
 @secure()
@@ -56,8 +60,13 @@ var identitySettings = [
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
 ]
+// With portable exports on, the vaults are a JSON array so the opted-in ones can say `"portable": true`.
+var vaultsSetting = empty(portableKekId)
+  ? join(vaultUrls, ',')
+  : string(map(vaultUrls, url => contains(portableVaultUrls, url) ? { url: url, portable: true } : { url: url }))
 var kvguardSettings = [
-  { name: 'KVGUARD_VAULTS', value: join(vaultUrls, ',') }
+  { name: 'KVGUARD_VAULTS', value: vaultsSetting }
+  { name: 'KVGUARD_PORTABLE_KEK', value: portableKekId }
   { name: 'KVGUARD_CREDENTIAL', value: 'default' }
   // Backups go to the WORM account; the queues (and the host's KVGUARD_STORAGE connection) to the runtime account.
   { name: 'KVGUARD_STORAGE__blobServiceUri', value: backupAccount.properties.primaryEndpoints.blob }

@@ -5,11 +5,15 @@
 // - Drill (on the scratch vault only): the backup role plus delete and purge, to clear its own drill objects.
 // - Break-glass purge: defined, never assigned by the infra. An operator grants it for a restore that must purge
 //   a soft-deleted name first (README, "Restore runbook").
+// - Portable export (only with portable exports on, only on the vaults that opt in): read secret values, which the
+//   standing role avoids; and on the KEK's vault only, read the KEK and wrap/unwrap with it.
 targetScope = 'subscription'
 
 param environmentName string
 @description('Subscriptions whose vaults get these roles (role definitions are assignable only there).')
 param assignableSubscriptionIds array
+@description('Define the portable-export and KEK roles (portable exports are on).')
+param enablePortable bool = false
 
 var assignableScopes = [for id in assignableSubscriptionIds: '/subscriptions/${id}']
 var backupDataActions = [
@@ -30,6 +34,12 @@ var deleteDataActions = [
   'Microsoft.KeyVault/vaults/keys/delete'
   'Microsoft.KeyVault/vaults/secrets/delete'
   'Microsoft.KeyVault/vaults/certificates/delete'
+]
+var portableExportDataActions = ['Microsoft.KeyVault/vaults/secrets/getSecret/action']
+var kekDataActions = [
+  'Microsoft.KeyVault/vaults/keys/read'
+  'Microsoft.KeyVault/vaults/keys/wrap/action'
+  'Microsoft.KeyVault/vaults/keys/unwrap/action'
 ]
 var purgeDataActions = [
   'Microsoft.KeyVault/vaults/keys/purge/action'
@@ -87,7 +97,31 @@ resource purgeRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   }
 }
 
+resource portableExportRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (enablePortable) {
+  name: guid(subscription().id, 'kvguard-portable-export', environmentName)
+  properties: {
+    roleName: 'kvguard Portable Export (${environmentName}, ${subscription().subscriptionId})'
+    description: 'Portable exports: read secret values (a certificate exports through its secret) to envelope-encrypt them.'
+    type: 'CustomRole'
+    assignableScopes: assignableScopes
+    permissions: [{ actions: [], dataActions: portableExportDataActions }]
+  }
+}
+
+resource kekRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (enablePortable) {
+  name: guid(subscription().id, 'kvguard-portable-kek', environmentName)
+  properties: {
+    roleName: 'kvguard Portable KEK (${environmentName}, ${subscription().subscriptionId})'
+    description: 'Wrap and unwrap portable exports\' data keys with the key-encryption key; read its public part.'
+    type: 'CustomRole'
+    assignableScopes: assignableScopes
+    permissions: [{ actions: [], dataActions: kekDataActions }]
+  }
+}
+
 output backupRoleId string = backupRole.id
+output portableExportRoleId string = enablePortable ? portableExportRole.id : ''
+output kekRoleId string = enablePortable ? kekRole.id : ''
 output drillRoleId string = drillRole.id
 output breakGlassPurgeRoleId string = purgeRole.id
 output listerRoleId string = listerRole.id

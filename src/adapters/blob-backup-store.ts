@@ -55,9 +55,21 @@ import {
   parseBackupBlobName,
   prefixesForQuery,
   recordFromMetadata,
+  envelopeBlobName,
+  parsePortableBlobName,
+  portablePrefix,
+  snapshotBlobName,
   stateBlobName,
 } from './blob-layout';
 import { storageCode, storageError, storageStatus } from './storage-errors';
+import { portableEnvelopeSchema, type PortableEnvelope, type PortableType } from '../core/portable/envelope';
+import {
+  portableSnapshotSchema,
+  type EnvelopeRef,
+  type PortableSnapshot,
+  type PortableStore,
+  type StoredSnapshot,
+} from '../core/portable/portable-store';
 import { auditEntrySchema, decodeStoredDocument, encodeStoredDocument, readStoredManifest } from './stored-document';
 
 /** Options of a {@link BlobBackupStore}. */
@@ -76,8 +88,8 @@ export interface BlobBackupStoreOptions {
 
 const DAY_MS = 86_400_000;
 
-/** {@link BackupStore} on one blob container, with the backups' inventories. */
-export class BlobBackupStore implements BackupStore, InventoryStore {
+/** {@link BackupStore} on one blob container, with the backups' inventories and the portable exports. */
+export class BlobBackupStore implements BackupStore, InventoryStore, PortableStore {
   private readonly container: ContainerClient;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -221,6 +233,110 @@ export class BlobBackupStore implements BackupStore, InventoryStore {
       if (error instanceof KvGuardError && error.code === 'NotFound') return undefined;
       throw error;
     }
+  }
+
+  /** Stores an envelope create-only; its metadata names version, digest and KEK (never any of its content). */
+  async putEnvelope(envelope: PortableEnvelope, digest: string): Promise<EnvelopeRef> {
+    const blobName = envelopeBlobName(envelope, digest);
+    const ref = {
+      type: envelope.type,
+      objectKey: portablePrefix(envelope.vault, envelope.type, envelope.name),
+      version: envelope.version,
+      digest,
+      keyId: envelope.kek.keyId,
+      sealedAt: envelope.sealedAt,
+    };
+    await this.createJson(blobName, envelope, {
+      version: ref.version,
+      digest,
+      keyid: ref.keyId,
+      sealedat: ref.sealedAt,
+    });
+    return { blobName, ...ref };
+  }
+
+  /** Every envelope of one object, from the listing's metadata. */
+  async listEnvelopes(vault: string, type?: PortableType, name?: string): Promise<EnvelopeRef[]> {
+    await this.ensureContainer();
+    const prefix = type && name ? `${portablePrefix(vault, type, name)}envelopes/` : portablePrefix(vault, type);
+    const refs: EnvelopeRef[] = [];
+    try {
+      for await (const blob of this.container.listBlobsFlat({ prefix, includeMetadata: true })) {
+        const meta = Object.fromEntries(
+          Object.entries(blob.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), decodeURIComponent(v)]),
+        );
+        const parsed = parsePortableBlobName(blob.name);
+        if (parsed?.kind !== 'envelope' || !meta['version'] || !meta['digest'] || !meta['keyid']) continue;
+        refs.push({
+          blobName: blob.name,
+          type: parsed.objectPrefix.split('/')[2] as PortableType,
+          objectKey: parsed.objectPrefix,
+          version: meta['version'],
+          digest: meta['digest'],
+          keyId: meta['keyid'],
+          sealedAt: meta['sealedat'] ?? '',
+        });
+      }
+    } catch (error) {
+      throw storageError(error, `list ${prefix}`);
+    }
+    return refs;
+  }
+
+  /** One envelope, checked against its schema. */
+  async readEnvelope(blobName: string): Promise<PortableEnvelope> {
+    const { bytes } = await this.download(blobName);
+    return decodeStoredDocument(blobName, Buffer.from(bytes).toString('utf8'), portableEnvelopeSchema);
+  }
+
+  /** Stores a snapshot create-only; answers its blob name. */
+  async putSnapshot(snapshot: PortableSnapshot): Promise<string> {
+    const blobName = snapshotBlobName(snapshot);
+    await this.createJson(blobName, snapshot, {
+      takenat: snapshot.takenAt,
+      ...(snapshot.kekId ? { keyid: snapshot.kekId } : {}),
+    });
+    return blobName;
+  }
+
+  /** The newest snapshot of one object (at or before `asOf`). */
+  async latestSnapshot(
+    vault: string,
+    type: PortableType,
+    name: string,
+    asOf?: Date,
+  ): Promise<StoredSnapshot | undefined> {
+    return (await this.snapshotsUnder(portablePrefix(vault, type, name), asOf))[0];
+  }
+
+  /** The newest snapshot (at or before `asOf`) of each object of a vault. */
+  async latestSnapshots(vault: string, options: { type?: PortableType; asOf?: Date } = {}): Promise<StoredSnapshot[]> {
+    return this.snapshotsUnder(portablePrefix(vault, options.type), options.asOf);
+  }
+
+  /** The newest snapshot at or before `asOf` of each object under a prefix (listing order is newest first). */
+  private async snapshotsUnder(prefix: string, asOf?: Date): Promise<StoredSnapshot[]> {
+    await this.ensureContainer();
+    const chosen = new Map<string, string>();
+    try {
+      for await (const blob of this.container.listBlobsFlat({ prefix })) {
+        const parsed = parsePortableBlobName(blob.name);
+        if (parsed?.kind !== 'snapshot' || chosen.has(parsed.objectPrefix)) continue;
+        if (asOf && parsed.takenAt.getTime() > asOf.getTime()) continue;
+        chosen.set(parsed.objectPrefix, blob.name);
+      }
+    } catch (error) {
+      throw storageError(error, `list ${prefix}`);
+    }
+    const snapshots: StoredSnapshot[] = [];
+    for (const blobName of chosen.values()) {
+      const { bytes } = await this.download(blobName);
+      snapshots.push({
+        ...decodeStoredDocument(blobName, Buffer.from(bytes).toString('utf8'), portableSnapshotSchema),
+        blobName,
+      });
+    }
+    return snapshots;
   }
 
   /** Audit entries newest first: day folders newest first, entries newest first within each. */

@@ -6,6 +6,8 @@
  * runs/<vault>/<inverted-ms>-<runId>-(<type>-<sequence>|summary|objects).json
  * audit/<yyyy>/<mm>/<dd>/<inverted-ms>-<requestId>.json
  * inventory/<vault>/<type>/<name lower-case>/<inverted-ms>-<fingerprint first 12>.json   (one per backup blob)
+ * portable/<vault>/<type>/<name lower-case>/envelopes/<version>/<metadata digest>-<KEK id hash>.json
+ * portable/<vault>/<type>/<name lower-case>/snapshots/<inverted-ms>-<runId>.json
  * ```
  *
  * Blob listings are lexicographic, so an inverted timestamp makes every prefix listing newest-first: "latest backup
@@ -23,7 +25,13 @@ const MAX_TIME_MS = 9_999_999_999_999;
 const TIME_DIGITS = 13;
 
 /** Top-level folders of the backup container. */
-export const LAYOUT_ROOTS = { backups: 'backups/', runs: 'runs/', audit: 'audit/', inventory: 'inventory/' } as const;
+export const LAYOUT_ROOTS = {
+  backups: 'backups/',
+  runs: 'runs/',
+  audit: 'audit/',
+  inventory: 'inventory/',
+  portable: 'portable/',
+} as const;
 
 /** 13 digits that sort newest-first: `MAX - epoch ms`, zero-padded. */
 export function invertedTimestamp(at: Date): string {
@@ -347,4 +355,44 @@ export function prefixesForQuery(query: BackupPrefixQuery): string[] {
     return OBJECT_TYPES.map((type) => backupPrefix({ vault: query.vault, type, name: query.name }));
   }
   return [backupPrefix(query)];
+}
+
+/** The listing prefix of one object's portable exports (`portable/<vault>/<type>/<name>/`), or of a vault's. */
+export function portablePrefix(vault: string, type?: ObjectType, name?: string): string {
+  const prefix = `${LAYOUT_ROOTS.portable}${segment(vault, 'vault')}/`;
+  if (type === undefined) return prefix;
+  return name === undefined ? `${prefix}${type}/` : `${prefix}${type}/${segment(name, 'name')}/`;
+}
+
+/**
+ * The blob name of one envelope: per version, metadata digest and KEK version, so a changed attribute or a rewrap
+ * under a new KEK version is a new blob and nothing is overwritten.
+ */
+export function envelopeBlobName(
+  envelope: { vault: string; type: ObjectType; name: string; version: string; kek: { keyId: string } },
+  digest: string,
+): string {
+  const kek = sha256Hex(envelope.kek.keyId).slice(0, 12);
+  return `${portablePrefix(envelope.vault, envelope.type, envelope.name)}envelopes/${segment(envelope.version, 'version')}/${segment(digest, 'digest')}-${kek}.json`;
+}
+
+/** The blob name of one portable snapshot: newest first within the object's `snapshots/` folder. */
+export function snapshotBlobName(snapshot: {
+  vault: string;
+  type: ObjectType;
+  name: string;
+  takenAt: string;
+  runId: string;
+}): string {
+  return `${portablePrefix(snapshot.vault, snapshot.type, snapshot.name)}snapshots/${invertedTimestamp(new Date(snapshot.takenAt))}-${idSegment(snapshot.runId)}.json`;
+}
+
+/** What a portable blob name tells: whether it is a snapshot (and when) or an envelope. */
+export function parsePortableBlobName(
+  blobName: string,
+): { kind: 'snapshot'; objectPrefix: string; takenAt: Date } | { kind: 'envelope'; objectPrefix: string } | undefined {
+  const snapshot = /^(portable\/[^/]+\/[^/]+\/[^/]+\/)snapshots\/(\d{13})-[^/]+\.json$/.exec(blobName);
+  if (snapshot) return { kind: 'snapshot', objectPrefix: snapshot[1]!, takenAt: fromInvertedTimestamp(snapshot[2]!) };
+  const envelope = /^(portable\/[^/]+\/[^/]+\/[^/]+\/)envelopes\/[^/]+\/[^/]+\.json$/.exec(blobName);
+  return envelope ? { kind: 'envelope', objectPrefix: envelope[1]! } : undefined;
 }

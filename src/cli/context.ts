@@ -47,7 +47,11 @@ export function cliSettings(
   return {
     ...dev.settings,
     ...dev.alertSettings,
-    KVGUARD_VAULTS: JSON.stringify(dev.vaults.map((v) => ({ url: v.url, name: v.name }))),
+    // Every vault the stack serves (the scratch vault too, as a restore target), with what the stack's own
+    // KVGUARD_VAULTS says of each (`portable`).
+    KVGUARD_VAULTS: JSON.stringify(
+      dev.vaults.map((v) => ({ ...stackVaultEntry(dev.settings, v.name), url: v.url, name: v.name })),
+    ),
     KVGUARD_STORAGE: dev.storage.connectionString,
     KVGUARD_CONTAINER: dev.storage.container,
     KVGUARD_CREDENTIAL: 'emulator',
@@ -55,6 +59,18 @@ export function cliSettings(
     KVGUARD_REQUIRE_PRINCIPAL: 'false',
     ...definedOnly(env),
   };
+}
+
+/** The stack's own KVGUARD_VAULTS entry of a vault (its flags), or nothing. */
+function stackVaultEntry(settings: Record<string, string> | undefined, name: string): Record<string, unknown> {
+  try {
+    const entries = JSON.parse(settings?.['KVGUARD_VAULTS'] ?? '[]') as unknown;
+    if (!Array.isArray(entries)) return {};
+    const entry = (entries as Record<string, unknown>[]).find((e) => e && e['name'] === name);
+    return entry ?? {};
+  } catch {
+    return {};
+  }
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {

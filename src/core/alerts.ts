@@ -28,6 +28,7 @@ export const ALERT_TYPES = {
   certificateExpired: 'kvguard.CertificateExpired',
   accessPolicyChanged: 'kvguard.AccessPolicyChanged',
   restoreDrillFailed: 'kvguard.RestoreDrillFailed',
+  portableExportFailed: 'kvguard.PortableExportFailed',
 } as const;
 
 /** One of {@link ALERT_TYPES}. */

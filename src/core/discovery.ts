@@ -34,7 +34,7 @@ export interface DiscoveryFinding {
 }
 
 /** A readable tagged vault as a backup target: discovered vaults take the default policy and limit. */
-export interface DiscoveredVault extends Omit<VaultTarget, 'resourceId' | 'policy' | 'rateLimit'> {
+export interface DiscoveredVault extends Omit<VaultTarget, 'resourceId' | 'policy' | 'rateLimit' | 'portable'> {
   resourceId: string;
   permissionModel: TaggedVault['permissionModel'];
 }

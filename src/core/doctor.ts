@@ -6,8 +6,18 @@
 import type { ObjectType, VaultTarget } from './domain';
 import { discoverVaults, protectedVaults, type DiscoveryResult, type DiscoverySettings } from './discovery';
 import { describeError } from './errors';
+import { randomBytes } from 'node:crypto';
 import type { PruneMarks } from './retention/marks';
-import type { AlertSink, Logger, StateStore, StorageProbe, VaultDirectory, VaultPort, VaultPortFactory } from './ports';
+import type {
+  AlertSink,
+  Logger,
+  PortableVaults,
+  StateStore,
+  StorageProbe,
+  VaultDirectory,
+  VaultPort,
+  VaultPortFactory,
+} from './ports';
 
 /** How one check came out; `unknown`: this environment cannot answer it. */
 export type CheckOutcome = 'pass' | 'warn' | 'fail' | 'unknown';
@@ -45,6 +55,8 @@ export interface DoctorSettings {
   pruning: boolean;
   /** Send a test alert through every sink. */
   sendTestAlert: boolean;
+  /** KVGUARD_PORTABLE_KEK, when portable exports are configured. */
+  portableKek?: string;
 }
 
 /** What the doctor needs. */
@@ -58,6 +70,8 @@ export interface DoctorDependencies {
   state: StateStore;
   logger: Logger;
   clock: { now(): Date };
+  /** Opens the KEK of portable exports. */
+  portable?: PortableVaults;
 }
 
 /**
@@ -71,6 +85,7 @@ export async function runDoctor(settings: DoctorSettings, deps: DoctorDependenci
   const vaults = discovery.result ? await protectedVaults(settings.vaults, deps.state) : settings.vaults;
   for (const vault of vaults) checks.push(...(await vaultChecks(vault, deps, discovery.result)));
   if (settings.scratchVault) checks.push(await scratchCheck(settings.scratchVault, deps.vaults));
+  if (settings.portableKek && deps.portable) checks.push(await kekCheck(settings.portableKek, deps.portable));
   checks.push(...(await storageChecks(settings, deps.probe)));
   checks.push(...(await queueChecks(settings.queues, deps.probe)));
   checks.push(await pruningCheck(settings.pruning, deps.pruneMarks));
@@ -179,6 +194,31 @@ function permissionModelCheck(vault: VaultTarget, local: boolean, discovered?: D
       : 'not among the vaults discovery listed (only ARM knows the model)',
     fix: `az keyvault show --name ${vault.name} --query properties.enableRbacAuthorization (infra: permissionModel)`,
   };
+}
+
+/** The KEK of portable exports: readable, and a random data key survives a wrap and an unwrap. */
+async function kekCheck(kekId: string, portable: PortableVaults): Promise<DoctorCheck> {
+  const kek = portable.keyWrapper(kekId);
+  try {
+    const probe = randomBytes(32);
+    const wrapped = await kek.wrap(probe);
+    const unwrapped = Buffer.from(await kek.unwrap(wrapped.keyId, wrapped.wrappedKey));
+    if (!unwrapped.equals(probe)) throw new Error('the unwrapped probe key differs from the one wrapped');
+    return {
+      check: 'portable.kek',
+      subject: kekId,
+      outcome: 'pass',
+      detail: `wraps and unwraps with ${wrapped.keyId} (keep its vault in another geography than the vaults it protects)`,
+    };
+  } catch (error) {
+    return {
+      check: 'portable.kek',
+      subject: kekId,
+      outcome: 'fail',
+      detail: describeError(error).reason,
+      fix: "grant kvguard's KEK role (keys read, wrap, unwrap) on the KEK's vault (azd up does with KVGUARD_PORTABLE_KEK_VAULT_ID), and check the key allows wrapKey and unwrapKey",
+    };
+  }
 }
 
 async function scratchCheck(url: string, vaults: VaultPortFactory): Promise<DoctorCheck> {

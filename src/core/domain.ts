@@ -36,6 +36,8 @@ export interface VaultTarget {
   policy?: VaultPolicy;
   /** The vault's published limit in operations per 10 s, when configured apart from the default. */
   rateLimit?: number;
+  /** Portable exports on: secrets and exportable certificates are also sealed under the KEK (see README). */
+  portable?: boolean;
 }
 
 /**
@@ -194,6 +196,8 @@ export interface ManifestEntry {
   outcome: ObjectOutcome;
   /** Present when the object is close to Key Vault's 500-version backup limit. */
   warning?: string;
+  /** The portable export beside the backup, on vaults with portable exports on. */
+  portable?: PortableEntry;
 }
 
 /** What one backup job (a whole vault, or one chunk of it) did. */
@@ -252,3 +256,15 @@ export function tallyEntries(stats: RunStats, entries: Iterable<ManifestEntry>):
 export const MAX_BACKUP_VERSIONS = 500;
 /** From this many versions on, kvguard warns that the backup limit is near. */
 export const VERSION_WARNING_THRESHOLD = 400;
+
+/** What the portable export beside an opaque backup did (see `exportPortable`; no secret material). */
+export interface PortableEntry {
+  status: 'exported' | 'not-carried' | 'failed';
+  /** The snapshot blob (exported, not-carried). */
+  snapshot?: string;
+  /** Versions sealed now, and versions whose envelopes were already stored. */
+  sealed?: number;
+  reused?: number;
+  code?: string;
+  reason?: string;
+}

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { schemaOf } from './schema-of';
-import { objectTypeSchema, type ManifestEntry, type ObjectOutcome, type RunManifest, type RunStats } from './domain';
+import {
+  objectTypeSchema,
+  type ManifestEntry,
+  type ObjectOutcome,
+  type PortableEntry,
+  type RunManifest,
+  type RunStats,
+} from './domain';
 
 const objectType = objectTypeSchema;
 const count = z.number().int().nonnegative();
@@ -21,6 +28,17 @@ const outcome = schemaOf<ObjectOutcome>()(
   ]),
 );
 
+const portableEntry = schemaOf<PortableEntry>()(
+  z.object({
+    status: z.enum(['exported', 'not-carried', 'failed']),
+    snapshot: z.string().optional(),
+    sealed: count.optional(),
+    reused: count.optional(),
+    code: z.string().optional(),
+    reason: z.string().optional(),
+  }),
+);
+
 const entry = schemaOf<ManifestEntry>()(
   z.object({
     type: objectType,
@@ -29,6 +47,7 @@ const entry = schemaOf<ManifestEntry>()(
     durationMs: z.number(),
     outcome,
     warning: z.string().optional(),
+    portable: portableEntry.optional(),
   }),
 );
 

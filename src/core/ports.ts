@@ -111,7 +111,7 @@ export interface AuditEntry {
   principal: string;
   requestId: string;
   dryRun: boolean;
-  source: { vault: string; asOf?: string; backup?: string };
+  source: { vault: string; asOf?: string; backup?: string; format?: 'portable' };
   target: { vault: string };
   objects: { type: ObjectType; name: string; outcome: string; reason?: string }[];
   outcome: string;
@@ -337,4 +337,53 @@ export interface StorageProbe {
   probeTamper(): Promise<{ canary: string; overwriteRefused: boolean; deleteRefused: boolean }>;
   /** Whether a queue exists and answers. */
   queueExists(name: string): Promise<boolean>;
+}
+
+/** The key-encryption key (KEK) of portable exports: an RSA key in a vault or Managed HSM of another geography. */
+export interface KeyWrapper {
+  /** Wraps a data key (RSA-OAEP-256) with the KEK's current version; answers the versioned key id it used. */
+  wrap(dataKey: Uint8Array): Promise<{ keyId: string; wrappedKey: Uint8Array }>;
+  /** Unwraps a data key with the KEK version that wrapped it (`keyId` is versioned). */
+  unwrap(keyId: string, wrappedKey: Uint8Array): Promise<Uint8Array>;
+  /** The KEK's current versioned key id; throws when the KEK cannot be read or may not wrap and unwrap. */
+  currentKeyId(): Promise<string>;
+}
+
+/** A version's attributes as a portable restore recreates them. */
+export interface VersionAttributes {
+  contentType?: string;
+  tags: Record<string, string>;
+  enabled: boolean;
+  expiresOn?: Date;
+  notBefore?: Date;
+}
+
+/**
+ * The values of a vault's secrets (and certificates, whose value is the secret of the same name), for portable
+ * exports and restores only. Values live in memory for the call and are never logged.
+ */
+export interface VaultMaterial {
+  /** Vault name (lower case). */
+  readonly name: string;
+  /** One secret version's value (a certificate's: its PKCS#12 as base64, or its PEM) and content type. */
+  secretValue(name: string, version: string): Promise<{ value: string; contentType?: string }>;
+  /** Adds a secret version with these attributes; answers the new version id. */
+  setSecret(name: string, value: string, attributes: VersionAttributes): Promise<{ version: string }>;
+  /**
+   * Imports a certificate version from its PKCS#12 (base64) or PEM with its policy; answers the new version id.
+   * Expiry and not-before come from the certificate itself.
+   */
+  importCertificate(
+    name: string,
+    value: string,
+    options: { contentType: string; policy?: unknown; enabled: boolean; tags: Record<string, string> },
+  ): Promise<{ version: string }>;
+}
+
+/** Opens {@link VaultMaterial} and the KEK. */
+export interface PortableVaults {
+  /** The values of the vault at `url`, through the same retrying caller as its {@link VaultPort}. */
+  material(url: string, options?: OpenVaultOptions): VaultMaterial;
+  /** The KEK named by a key id URL (unversioned: its current version wraps). */
+  keyWrapper(keyId: string, options?: OpenVaultOptions): KeyWrapper;
 }

@@ -47,13 +47,16 @@ describe('npm start (dev/start.ts)', () => {
       { name: 'demo', url, subscription, location: 'westeurope' },
       { name: 'scratch', url, subscription, location: 'westeurope' },
       { name: 'dr', url, subscription, location: 'northeurope' },
+      { name: 'offsite', url, subscription, location: 'eastus' },
     ]);
     // Drills go to the scratch vault; the scratch vault itself is not backed up.
     expect(stack.settings.KVGUARD_SCRATCH_VAULT).toBe(stack.vaults[1]!.url);
     expect(JSON.parse(stack.settings.KVGUARD_VAULTS!)).toEqual([
-      { name: 'demo', url: stack.vaults[0]!.url },
+      { name: 'demo', url: stack.vaults[0]!.url, portable: true },
       { name: 'dr', url: stack.vaults[2]!.url },
+      { name: 'offsite', url: stack.vaults[3]!.url },
     ]);
+    expect(stack.settings.KVGUARD_PORTABLE_KEK).toBe(`${stack.vaults[3]!.url}keys/kvguard-kek`);
     expect(existsSync(stack.caCertPath)).toBe(true);
     expect(stack.caCertPath.startsWith(devDir)).toBe(true);
     expect(stack.storage).toMatchObject({

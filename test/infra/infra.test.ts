@@ -116,6 +116,34 @@ describe('Key Vault access is least privilege', () => {
   });
 });
 
+describe('portable exports widen access only when turned on', () => {
+  const roles = bicep('app/vault-roles.bicep');
+  const main = bicep('main.bicep');
+
+  it('reads secret values only through the portable-export role, defined and assigned only with a KEK', () => {
+    expect(arrayItems(roles, 'portableExportDataActions')).toEqual([
+      'Microsoft.KeyVault/vaults/secrets/getSecret/action',
+    ]);
+    expect(roles).toMatch(/resource portableExportRole '[^']+' = if \(enablePortable\)/);
+    expect(roles).toMatch(/resource kekRole '[^']+' = if \(enablePortable\)/);
+    expect(main).toMatch(/var withPortable = !empty\(portableKekId\)/);
+    expect(main).toMatch(
+      /var portableVaults = withPortable \? filter\(protectedVaults, v => contains\(v, 'portable'\) && v\.portable == true\) : \[\]/,
+    );
+    expect(main).toMatch(/module portableAccess[\s\S]*?for \(vault, i\) in portableVaults[\s\S]*?portableExportRoleId/);
+    expect(main).toMatch(/module kekAccess 'app\/kek-access\.bicep' = if \(withPortable/);
+    expect(arrayItems(resourceBody(bicep('app/portable-access.bicep'), 'accessPolicy'), 'secrets')).toEqual(['get']);
+  });
+
+  it('lets the KEK role read the key and wrap/unwrap with it, nothing more', () => {
+    expect(arrayItems(roles, 'kekDataActions').sort()).toEqual([
+      'Microsoft.KeyVault/vaults/keys/read',
+      'Microsoft.KeyVault/vaults/keys/unwrap/action',
+      'Microsoft.KeyVault/vaults/keys/wrap/action',
+    ]);
+  });
+});
+
 describe("the Function App's settings match kvguard's settings schema", () => {
   const known = new Map(Object.values(SETTINGS).map((spec) => [spec.name, spec]));
   // Read by the Functions host, not by kvguard's code: identity-based connections and telemetry authentication.

@@ -6,7 +6,7 @@
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { CertificateClient } from '@azure/keyvault-certificates';
-import { KeyClient } from '@azure/keyvault-keys';
+import { CryptographyClient, KeyClient, parseKeyVaultKeyIdentifier } from '@azure/keyvault-keys';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { normaliseVaultUrl, vaultNameFromUrl } from '../../config';
 import type { ObjectType } from '../../core/domain';
@@ -15,6 +15,7 @@ import {
   type Clock,
   type Logger,
   type OpenVaultOptions,
+  type PortableVaults,
   type Telemetry,
   type VaultPort,
   type VaultPortFactory,
@@ -25,6 +26,7 @@ import { innerErrorPolicy } from './classify';
 import { certificateFamily, keyFamily, nextLinkPolicy, secretFamily, type ObjectFamily } from './families';
 import { DEFAULT_POLL, KeyVaultPort, type PollSettings } from './key-vault-port';
 import { DEFAULT_RETRY, RetryingCaller, type RetrySettings } from './retrying-caller';
+import { KeyVaultKeyWrapper, KeyVaultMaterial } from './portable';
 
 export { AdaptiveLimiter, type SharedBudget } from './adaptive-limiter';
 export { createSharedBudget } from './shared-budget';
@@ -60,13 +62,14 @@ export interface KeyVaultPortFactoryOptions {
 }
 
 /** A {@link VaultPortFactory} that can also report the shared per-vault limit (for tests and the bench). */
-export interface KeyVaultPortFactory extends VaultPortFactory {
+export interface KeyVaultPortFactory extends VaultPortFactory, PortableVaults {
   /** The shared limiter's counters of a vault, once a port to it was opened. */
   limiterStats(url: string): LimiterStats | undefined;
 }
 
 /** SDK clients and the shared limit of one vault. */
 interface VaultEntry {
+  clients: VaultClients;
   families: Record<ObjectType, ObjectFamily>;
   limiter: AdaptiveLimiter;
 }
@@ -86,8 +89,14 @@ export function createKeyVaultPortFactory(options: KeyVaultPortFactoryOptions): 
   const entryFor = (url: string, name: string): VaultEntry => {
     let entry = vaults.get(url);
     if (!entry) {
+      const clients = createClients(url, options);
       entry = {
-        families: createFamilies(url, options),
+        clients,
+        families: {
+          key: keyFamily(clients.keys),
+          secret: secretFamily(clients.secrets),
+          certificate: certificateFamily(clients.certificates),
+        },
         limiter: new AdaptiveLimiter({
           max: options.maxConcurrency,
           ceilingPerSecond: options.ceilingPerSecond(url),
@@ -108,22 +117,47 @@ export function createKeyVaultPortFactory(options: KeyVaultPortFactoryOptions): 
     return entry;
   };
 
+  /** One run's view of a vault: its clients and a caller with the run's deadline on the vault's shared limit. */
+  const openRun = (rawUrl: string, openOptions: OpenVaultOptions) => {
+    const url = normaliseVaultUrl(rawUrl);
+    const name = vaultNameFromUrl(url);
+    const entry = entryFor(url, name);
+    const deadline =
+      openOptions.deadline ?? new Date(clock.now().getTime() + (options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS));
+    const caller = new RetryingCaller({
+      vault: name,
+      limiter: entry.limiter,
+      clock,
+      deadline,
+      retry,
+      random: options.random,
+    });
+    return { url, name, entry, caller };
+  };
+
   return {
     open(rawUrl: string, openOptions: OpenVaultOptions = {}): VaultPort {
-      const url = normaliseVaultUrl(rawUrl);
-      const name = vaultNameFromUrl(url);
-      const entry = entryFor(url, name);
-      const deadline =
-        openOptions.deadline ?? new Date(clock.now().getTime() + (options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS));
-      const caller = new RetryingCaller({
-        vault: name,
-        limiter: entry.limiter,
-        clock,
-        deadline,
-        retry,
-        random: options.random,
-      });
+      const { url, name, entry, caller } = openRun(rawUrl, openOptions);
       return new KeyVaultPort({ url, name, families: entry.families, caller, clock, poll });
+    },
+    material(rawUrl: string, openOptions: OpenVaultOptions = {}) {
+      const { name, entry, caller } = openRun(rawUrl, openOptions);
+      return new KeyVaultMaterial({
+        name,
+        secrets: entry.clients.secrets,
+        certificates: entry.clients.certificates,
+        caller,
+      });
+    },
+    keyWrapper(keyId: string, openOptions: OpenVaultOptions = {}) {
+      const { vaultUrl } = parseKeyVaultKeyIdentifier(keyId);
+      const { entry, caller } = openRun(vaultUrl, openOptions);
+      return new KeyVaultKeyWrapper({
+        keyId,
+        keys: entry.clients.keys,
+        cryptography: (id) => new CryptographyClient(id, options.credential, clientOptions(options)),
+        caller,
+      });
     },
     limiterStats(rawUrl: string): LimiterStats | undefined {
       return vaults.get(normaliseVaultUrl(rawUrl))?.limiter.stats();
@@ -131,10 +165,19 @@ export function createKeyVaultPortFactory(options: KeyVaultPortFactoryOptions): 
   };
 }
 
-/** The three SDK clients of a vault, with kvguard's pipeline settings. */
-function createFamilies(url: string, options: KeyVaultPortFactoryOptions): Record<ObjectType, ObjectFamily> {
-  // Built per client: each client has its own challenge handshake, so each needs its own gate.
-  const clientOptions = () => ({
+/** The SDK clients of one vault. */
+interface VaultClients {
+  keys: KeyClient;
+  secrets: SecretClient;
+  certificates: CertificateClient;
+}
+
+/**
+ * kvguard's pipeline settings for one SDK client. Built per client: each client has its own challenge handshake, so
+ * each needs its own gate.
+ */
+function clientOptions(options: KeyVaultPortFactoryOptions) {
+  return {
     // One place retries (the adapter); the SDK gives up after the first answer.
     retryOptions: { maxRetries: 0 },
     additionalPolicies: [
@@ -143,10 +186,14 @@ function createFamilies(url: string, options: KeyVaultPortFactoryOptions): Recor
       { policy: nextLinkPolicy, position: 'perCall' as const },
     ],
     ...(options.caCertPem ? { tlsOptions: { ca: options.caCertPem }, disableChallengeResourceVerification: true } : {}),
-  });
+  };
+}
+
+/** The three SDK clients of a vault, with kvguard's pipeline settings. */
+function createClients(url: string, options: KeyVaultPortFactoryOptions): VaultClients {
   return {
-    key: keyFamily(new KeyClient(url, options.credential, clientOptions())),
-    secret: secretFamily(new SecretClient(url, options.credential, clientOptions())),
-    certificate: certificateFamily(new CertificateClient(url, options.credential, clientOptions())),
+    keys: new KeyClient(url, options.credential, clientOptions(options)),
+    secrets: new SecretClient(url, options.credential, clientOptions(options)),
+    certificates: new CertificateClient(url, options.credential, clientOptions(options)),
   };
 }

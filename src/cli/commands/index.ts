@@ -5,6 +5,7 @@ import { registerList } from './list';
 import { registerStatus } from './status';
 import { registerWatch } from './watch';
 import { registerRestore } from './restore';
+import { registerRewrap } from './rewrap';
 import { registerVerify } from './verify';
 import { registerShow } from './show';
 import { registerDiff } from './diff';
@@ -22,6 +23,7 @@ export const commands: RegisterCommand[] = [
   registerStatus,
   registerWatch,
   registerRestore,
+  registerRewrap,
   registerVerify,
   registerShow,
   registerDiff,

@@ -20,6 +20,8 @@ interface RestoreOptions {
   targetVault?: string;
   onConflict: string;
   dryRun?: boolean;
+  format?: string;
+  targetName?: string;
   json?: boolean;
 }
 
@@ -33,6 +35,8 @@ const FLAG_OF_FIELD: Record<string, string> = {
   targetVault: '--target-vault',
   onConflict: '--on-conflict',
   dryRun: '--dry-run',
+  format: '--format',
+  targetName: '--target-name',
 };
 
 /** `kvguard restore`: the same request as `POST /api/restore`, run in this process, with a progress bar on a TTY. */
@@ -45,7 +49,12 @@ export function registerRestore(program: Command): void {
     .option('--name <name>', 'one object (default: every object of the vault)')
     .option('--as-of <time>', 'use the newest backups taken at or before this ISO time')
     .option('--backup <blobName>', 'one exact backup blob (as `kvguard list` shows it)')
-    .option('--target-vault <urlOrName>', 'restore into this vault (same subscription and geography)')
+    .option(
+      '--target-vault <urlOrName>',
+      'restore into this vault (opaque: same subscription and geography; portable: anywhere)',
+    )
+    .option('--format <format>', "opaque (Key Vault's backups) or portable (the envelope-encrypted exports)", 'opaque')
+    .option('--target-name <name>', 'portable restore of one --name: restore it under this name')
     .option('--on-conflict <policy>', 'when a name is taken: fail, skip, recover or purge', 'fail')
     .option('--dry-run', 'print the plan and change nothing')
     .option('--json', 'one JSON document on stdout')
@@ -88,6 +97,8 @@ function parseFlags(options: RestoreOptions, config: Parameters<typeof findVault
     targetVault: options.targetVault,
     onConflict: options.onConflict,
     dryRun: options.dryRun === true,
+    format: options.format,
+    targetName: options.targetName,
   };
   const defined = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
   const parsed = restoreRequestSchema({ resolveVault: (v) => findVault(config, v), now }).safeParse(defined);
@@ -109,6 +120,7 @@ function render(report: RestoreReport): string {
     return `  ${o.outcome.padEnd(9)} ${o.type} ${o.name}  (${o.action}, backup ${o.backup.takenAt})${versions}${why}`;
   });
   const absent = report.absent.map((a) => `  absent    ${a.type} ${a.name}  ${a.reason}`);
+  const notCarried = (report.notCarried ?? []).map((n) => `  not carried ${n.type} ${n.name}  ${n.reason}`);
   const counts = Object.entries(report.counts)
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${n} ${k}`)
@@ -117,6 +129,7 @@ function render(report: RestoreReport): string {
     head,
     ...lines,
     ...absent,
+    ...notCarried,
     `  ${counts || 'nothing to do'}${report.audit ? `  (audit ${report.audit})` : ''}`,
   ].join('\n');
 }

@@ -21,6 +21,12 @@ import { listingFingerprint, sha256Hex, versionsFingerprint } from './fingerprin
 import { describeObject, recordInventory, type InventoryStore } from '../browse/inventory';
 import { mustRefresh } from '../policy/refresh';
 import { isSelectedByPolicy } from './selection';
+import {
+  portableExportBeside,
+  portableExportIfMissing,
+  type PortableBackupContext,
+  type PortableBackupDependencies,
+} from '../portable/backup-portable';
 
 /** What the backup use case needs. */
 export interface BackupDependencies {
@@ -32,6 +38,8 @@ export interface BackupDependencies {
   clock: Clock;
   /** Where each stored backup's inventory (versions, attributes, tags; no values) is recorded, for browse and diff. */
   inventory?: InventoryStore;
+  /** Portable exports (store, values, KEK), when a KEK is configured; only vaults with `portable` on use them. */
+  portable?: PortableBackupDependencies;
 }
 
 /** Tunables of a backup job. */
@@ -83,9 +91,8 @@ export async function runBackupJob(
   dispatch: DispatchJob,
 ): Promise<BackupJobResult> {
   const started = deps.clock.now();
-  const vault = deps.vaults.open(target.url, {
-    deadline: new Date(started.getTime() + settings.deadlineSeconds * 1000),
-  });
+  const deadline = new Date(started.getTime() + settings.deadlineSeconds * 1000);
+  const vault = deps.vaults.open(target.url, { deadline });
   const manifest: RunManifest = {
     runId: job.runId,
     vault: target.name,
@@ -100,7 +107,15 @@ export async function runBackupJob(
     stats: emptyRunStats(),
   };
   try {
-    const context = { job, target, vault, deps, settings };
+    const portable: PortableBackupContext = {
+      portable: deps.portable,
+      target,
+      vault,
+      clock: deps.clock,
+      logger: deps.logger,
+      open: { deadline },
+    };
+    const context = { job, target, vault, deps, settings, portable };
     if (job.objects) {
       manifest.entries = await mapWithConcurrency(job.objects, settings.objectConcurrency, (object) =>
         backupObject(context, object.type, object.name),
@@ -192,6 +207,7 @@ interface ObjectContext {
   vault: VaultPort;
   deps: BackupDependencies;
   settings: BackupSettings;
+  portable: PortableBackupContext;
 }
 
 /** How a listed object is handled, from its listing and its newest backup. */
@@ -223,6 +239,7 @@ async function backupListedObject(context: ObjectContext, summary: ObjectSummary
     const latest = job.full ? undefined : await deps.store.latestBackup(target.name, type, name);
     const decision = decide(summary, listing, latest, job.full, settings, deps.clock.now(), target);
     if (decision.kind === 'unchanged') {
+      const portable = await portableExportIfMissing(context.portable, decision.latest);
       return {
         type,
         name,
@@ -230,6 +247,7 @@ async function backupListedObject(context: ObjectContext, summary: ObjectSummary
         durationMs: Date.now() - started,
         outcome: { status: 'unchanged', blobName: decision.latest.blobName },
         ...warningOf(decision.latest.versionCount),
+        ...(portable ? { portable } : {}),
       };
     }
     if (decision.kind === 'inspect')
@@ -242,7 +260,16 @@ async function backupListedObject(context: ObjectContext, summary: ObjectSummary
     const versionCount = decision.latest?.versionCount ?? 0;
     // The versions were not listed: the blob is named and fingerprinted by what the listing showed.
     const fingerprint = listing;
-    return await store(context, { type, name, listing, fingerprint, versionCount, versionsCounted: false, started });
+    return await store(context, {
+      type,
+      name,
+      listing,
+      fingerprint,
+      versionCount,
+      versionsCounted: false,
+      policy,
+      started,
+    });
   } catch (error) {
     return failedEntry(context, { type, name, versionCount: 0, started }, error);
   }
@@ -313,6 +340,8 @@ async function store(
     versionsCounted?: false;
     /** The versions listed before the backup, recorded as the backup's inventory. */
     versions?: readonly ObjectVersion[];
+    /** A certificate's policy, when already read (the portable export needs it). */
+    policy?: CertificatePolicyState;
     refreshed?: boolean;
     started: number;
   },
@@ -339,6 +368,10 @@ async function store(
   );
   if (object.versions)
     await recordInventory(deps.inventory, record.blobName, describeObject(type, name, object.versions), deps.logger);
+  const portable = await portableExportBeside(context.portable, record, {
+    versions: object.versions,
+    policy: object.policy,
+  });
   return {
     type,
     name,
@@ -352,6 +385,7 @@ async function store(
       ...(object.refreshed ? { refreshed: true } : {}),
     },
     ...warningOf(versionCount),
+    ...(portable ? { portable } : {}),
   };
 }
 
@@ -421,6 +455,7 @@ async function backupObject(
     // Stored again although unchanged: its newest backup would otherwise age out of the vault's retention.
     const refresh = latest !== undefined && (listed?.refresh ?? mustRefresh(latest, target, deps.clock.now()));
     if (latest && latest.fingerprint === fingerprint && !refresh) {
+      const portable = await portableExportIfMissing(context.portable, latest);
       return {
         type,
         name,
@@ -428,6 +463,7 @@ async function backupObject(
         durationMs: Date.now() - started,
         outcome: { status: 'unchanged', blobName: latest.blobName },
         ...warningOf(versionCount),
+        ...(portable ? { portable } : {}),
       };
     }
     const refreshed = refresh && latest.fingerprint === fingerprint;
@@ -438,6 +474,7 @@ async function backupObject(
       fingerprint,
       versionCount,
       versions,
+      policy,
       refreshed,
       started,
     });
@@ -462,6 +499,7 @@ async function finish(manifest: RunManifest, vault: VaultPort, deps: BackupDepen
   const manifestBlob = await deps.store.putManifest(manifest);
   report(manifest, deps);
   if (manifest.error || stats.failed > 0) await raiseBackupFailed(manifest, deps);
+  if (manifest.entries.some((e) => e.portable?.status === 'failed')) await raisePortableExportFailed(manifest, deps);
   return { manifest, manifestBlob };
 }
 
@@ -500,5 +538,27 @@ async function raiseBackupFailed(manifest: RunManifest, deps: BackupDependencies
     dedupeKey: `backup-failed/${manifest.vault}/${manifest.runId}/${manifest.chunk?.type ?? 'objects'}-${manifest.chunk?.sequence ?? 0}`,
     occurredAt: manifest.finishedAt,
     data: { vault: manifest.vault, runId: manifest.runId, error: manifest.error, failedObjects: failures },
+  });
+}
+
+/** Portable exports that failed beside stored opaque backups: critical, since the off-site copy is missing. */
+async function raisePortableExportFailed(manifest: RunManifest, deps: BackupDependencies): Promise<void> {
+  const failed = manifest.entries.filter((e) => e.portable?.status === 'failed');
+  const first = failed[0]!.portable!;
+  await deps.alerts.raise({
+    type: ALERT_TYPES.portableExportFailed,
+    severity: 'critical',
+    subject: manifest.vault,
+    summary: `Portable export of ${failed.length} object(s) of vault ${manifest.vault} failed (${first.code}: ${first.reason}); their opaque backups are stored, but no copy restorable in another geography was made: ${failed
+      .slice(0, 10)
+      .map((e) => `${e.type}/${e.name}`)
+      .join(', ')}`,
+    dedupeKey: `portable-failed/${manifest.vault}/${manifest.runId}/${manifest.chunk?.type ?? 'objects'}-${manifest.chunk?.sequence ?? 0}`,
+    occurredAt: manifest.finishedAt,
+    data: {
+      vault: manifest.vault,
+      runId: manifest.runId,
+      failedObjects: failed.map((e) => ({ type: e.type, name: e.name, code: e.portable!.code })),
+    },
   });
 }

@@ -4,20 +4,16 @@ import { auditRefusedRestore, auditRestore, auditRestoreStarted, finishRestore }
 import { executePlan, type ObjectResult } from './restore-objects';
 import { conflictsOf, finalStatus, newReport, withResults, type RestoreReport } from './restore-report';
 import { isWholeVaultRequest, type RestoreRequest } from './restore-request';
-import { executionSettings, type RestoreDependencies, type RestoreSettings } from './restore-settings';
+import {
+  executionSettings,
+  type RestoreCall,
+  type RestoreDependencies,
+  type RestoreSettings,
+} from './restore-settings';
+import { requestPortableRestore } from '../portable/restore-portable';
 import { enqueueRestoreJob } from './restore-job';
 
-/** Who asks for a restore and how it should run. */
-export interface RestoreCall {
-  /** Who asked (audited). */
-  principal: string;
-  /** Request id; a new UUID unless given. */
-  requestId?: string;
-  /** Whether a large whole-vault restore may be handed to a queue job (HTTP: yes; the CLI runs it in-process). */
-  allowJob: boolean;
-  /** Progress of an in-process restore: objects done out of the total. */
-  onProgress?: (done: number, total: number) => void;
-}
+export type { RestoreCall } from './restore-settings';
 
 /**
  * Handles one restore request end to end: chooses the backups, checks every target name before changing anything,
@@ -36,6 +32,7 @@ export async function requestRestore(
   call: RestoreCall,
   settings: RestoreSettings,
 ): Promise<RestoreReport> {
+  if (request.format === 'portable') return requestPortableRestore(deps, request, call, settings);
   const requestId = call.requestId ?? randomUUID();
   const started = deps.clock.now();
   const deadline = new Date(started.getTime() + settings.deadlineSeconds * 1000);

@@ -21,6 +21,8 @@ const request = schemaOf<RestoreRequest>()(
     backup: z.string().optional(),
     onConflict: conflictPolicy,
     dryRun: z.boolean(),
+    format: z.literal('portable').optional(),
+    targetName: z.string().optional(),
   }),
 );
 
@@ -81,6 +83,8 @@ const report = schemaOf<RestoreReport>()(
     startedAt: z.string(),
     finishedAt: z.string().optional(),
     audit: z.string().optional(),
+    format: z.literal('portable').optional(),
+    notCarried: z.array(z.object({ type: objectType, name: z.string(), reason: z.string() })).optional(),
   }),
 );
 

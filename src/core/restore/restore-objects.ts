@@ -39,6 +39,18 @@ export interface ExecuteOptions {
   onResult?: (result: ObjectResult) => void;
   /** Restoring into another vault than the backup came from (Key Vault allows it only within one subscription and geography). */
   crossVault?: boolean;
+  /** How an object's backup is checked and carried into the target; the opaque Key Vault blob unless given. */
+  carrier?: BackupCarrier;
+}
+
+/**
+ * How a planned object's backup gets into the target vault: `prepare` reads and checks it (in a dry run too, so the
+ * plan shows a damaged backup), `restore` recreates the object from what `prepare` answered.
+ */
+export interface BackupCarrier {
+  prepare(planned: PlannedObject): Promise<unknown>;
+  /** Recreates the object; answers the number of restore calls made. */
+  restore(planned: PlannedObject, prepared: unknown, afterPurge: boolean): Promise<number>;
 }
 
 /** What the execution needs. */
@@ -106,22 +118,25 @@ async function executeOne(
     case 'restore':
     case 'purge-and-restore':
       return attempt(planned, async () => {
-        const bytes = await readVerifiedBackup(deps.store, planned.backup);
+        const carrier = options.carrier ?? opaqueCarrier(deps, target, options.purgeSettleMs);
+        const prepared = await carrier.prepare(planned);
         if (options.dryRun) return { outcome: 'planned' };
         const purged = planned.action === 'purge-and-restore';
         if (purged) await target.purge(planned.type, planned.name);
-        const attempts = await restoreBlob(
-          deps.clock,
-          target,
-          planned.type,
-          planned.name,
-          bytes,
-          purged ? options.purgeSettleMs : 0,
-        );
+        const attempts = await carrier.restore(planned, prepared, purged);
         const versions = (await target.listVersions(planned.type, planned.name)).length;
         return { outcome: 'restored', versions, restoreAttempts: attempts };
       });
   }
+}
+
+/** The opaque carrier: the Key Vault backup blob, checked against its catalog SHA-256, restored as it is. */
+function opaqueCarrier(deps: ExecuteDependencies, target: VaultPort, purgeSettleMs: number): BackupCarrier {
+  return {
+    prepare: (planned) => readVerifiedBackup(deps.store, planned.backup),
+    restore: (planned, bytes, afterPurge) =>
+      restoreBlob(deps.clock, target, planned.type, planned.name, bytes as Uint8Array, afterPurge ? purgeSettleMs : 0),
+  };
 }
 
 /** Key Vault's refusal of a foreign backup is terse; say what it usually means. */

@@ -32,6 +32,17 @@ export interface RestoreReport {
   finishedAt?: string;
   /** The audit blob recording this request. */
   audit?: string;
+  /** `portable` for a restore from portable exports (absent: the opaque Key Vault backups). */
+  format?: 'portable';
+  /** Portable restores: what could not be carried, and what to do instead. */
+  notCarried?: NotCarried[];
+}
+
+/** An object a portable restore cannot carry, and what to do instead. */
+export interface NotCarried {
+  type: RestoreRequest['objectType'] & string;
+  name: string;
+  reason: string;
 }
 
 /** Statuses after which nothing more happens. */
@@ -87,6 +98,7 @@ export function newReport(requestId: string, request: RestoreRequest, startedAt:
     ...(request.name === undefined ? {} : { name: request.name }),
     ...(request.asOf === undefined ? {} : { asOf: request.asOf }),
     ...(request.backup === undefined ? {} : { backup: request.backup }),
+    ...(request.format === 'portable' ? { format: 'portable' as const } : {}),
     progress: { total: 0, done: 0 },
     counts: countOutcomes([]),
     objects: [],

@@ -31,6 +31,10 @@ export interface RestoreRequest {
   backup?: string;
   onConflict: ConflictPolicy;
   dryRun: boolean;
+  /** `portable`: restore from the portable exports (any vault, any geography); absent: the opaque backups. */
+  format?: 'portable';
+  /** Portable restores of one object: the name to restore it under (default: its own). */
+  targetName?: string;
 }
 
 /** What validating a request needs from outside the core. */
@@ -81,6 +85,12 @@ export const restoreBodyShape = {
     })
     .default('fail'),
   dryRun: z.boolean({ error: 'must be true or false' }).default(false),
+  format: z
+    .enum(['opaque', 'portable'], {
+      error: "must be 'opaque' (Key Vault's own backups, same subscription and geography) or 'portable'",
+    })
+    .default('opaque'),
+  targetName: keyVaultObjectName.optional(),
 };
 
 /**
@@ -122,6 +132,15 @@ export function restoreRequestSchema(context: RestoreRequestContext): z.ZodType<
     if (body.asOf !== undefined && body.backup !== undefined) {
       return fail('asOf', 'give either asOf or backup, not both: backup already names one exact blob');
     }
+    if (body.format === 'portable' && body.backup !== undefined) {
+      return fail('backup', 'names an opaque backup blob; a portable restore chooses its export by name and asOf');
+    }
+    if (body.targetName !== undefined && body.format !== 'portable') {
+      return fail('targetName', "needs format 'portable': an opaque Key Vault backup restores under its own name only");
+    }
+    if (body.targetName !== undefined && body.name === undefined) {
+      return fail('targetName', 'needs name: only one object can be restored under another name');
+    }
     return {
       source,
       target,
@@ -131,6 +150,8 @@ export function restoreRequestSchema(context: RestoreRequestContext): z.ZodType<
       ...(body.backup === undefined ? {} : { backup: body.backup }),
       onConflict: body.onConflict,
       dryRun: body.dryRun,
+      ...(body.format === 'portable' ? { format: 'portable' as const } : {}),
+      ...(body.targetName === undefined ? {} : { targetName: body.targetName }),
     };
   });
 }

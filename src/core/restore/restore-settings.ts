@@ -1,5 +1,6 @@
 import type { RestoreJob } from '../jobs';
-import type { JobQueue, StateStore, VaultPortFactory } from '../ports';
+import type { JobQueue, PortableVaults, StateStore, VaultPortFactory } from '../ports';
+import type { PortableStore } from '../portable/portable-store';
 import type { AuditDependencies } from './restore-audit';
 import type { RestoreRequest } from './restore-request';
 
@@ -8,6 +9,20 @@ export interface RestoreDependencies extends AuditDependencies {
   vaults: VaultPortFactory;
   state: StateStore;
   restoreQueue: JobQueue<RestoreJob>;
+  /** Portable restores: the portable exports and the vaults' values and KEKs; absent: refused. */
+  portable?: { store: PortableStore; vaults: PortableVaults };
+}
+
+/** Who asks for a restore and how it should run. */
+export interface RestoreCall {
+  /** Who asked (audited). */
+  principal: string;
+  /** Request id; a new UUID unless given. */
+  requestId?: string;
+  /** Whether a large whole-vault restore may be handed to a queue job (HTTP: yes; the CLI runs it in-process). */
+  allowJob: boolean;
+  /** Progress of an in-process restore: objects done out of the total. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Tunables of a restore. */
