@@ -4,7 +4,7 @@ import { mapWithConcurrency } from '../concurrency';
 import { KvGuardError } from '../errors';
 import type { OpenVaultOptions, PortableVaults, VaultMaterial, VaultPort } from '../ports';
 import { decideAction, refusesWholePlan, type PlannedObject } from '../restore/plan-restore';
-import { auditRefusedRestore, auditRestoreStarted, finishRestore } from '../restore/restore-audit';
+import { auditRestoreStarted, finishRestore, planOrAuditRefusal } from '../restore/restore-audit';
 import { executePlan, type BackupCarrier, type ObjectResult } from '../restore/restore-objects';
 import {
   conflictsOf,
@@ -53,23 +53,16 @@ export async function requestPortableRestore(
   const open: OpenVaultOptions = { deadline: new Date(started.getTime() + settings.deadlineSeconds * 1000) };
   const target = deps.vaults.open(request.target.url, open);
   const report = newReport(requestId, request, started);
-  const portable = deps.portable;
-  let plan: { objects: PlannedObject[]; snapshots: Map<PlannedObject, StoredSnapshot>; notCarried: NotCarried[] };
-  try {
-    if (!portable)
-      throw new KvGuardError('InvalidConfiguration', 'portable restores are not available in this deployment');
-    plan = await planPortableRestore(portable.store, deps, target, request);
-  } catch (error) {
-    await auditRefusedRestore(deps, {
-      principal: call.principal,
-      requestId,
-      sourceVault: request.source.name,
-      targetVault: request.target.name,
-      dryRun: request.dryRun,
-      error,
-    });
-    throw error;
-  }
+  const { portable, plan } = await planOrAuditRefusal(
+    deps,
+    { principal: call.principal, requestId, request },
+    async () => {
+      const portable = deps.portable;
+      if (!portable)
+        throw new KvGuardError('InvalidConfiguration', 'portable restores are not available in this deployment');
+      return { portable, plan: await planPortableRestore(portable.store, deps, target, request) };
+    },
+  );
   const planned: RestoreReport = {
     ...report,
     notCarried: plan.notCarried,

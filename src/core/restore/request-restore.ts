@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { planRestore, refusesWholePlan, type RestorePlan } from './plan-restore';
-import { auditRefusedRestore, auditRestore, auditRestoreStarted, finishRestore } from './restore-audit';
+import { planRestore, refusesWholePlan } from './plan-restore';
+import { auditRestore, auditRestoreStarted, finishRestore, planOrAuditRefusal } from './restore-audit';
 import { executePlan, type ObjectResult } from './restore-objects';
 import { conflictsOf, finalStatus, newReport, withResults, type RestoreReport } from './restore-report';
 import { isWholeVaultRequest, type RestoreRequest } from './restore-request';
@@ -38,20 +38,9 @@ export async function requestRestore(
   const deadline = new Date(started.getTime() + settings.deadlineSeconds * 1000);
   const target = deps.vaults.open(request.target.url, { deadline });
   const report = newReport(requestId, request, started);
-  let plan: RestorePlan;
-  try {
-    plan = await planRestore({ store: deps.store, target }, request);
-  } catch (error) {
-    await auditRefusedRestore(deps, {
-      principal: call.principal,
-      requestId,
-      sourceVault: request.source.name,
-      targetVault: request.target.name,
-      dryRun: request.dryRun,
-      error,
-    });
-    throw error;
-  }
+  const plan = await planOrAuditRefusal(deps, { principal: call.principal, requestId, request }, () =>
+    planRestore({ store: deps.store, target }, request),
+  );
   const planned: RestoreReport = { ...report, absent: plan.absent, progress: { total: plan.objects.length, done: 0 } };
   if (!request.dryRun && refusesWholePlan(request.onConflict, plan.objects)) {
     return finishRestore(deps, call.principal, {

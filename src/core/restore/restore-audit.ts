@@ -3,6 +3,7 @@ import { describeError, isKvGuardError, KvGuardError } from '../errors';
 import { boundedPrincipalName, MAX_AUDITED_PRINCIPAL } from '../principal-name';
 import type { AuditEntry, BackupStore, Clock, Logger, Telemetry } from '../ports';
 import type { RestoreReport } from './restore-report';
+import type { RestoreRequest } from './restore-request';
 
 /** What auditing needs. */
 export interface AuditDependencies {
@@ -150,6 +151,33 @@ export async function auditRestore(
     { objects: report.progress.total, ...report.counts, absent: report.absent.length },
   );
   return blob;
+}
+
+/**
+ * Plans a restore, and when planning refuses the request, puts the refusal on record before passing it on: a
+ * restore that never started is audited like one that did.
+ * @param deps - store, telemetry, logger, clock
+ * @param asked - who asked, the request id and what was asked
+ * @param plan - the planning step
+ */
+export async function planOrAuditRefusal<P>(
+  deps: AuditDependencies,
+  asked: { principal: string; requestId: string; request: Pick<RestoreRequest, 'source' | 'target' | 'dryRun'> },
+  plan: () => Promise<P>,
+): Promise<P> {
+  try {
+    return await plan();
+  } catch (error) {
+    await auditRefusedRestore(deps, {
+      principal: asked.principal,
+      requestId: asked.requestId,
+      sourceVault: asked.request.source.name,
+      targetVault: asked.request.target.name,
+      dryRun: asked.request.dryRun,
+      error,
+    });
+    throw error;
+  }
 }
 
 /**
