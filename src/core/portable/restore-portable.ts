@@ -3,24 +3,13 @@ import { latestBackupsAsOf } from '../catalog';
 import { mapWithConcurrency } from '../concurrency';
 import { KvGuardError } from '../errors';
 import type { OpenVaultOptions, PortableVaults, VaultMaterial, VaultPort } from '../ports';
-import { decideAction, refusesWholePlan, type PlannedObject } from '../restore/plan-restore';
-import { auditRestoreStarted, finishRestore, planOrAuditRefusal } from '../restore/restore-audit';
-import { executePlan, type BackupCarrier, type ObjectResult } from '../restore/restore-objects';
-import {
-  conflictsOf,
-  finalStatus,
-  newReport,
-  withResults,
-  type NotCarried,
-  type RestoreReport,
-} from '../restore/restore-report';
+import { decideAction, type PlannedObject } from '../restore/plan-restore';
+import { planOrAuditRefusal } from '../restore/restore-audit';
+import type { BackupCarrier } from '../restore/restore-objects';
+import { newReport, type NotCarried, type RestoreReport } from '../restore/restore-report';
 import type { RestoreRequest } from '../restore/restore-request';
-import {
-  executionSettings,
-  type RestoreCall,
-  type RestoreDependencies,
-  type RestoreSettings,
-} from '../restore/restore-settings';
+import { type RestoreCall, type RestoreDependencies, type RestoreSettings } from '../restore/restore-settings';
+import { refuseConflictingPlan, restorePlanNow } from '../restore/run-plan';
 import { openEnvelope, type PortableEnvelope, type PortableType } from './envelope';
 import type { PortableStore, StoredSnapshot } from './portable-store';
 
@@ -68,30 +57,12 @@ export async function requestPortableRestore(
     notCarried: plan.notCarried,
     progress: { total: plan.objects.length, done: 0 },
   };
-  if (!request.dryRun && refusesWholePlan(request.onConflict, plan.objects)) {
-    return finishRestore(deps, call.principal, {
-      ...withResults(planned, conflictsOf(plan.objects), plan.objects.length),
-      status: 'conflict',
-    });
-  }
-  const changing = plan.objects.filter((o) => o.action !== 'skip' && o.action !== 'conflict');
-  if (!request.dryRun && changing.length > 0) await auditRestoreStarted(deps, call.principal, planned, changing);
+  const refused = await refuseConflictingPlan(deps, call, request, planned, plan.objects);
+  if (refused) return refused;
   const carrier = portableCarrier(portable, portable.vaults.material(request.target.url, open), plan.snapshots, open);
-  const results: ObjectResult[] = [];
-  const done = await executePlan(deps, target, plan.objects, {
-    dryRun: request.dryRun,
-    ...executionSettings(request, settings),
+  return restorePlanNow(deps, call, { request, settings, target, planned }, plan.objects, {
     crossVault: false,
     carrier,
-    onResult: (result) => {
-      results.push(result);
-      call.onProgress?.(results.length, plan.objects.length);
-    },
-  });
-  const ordered = done.filter((r): r is ObjectResult => r !== undefined);
-  return finishRestore(deps, call.principal, {
-    ...withResults(planned, ordered, plan.objects.length),
-    status: finalStatus(ordered, request.dryRun),
   });
 }
 

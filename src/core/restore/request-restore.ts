@@ -1,17 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { planRestore, refusesWholePlan } from './plan-restore';
-import { auditRestore, auditRestoreStarted, finishRestore, planOrAuditRefusal } from './restore-audit';
-import { executePlan, type ObjectResult } from './restore-objects';
-import { conflictsOf, finalStatus, newReport, withResults, type RestoreReport } from './restore-report';
+import { planRestore } from './plan-restore';
+import { auditRestore, planOrAuditRefusal } from './restore-audit';
+import { newReport, type RestoreReport } from './restore-report';
 import { isWholeVaultRequest, type RestoreRequest } from './restore-request';
-import {
-  executionSettings,
-  type RestoreCall,
-  type RestoreDependencies,
-  type RestoreSettings,
-} from './restore-settings';
+import { type RestoreCall, type RestoreDependencies, type RestoreSettings } from './restore-settings';
 import { requestPortableRestore } from '../portable/restore-portable';
 import { enqueueRestoreJob } from './restore-job';
+import { refuseConflictingPlan, restorePlanNow } from './run-plan';
 
 export type { RestoreCall } from './restore-settings';
 
@@ -42,12 +37,8 @@ export async function requestRestore(
     planRestore({ store: deps.store, target }, request),
   );
   const planned: RestoreReport = { ...report, absent: plan.absent, progress: { total: plan.objects.length, done: 0 } };
-  if (!request.dryRun && refusesWholePlan(request.onConflict, plan.objects)) {
-    return finishRestore(deps, call.principal, {
-      ...withResults(planned, conflictsOf(plan.objects), plan.objects.length),
-      status: 'conflict',
-    });
-  }
+  const refused = await refuseConflictingPlan(deps, call, request, planned, plan.objects);
+  if (refused) return refused;
   if (
     !request.dryRun &&
     call.allowJob &&
@@ -61,20 +52,5 @@ export async function requestRestore(
     });
     return { ...queued, audit: await auditRestore(deps, call.principal, queued) };
   }
-  const changing = plan.objects.filter((o) => o.action !== 'skip' && o.action !== 'conflict');
-  if (!request.dryRun && changing.length > 0) await auditRestoreStarted(deps, call.principal, planned, changing);
-  const results: ObjectResult[] = [];
-  const done = await executePlan(deps, target, plan.objects, {
-    dryRun: request.dryRun,
-    ...executionSettings(request, settings),
-    onResult: (result) => {
-      results.push(result);
-      call.onProgress?.(results.length, plan.objects.length);
-    },
-  });
-  const ordered = done.filter((r): r is ObjectResult => r !== undefined);
-  return finishRestore(deps, call.principal, {
-    ...withResults(planned, ordered, plan.objects.length),
-    status: finalStatus(ordered, request.dryRun),
-  });
+  return restorePlanNow(deps, call, { request, settings, target, planned }, plan.objects);
 }
