@@ -16,6 +16,12 @@
  *   against, so random 429s cannot ratchet the rate down.
  * - **Clean intervals** raise a cut rate back towards the ceiling by {@link RECOVERY_PER_SECOND} of the ceiling per
  *   second (full rate again within a couple of seconds) until it meets a learned limit.
+ *
+ * Start times are booked on arrival, so at full pace the calls that wait hold start slots up to `max` intervals
+ * ahead. A listing page is what feeds the calls after it: booked behind them, each page would wait out the whole
+ * queue and the pages (one after another per object type) would set the run's pace instead of the vault. A `first`
+ * call therefore starts at once and moves the bookings after it back by one interval: the same number of starts
+ * over the queue's length, one of them early.
  */
 import { systemClock, type Clock } from '../../core/ports';
 
@@ -133,12 +139,19 @@ export class AdaptiveLimiter {
     return this.rate;
   }
 
-  /** Waits for a free slot and for this call's start time at the current pace. */
-  async acquire(): Promise<Permit> {
-    while (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /**
+   * Waits for a free slot and for this call's start time at the current pace.
+   * @param options - `first`: ahead of the calls already waiting (a listing page that the calls after it depend on)
+   */
+  async acquire(options: { first?: boolean } = {}): Promise<Permit> {
+    while (this.active >= this.max) {
+      await new Promise<void>((resolve) =>
+        options.first ? this.waiting.unshift(resolve) : this.waiting.push(resolve),
+      );
+    }
     this.active += 1;
     this.peak = Math.max(this.peak, this.active);
-    const startAt = this.reserveStart();
+    const startAt = options.first ? this.reserveFirstStart() : this.reserveStart();
     const wait = startAt - this.clock.now().getTime();
     if (wait > 0) await this.clock.sleep(wait);
     await this.options.shared?.take();
@@ -176,6 +189,15 @@ export class AdaptiveLimiter {
     const startAt = Math.max(this.nextStartAt, now - CATCH_UP_MS);
     this.nextStartAt = startAt + 1000 / this.rate;
     return Math.max(now, startAt);
+  }
+
+  /** Starts now when calls are queued, and moves the bookings not yet made back by one interval to pay for it. */
+  private reserveFirstStart(): number {
+    const now = this.clock.now().getTime();
+    const interval = 1000 / this.rate;
+    if (this.nextStartAt <= now + interval) return this.reserveStart();
+    this.nextStartAt += interval;
+    return now;
   }
 
   private record(outcome: CallOutcome): void {

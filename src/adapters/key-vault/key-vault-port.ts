@@ -64,7 +64,8 @@ export class KeyVaultPort implements VaultPort {
     type: ObjectType,
     options: { continuationToken?: string; pageSize?: number } = {},
   ): Promise<Page<ObjectSummary>> {
-    const page = await this.caller.call(`list ${type}s`, (abortSignal) =>
+    // The page feeds the calls after it, so it does not wait behind them (see AdaptiveLimiter).
+    const page = await this.caller.callFirst(`list ${type}s`, (abortSignal) =>
       this.family(type).listPage(options.continuationToken, options.pageSize, { abortSignal }),
     );
     return page.continuationToken

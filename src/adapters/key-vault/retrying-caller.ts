@@ -79,6 +79,23 @@ export class RetryingCaller {
     attempt: (abortSignal: AbortSignal) => Promise<T>,
     reinterpret?: Reinterpret<T>,
   ): Promise<T> {
+    return this.run(operation, attempt, reinterpret, false);
+  }
+
+  /**
+   * Like {@link call}, each attempt ahead of the calls waiting for the vault's pace: for a listing page, which the
+   * calls after it depend on (see AdaptiveLimiter).
+   */
+  async callFirst<T>(operation: string, attempt: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.run(operation, attempt, undefined, true);
+  }
+
+  private async run<T>(
+    operation: string,
+    attempt: (abortSignal: AbortSignal) => Promise<T>,
+    reinterpret: Reinterpret<T> | undefined,
+    first: boolean,
+  ): Promise<T> {
     const { clock, retry, vault } = this.options;
     let transientRetries = 0;
     const previous: ErrorCode[] = [];
@@ -86,7 +103,7 @@ export class RetryingCaller {
       this.assertBeforeDeadline(operation);
       let error: KvGuardError;
       try {
-        return await this.attemptOnce(attempt);
+        return await this.attemptOnce(attempt, first);
       } catch (thrown) {
         error = classifyVaultError(thrown, { operation, vault }, clock.now());
       }
@@ -114,8 +131,8 @@ export class RetryingCaller {
     if (this.options.clock.now().getTime() >= this.options.deadline.getTime()) throw this.deadlineExceeded(operation);
   }
 
-  private async attemptOnce<T>(attempt: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    const permit = await this.options.limiter.acquire();
+  private async attemptOnce<T>(attempt: (abortSignal: AbortSignal) => Promise<T>, first: boolean): Promise<T> {
+    const permit = await this.options.limiter.acquire({ first });
     this.inFlight += 1;
     this.counters.maxConcurrency = Math.max(this.counters.maxConcurrency, this.inFlight);
     try {

@@ -103,6 +103,35 @@ describe('AdaptiveLimiter', () => {
     expect(limiter.stats().background429Share).toBeGreaterThan(0.05);
   });
 
+  it('starts a `first` call (a listing page) ahead of the queue and moves the later bookings back one interval', async () => {
+    // A clock that stands still: every call books its start while the queue is full.
+    const waits: number[] = [];
+    const clock = {
+      now: () => new Date(0),
+      sleep: (ms: number) => {
+        waits.push(ms);
+        return new Promise<void>(() => {});
+      },
+    };
+    const limiter = new AdaptiveLimiter({ max: 64, ceilingPerSecond: 100, clock });
+    for (let i = 0; i < 20; i++) void limiter.acquire();
+    void limiter.acquire({ first: true });
+    void limiter.acquire();
+    await new Promise((resolve) => setImmediate(resolve));
+    // 20 starts booked 10 ms apart (the first at once, so no sleep); the page starts at once; the next waits for
+    // slot 21, not 20: over the queue the pace is what it was.
+    expect(waits.slice(0, 19)).toEqual(Array.from({ length: 19 }, (_, i) => (i + 1) * 10));
+    expect(waits.slice(19)).toEqual([210]);
+  });
+
+  it('books a `first` call like any other when nothing is queued', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 4, ceilingPerSecond: 100, clock });
+    (await limiter.acquire({ first: true })).release('success');
+    (await limiter.acquire({ first: true })).release('success');
+    expect(clock.slept).toEqual([10]);
+  });
+
   it('never lets more calls in than its bound and queues the rest', async () => {
     const limiter = new AdaptiveLimiter({ max: 3, ceilingPerSecond: 1_000_000 });
     const held = await acquireAll(limiter, 3);

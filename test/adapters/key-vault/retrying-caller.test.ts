@@ -1,5 +1,5 @@
 import { createHttpHeaders, createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AdaptiveLimiter } from '../../../src/adapters/key-vault/adaptive-limiter';
 import { DEFAULT_RETRY, RetryingCaller } from '../../../src/adapters/key-vault/retrying-caller';
 import { KvGuardError } from '../../../src/core/errors';
@@ -113,5 +113,15 @@ describe('RetryingCaller', () => {
     const limiter = new AdaptiveLimiter({ max: 8, ceilingPerSecond: 1_000, clock });
     await caller(clock, 60_000, limiter).call('list keys', failing(http(429), http(429)).attempt);
     expect(limiter.stats().throttled).toBe(2);
+  });
+
+  it('retries a listing page like any call, each attempt ahead of the calls waiting for the pace', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 8, ceilingPerSecond: 1_000, clock });
+    const acquire = vi.spyOn(limiter, 'acquire');
+    await expect(
+      caller(clock, 60_000, limiter).callFirst('list keys', failing(http(429), http(503)).attempt),
+    ).resolves.toBe('ok');
+    expect(acquire.mock.calls).toEqual([[{ first: true }], [{ first: true }], [{ first: true }]]);
   });
 });
