@@ -190,12 +190,15 @@ async function listChunk(
     continuationToken: job.chunk?.continuationToken,
     pageSize: settings.pageSize,
   });
-  const nextType = target.types[target.types.indexOf(type) + 1];
   const lastPage = page.continuationToken === undefined;
   if (!lastPage) {
     await dispatch({ ...job, chunk: { type, sequence: sequence + 1, continuationToken: page.continuationToken } });
-  } else if (nextType) {
-    await dispatch({ ...job, chunk: { type: nextType, sequence: 0 } });
+  }
+  // The run's first job starts the other object types' listings too, once its own has answered: each type's pages
+  // follow one another, so listing the types side by side halves the chain that feeds the vault's pace.
+  if (!job.chunk) {
+    for (const other of target.types.filter((t) => t !== type))
+      await dispatch({ ...job, chunk: { type: other, sequence: 0 } });
   }
   manifest.chunk.lastPage = lastPage;
   return page.items.filter((object) => isSelectedByPolicy(object, target));

@@ -151,8 +151,8 @@ export async function scheduleBackups(
 
 /**
  * Runs one backup job taken from the queue. A job that failed as a whole in a way a later attempt may get past is
- * thrown, so the message is delivered again; after the last page of the vault's last object type, the run summary is
- * recorded (when every chunk has reported by then).
+ * thrown, so the message is delivered again; after the last page of each object type, the run summary is recorded
+ * (when every chunk has reported by then, else by a check-back).
  * @param job - the validated queue message
  * @param target - the configured vault it names
  * @param deps - vaults, store, alerts, telemetry, logger, clock
@@ -178,7 +178,8 @@ export async function runQueuedBackupJob(
       `backup of ${target.name} will be retried: ${manifest.error.reason}`,
     );
   }
-  if (manifest.chunk?.lastPage && manifest.chunk.type === target.types.at(-1)) {
+  // Each object type's listing ends on its own last page, in any order: the last to end finds the run complete.
+  if (manifest.chunk?.lastPage) {
     await summariseLater(job, 0, target, deps.store, dispatch);
   }
   return result;

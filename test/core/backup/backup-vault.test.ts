@@ -81,14 +81,15 @@ describe('runBackupJob through the queue', () => {
     seedObjects(vault, 'certificate', 5);
     const manifests = await runThroughQueue(firstBackupJob(target(vault), deps.clock), target(vault), deps);
 
-    // 65 keys (60 + 5 managed) on 3 pages, 35 secrets (30 + 5 managed) on 2, 5 certificates on 1
+    // 65 keys (60 + 5 managed) on 3 pages, 35 secrets (30 + 5 managed) on 2, 5 certificates on 1; the first page
+    // starts the other types' listings, so the types' pages run side by side.
     expect(manifests.map((m) => `${m.chunk?.type}-${m.chunk?.sequence}`)).toEqual([
       'key-0',
       'key-1',
-      'key-2',
       'secret-0',
-      'secret-1',
       'certificate-0',
+      'key-2',
+      'secret-1',
     ]);
     const summary = summariseRun(manifests, target(vault));
     expect(summary).toMatchObject({ complete: true, succeeded: true, stats: { stored: 95, unchanged: 0, failed: 0 } });
@@ -380,7 +381,7 @@ describe('runQueuedBackupJob', () => {
     expect(manifest).toMatchObject({ runId: job.runId, error: { code: 'Throttled' } });
   });
 
-  it('records the run summary after the last page of the last object type', async () => {
+  it('records the run summary once, after the last object type to finish its listing', async () => {
     const { vault, deps } = setup();
     vault.seedKey('k1');
     const queue = new InMemoryQueue<BackupJob>();
