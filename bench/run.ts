@@ -28,6 +28,7 @@ import { mapWithConcurrency } from '../src/core/concurrency';
 import type { EmulatorRequest } from './emulator-process';
 
 const ROOT = join(__dirname, '..');
+const CLI_V8_FLAGS = JSON.parse(readFileSync(join(ROOT, 'bin', 'v8-flags.json'), 'utf8')) as string[];
 const env = (name: string, fallback: number): number => {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value <= 0)
@@ -234,7 +235,9 @@ async function kvguardRun(
   const before = await stack.emulator.traffic(vault);
   buildOnce();
   const args = [
-    // The compiled CLI, as the package runs it (`bin/kvguard.js` in a checkout would load tsx, ~28 MiB and its CPU).
+    // The compiled CLI, as the package runs it (`bin/kvguard.js` in a checkout would load tsx, ~28 MiB and its CPU),
+    // with the V8 flags the entry point relaunches itself with on Node 22.15+ (on Node 20 it cannot).
+    ...CLI_V8_FLAGS,
     '-e',
     'require(process.argv[1]).runCli(process.argv)',
     join(ROOT, 'dist', 'src', 'cli', 'main.js'),
