@@ -8,7 +8,7 @@
  *   the pace stays, so it costs exactly its retry.
  * - **A persistent limit** — 429s for more than {@link LIMIT_SIGNAL} of an interval's answers, because the vault's
  *   real budget is lower than the ceiling (production traffic spends the same budget) — cuts the rate at once to just
- *   under what the vault actually admitted in that interval. That is the yield: kvguard gives way first. From the
+ *   under what the vault actually admitted in that interval, at most halving it in one step. That is the yield: kvguard gives way first. From the
  *   learned limit the rate creeps up by {@link PROBE_PER_SECOND} per second, so a limit that moves is found again
  *   and a steady one is held within a few percent, without a storm.
  * - **429s that a cut did not reduce** are not caused by kvguard's pace (random answers, a noisy neighbour at a
@@ -31,6 +31,8 @@ export const CONTROL_INTERVAL_MS = 500;
 export const LIMIT_SIGNAL = 0.02;
 /** How far under the admitted rate a cut lands, so the next interval is clean. */
 const CUT_MARGIN = 0.97;
+/** The most one cut lowers the rate to, as a share of the rate before it. */
+const MAX_CUT = 0.5;
 /** Growth above a learned limit, as a share of the rate per second. */
 export const PROBE_PER_SECOND = 0.02;
 /** Recovery below a learned limit (or without one), as a share of the ceiling per second. */
@@ -44,6 +46,26 @@ const CATCH_UP_MS = 100;
 
 /** How a call that held a slot ended. */
 export type CallOutcome = 'success' | 'throttled' | 'failed';
+
+/** What one control interval saw. */
+interface IntervalCounts {
+  /** Share of the answers that were 429s. */
+  share: number;
+  answered: number;
+  /** Calls answered per second, 429s included: what the run offered the vault. */
+  offeredPerSecond: number;
+  /** Calls the vault accepted per second. */
+  admittedPerSecond: number;
+  elapsedMs: number;
+}
+
+/** The interval before a cut, kept until the next one says whether the cut reduced the 429s. */
+interface Probe {
+  rateBefore: number;
+  share: number;
+  admittedPerSecond: number;
+  offeredPerSecond: number;
+}
 
 /** A held slot; release it exactly once with the call's outcome. */
 export interface Permit {
@@ -99,7 +121,7 @@ export class AdaptiveLimiter {
   private overLimitAt = 0;
   private background = 0;
   /** Set after a cut, until the next judged interval says whether it helped. */
-  private probe: { rateBefore: number; share: number; admittedPerSecond: number } | undefined;
+  private probe: Probe | undefined;
   private active = 0;
   private peak = 0;
   private throttledCount = 0;
@@ -149,6 +171,10 @@ export class AdaptiveLimiter {
         options.first ? this.waiting.unshift(resolve) : this.waiting.push(resolve),
       );
     }
+    // After idle time (the start of a run, a lull between runs) the interval starts with the call: time in which
+    // nothing was asked of the vault says nothing about what it admits, and counted in, it made the first interval's
+    // admitted rate a fraction of the real one (a cut to 8 calls a second at the start of a run).
+    if (this.active === 0 && this.answered === 0) this.intervalStart = this.clock.now().getTime();
     this.active += 1;
     this.peak = Math.max(this.peak, this.active);
     const startAt = options.first ? this.reserveFirstStart() : this.reserveStart();
@@ -206,9 +232,15 @@ export class AdaptiveLimiter {
     const now = this.clock.now().getTime();
     const elapsed = now - this.intervalStart;
     if (elapsed < CONTROL_INTERVAL_MS || this.answered < MIN_SAMPLE) return;
-    const admittedPerSecond = ((this.answered - this.refused) * 1000) / elapsed;
+    const interval: IntervalCounts = {
+      share: this.refused / this.answered,
+      answered: this.answered,
+      offeredPerSecond: (this.answered * 1000) / elapsed,
+      admittedPerSecond: ((this.answered - this.refused) * 1000) / elapsed,
+      elapsedMs: elapsed,
+    };
     if (this.learnedLimit !== undefined && now - this.overLimitAt > LIMIT_MEMORY_MS) this.learnedLimit = undefined;
-    this.judge(this.refused / this.answered, this.answered, admittedPerSecond, elapsed);
+    this.judge(interval);
     if (this.probe) this.overLimitAt = now;
     this.intervalStart = now;
     this.answered = 0;
@@ -217,26 +249,25 @@ export class AdaptiveLimiter {
 
   /**
    * After a cut, 429s that a vault limit causes fall (or the vault admits as much as before at the lower pace); 429s
-   * answered at random keep their share while what is admitted falls with the pace.
+   * answered at random keep their share while what is admitted falls with the calls offered. Offered, not the pace:
+   * a run that offers fewer calls than its pace allows (its own CPU, a listing still under way) is not slowed by a
+   * cut to its pace, and judging by the pace would take every random 429 for a limit and cut again and again.
    */
-  private notCausedByPace(
-    share: number,
-    admittedPerSecond: number,
-    probe: { rateBefore: number; share: number; admittedPerSecond: number },
-  ): boolean {
-    const paceRatio = this.rate / probe.rateBefore;
-    const admittedRatio = admittedPerSecond / Math.max(1e-9, probe.admittedPerSecond);
-    return share >= probe.share * 0.7 && admittedRatio < paceRatio * 1.1;
+  private notCausedByPace(interval: IntervalCounts, probe: Probe): boolean {
+    const offeredRatio = interval.offeredPerSecond / Math.max(1e-9, probe.offeredPerSecond);
+    const admittedRatio = interval.admittedPerSecond / Math.max(1e-9, probe.admittedPerSecond);
+    return interval.share >= probe.share * 0.7 && admittedRatio < offeredRatio * 1.1;
   }
 
   /** One control step over the interval just ended. */
-  private judge(share: number, answered: number, admittedPerSecond: number, elapsedMs: number): void {
+  private judge(interval: IntervalCounts): void {
+    const { share, answered, admittedPerSecond, elapsedMs } = interval;
     const refused = Math.round(share * answered);
     // Over the limit when the 429s exceed the background by more than the signal plus two standard errors of the
     // sample, so that the noise of random 429s in a small interval is not taken for a limit.
     const noise = 2 * Math.sqrt((Math.max(this.background, 0.01) * (1 - this.background)) / answered);
     const overLimit = refused >= 2 && share - this.background > LIMIT_SIGNAL + noise;
-    if (overLimit && this.probe && this.notCausedByPace(share, admittedPerSecond, this.probe)) {
+    if (overLimit && this.probe && this.notCausedByPace(interval, this.probe)) {
       // The cut did not reduce the 429s: they are not kvguard's doing. Undo it and judge against them from now on.
       this.background = share;
       this.rate = this.probe.rateBefore;
@@ -245,8 +276,10 @@ export class AdaptiveLimiter {
       return;
     }
     if (overLimit) {
-      this.probe = { rateBefore: this.rate, share, admittedPerSecond };
-      this.rate = Math.max(1, Math.min(this.rate, admittedPerSecond) * CUT_MARGIN);
+      this.probe = { rateBefore: this.rate, share, admittedPerSecond, offeredPerSecond: interval.offeredPerSecond };
+      // At most halved in one step: one interval is a small sample, and a limit further down is reached in a few
+      // steps anyway (400 to 50 in three intervals).
+      this.rate = Math.max(1, this.rate * MAX_CUT, Math.min(this.rate, admittedPerSecond) * CUT_MARGIN);
       this.learnedLimit = this.rate;
       this.epoch += 1;
       this.decreaseCount += 1;

@@ -103,6 +103,39 @@ describe('AdaptiveLimiter', () => {
     expect(limiter.stats().background429Share).toBeGreaterThan(0.05);
   });
 
+  it('is not ratcheted down by random 429s when the run offers fewer calls than its pace allows', async () => {
+    // A run's demand comes in bursts (a page's objects, then the wait for the next page) and stays under a ceiling
+    // of 400: a cut to the pace does not change what is offered, which must not be read as "the cut did not help".
+    // These seeds each brought the pace down to 19-73 calls a second when the judgement compared paces.
+    for (const seed of [9, 15, 22]) {
+      const clock = new ManualClock();
+      const limiter = new AdaptiveLimiter({ max: 16, ceilingPerSecond: 400, clock });
+      const random = seededRandom(seed);
+      const start = clock.now().getTime();
+      let late = 0;
+      for (let t = 0; t < 20_000; t = clock.now().getTime() - start) {
+        const permit = await limiter.acquire();
+        if (t >= 5_000) late += 1;
+        permit.release(random() < 0.1 ? 'throttled' : 'success');
+        // 60 calls a second while the listing starts, then 300 a second for 300 ms and 20 a second for 200 ms.
+        await clock.sleep(t < 1_000 ? 16 : t % 500 < 300 ? 3 : 50);
+      }
+      // The run offers about 208 calls a second; a 429 costs its retry, and a misjudged interval one halving.
+      expect(late / 15, `seed ${seed}`).toBeGreaterThan(120);
+    }
+  });
+
+  it('judges the first interval after idle time from its first call, so the first cut lands at the vault limit', async () => {
+    const clock = new ManualClock();
+    const limiter = new AdaptiveLimiter({ max: 16, ceilingPerSecond: 100, clock });
+    clock.advance(5_000);
+    await drive(limiter, clock, 0.6, tokenBucket(80, clock.now().getTime()));
+    // Counted from the limiter's creation, the interval would say the vault admitted 7 calls a second.
+    expect(limiter.stats()).toMatchObject({ decreases: 1 });
+    expect(limiter.stats().ratePerSecond).toBeGreaterThan(70);
+    expect(limiter.stats().ratePerSecond).toBeLessThan(80);
+  });
+
   it('starts a `first` call (a listing page) ahead of the queue and moves the later bookings back one interval', async () => {
     // A clock that stands still: every call books its start while the queue is full.
     const waits: number[] = [];
