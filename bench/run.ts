@@ -21,7 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { startAzurite } from '../dev/azurite';
+import { startAzurite, type RunningAzurite } from '../dev/azurite';
 import { emulatorSdkClients, type EmulatorSdkClients } from '../dev/emulator/clients';
 import type { EmulatorOptions, RunningEmulator, TrafficCounts } from '../dev/emulator';
 import { mapWithConcurrency } from '../src/core/concurrency';
@@ -194,7 +194,21 @@ async function seed(clients: EmulatorSdkClients, keys: number, secrets: number):
 
 interface Stack {
   emulator: EmulatorProcess;
+  azurite: RunningAzurite;
+  /** Connection string of the current Azurite. */
   storage: string;
+}
+
+/**
+ * Replaces the stack's Azurite with an empty one. Azurite keeps blob metadata in LokiJS and scans it on every
+ * request, so each operation slows as blobs pile up (on one shared Azurite the second repeat of every party took
+ * two to three times as long as the first; Azure Storage does not degrade so): every measured run starts on an
+ * empty store, so the figures are kvguard's, not Azurite's.
+ */
+async function renewStorage(stack: Stack): Promise<void> {
+  await stack.azurite.stop();
+  stack.azurite = await startAzurite();
+  stack.storage = stack.azurite.connectionString;
 }
 
 /** Settings of a kvguard process for one vault of the stack; the budget share is 100 % as the issue asks. */
@@ -296,6 +310,7 @@ async function fullBackupMatrix(stack: Stack, vault: string, objects: number, pa
       // Interleaved: the order rotates so that no party always runs on a warmer or cooler machine.
       const order = impls.map((_, i) => impls[(i + repeat + index) % impls.length]!);
       for (const impl of order) {
+        await renewStorage(stack);
         await stack.emulator.configure(vault, {
           throttle: { operations: rate, windowSeconds: 1, retryAfter, startEmpty: true },
           faults: { seed: repeat + 1, latencyMs: [P.latencyMs, P.latencyMs] },
@@ -352,6 +367,7 @@ async function incremental(stack: Stack, clients: EmulatorSdkClients, vault: str
     faults: { seed: 7, latencyMs: [P.latencyMs, P.latencyMs] },
   });
   const container = 'bench-incremental';
+  await renewStorage(stack);
   await kvguardRun(stack, vault, rate, { full: true, container });
   const unchanged = await kvguardRun(stack, vault, rate, { full: false, container });
   const changedKeys = Math.round(keys * P.changedShare);
@@ -392,6 +408,7 @@ async function randomThrottle(stack: Stack, vault: string) {
   let throttled = 0;
   for (let repeat = 0; repeat < P.repeats; repeat++) {
     for (const kind of repeat % 2 ? (['random', 'clean'] as const) : (['clean', 'random'] as const)) {
+      await renewStorage(stack);
       await stack.emulator.configure(vault, {
         throttle: { operations: rate, windowSeconds: 1, retryAfter: 'never', startEmpty: true },
         faults: {
@@ -427,6 +444,7 @@ async function memory(stack: Stack) {
     ['membig', P.memoryN],
   ] as const) {
     const rate = 1000;
+    await renewStorage(stack);
     await stack.emulator.configure(vault, {
       throttle: { operations: rate, windowSeconds: 1, retryAfter: 'always', startEmpty: false },
       faults: { seed: 3, latencyMs: [P.latencyMs, P.latencyMs] },
@@ -481,6 +499,7 @@ async function events(stack: Stack) {
     throttle: { operations: Math.max(...P.rates), windowSeconds: 1, retryAfter: 'never', startEmpty: false },
     faults: { seed: 5, latencyMs: [P.latencyMs, P.latencyMs] },
   });
+  await renewStorage(stack);
   const host = await startHost({
     ...kvguardEnv(stack, vault, Math.max(...P.rates), container),
     KVGUARD_REQUIRE_PRINCIPAL: 'false',
@@ -586,7 +605,7 @@ async function main(): Promise<void> {
     }),
     startAzurite(),
   ]);
-  const stack: Stack = { emulator, storage: azurite.connectionString };
+  const stack: Stack = { emulator, azurite, storage: azurite.connectionString };
   try {
     const benchClients = emulatorSdkClients(emulator.url('bench'), emulator.caCertPem);
     const seeds = process.env.BENCH_ONLY?.split(',') ?? ['full', 'incremental', 'random', 'memory'];
@@ -627,7 +646,7 @@ async function main(): Promise<void> {
     writeFileSync(join(__dirname, 'results', 'latest.json'), `${text}\n`);
     process.stdout.write(`${text}\n`);
   } finally {
-    await Promise.all([emulator.stop(), azurite.stop()]);
+    await Promise.all([emulator.stop(), stack.azurite.stop()]);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
