@@ -83,6 +83,11 @@ class EmulatorProcess {
     return new EmulatorProcess(child, ready.vaults, ready.caCertPath, ready.caCertPem);
   }
 
+  /** Process id of the emulator. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   url(vault: string): string {
     return this.vaults.find((v) => v.name === vault)!.url;
   }
@@ -120,9 +125,10 @@ interface ProcessResult {
   exitCode: number;
   wallMs: number;
   peakRssMb?: number;
+  cpuMs?: number;
 }
 
-/** Runs a node process to its end; with `measureRss`, reads its own peak RSS (see peak-rss.cjs). */
+/** Runs a node process to its end; with `measureRss`, reads its own peak RSS and CPU time (see peak-rss.cjs). */
 async function runNode(args: string[], extraEnv: Record<string, string>, measureRss = false): Promise<ProcessResult> {
   const rssFile = join(tmpdir(), `kvguard-bench-rss-${process.pid}-${Math.random().toString(16).slice(2)}`);
   const execArgs = measureRss ? ['--require', join(__dirname, 'peak-rss.cjs')] : [];
@@ -139,12 +145,10 @@ async function runNode(args: string[], extraEnv: Record<string, string>, measure
   const exitCode = await new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
   const wallMs = performance.now() - started;
   if (exitCode !== 0 && !stdout.trim()) throw new Error(`${args.join(' ')} failed (${exitCode}): ${stderr.trim()}`);
-  let peakRssMb: number | undefined;
-  if (measureRss) {
-    peakRssMb = round(Number(readFileSync(rssFile, 'utf8')) / 1024, 1);
-    rmSync(rssFile, { force: true });
-  }
-  return { stdout, exitCode, wallMs, peakRssMb };
+  if (!measureRss) return { stdout, exitCode, wallMs };
+  const usage = JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRssKiB: number; cpuMs: number };
+  rmSync(rssFile, { force: true });
+  return { stdout, exitCode, wallMs, peakRssMb: round(usage.maxRssKiB / 1024, 1), cpuMs: usage.cpuMs };
 }
 
 /** The bench's own environment without settings that would change what the children do. */
@@ -231,6 +235,19 @@ interface RunOutcome {
   throttled: number;
   calls: number;
   peakRssMb?: number;
+  /** CPU time each process spent on the run: kvguard's own, the emulator's and Azurite's. */
+  cpuMs?: { kvguard: number; emulator: number; azurite: number };
+}
+
+/** CPU time (user + system) a live process has used so far, from /proc (Linux; clock ticks of 10 ms). */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
 }
 
 function diff(before: TrafficCounts, after: TrafficCounts): { calls: number; throttled: number } {
@@ -244,9 +261,10 @@ async function kvguardRun(
   stack: Stack,
   vault: string,
   ratePerSecond: number,
-  options: { full: boolean; container: string; measureRss?: boolean },
+  options: { full: boolean; container: string },
 ): Promise<RunOutcome> {
   const before = await stack.emulator.traffic(vault);
+  const cpuBefore = { emulator: processCpuMs(stack.emulator.pid), azurite: processCpuMs(stack.azurite.pid) };
   buildOnce();
   const args = [
     // The compiled CLI, as the package runs it (`bin/kvguard.js` in a checkout would load tsx, ~28 MiB and its CPU),
@@ -261,8 +279,13 @@ async function kvguardRun(
     '--json',
     ...(options.full ? ['--full'] : []),
   ];
-  const result = await runNode(args, kvguardEnv(stack, vault, ratePerSecond, options.container), options.measureRss);
+  const result = await runNode(args, kvguardEnv(stack, vault, ratePerSecond, options.container), true);
   const after = await stack.emulator.traffic(vault);
+  const cpuMs = {
+    kvguard: result.cpuMs!,
+    emulator: processCpuMs(stack.emulator.pid) - cpuBefore.emulator,
+    azurite: processCpuMs(stack.azurite.pid) - cpuBefore.azurite,
+  };
   const report = JSON.parse(result.stdout) as {
     runs: { stats: { stored: number; unchanged: number; failed: number; durationMs: number }; error?: unknown }[];
   };
@@ -274,6 +297,7 @@ async function kvguardRun(
     failures: run.stats.failed,
     ...diff(before, after),
     peakRssMb: result.peakRssMb,
+    cpuMs,
   };
 }
 
@@ -342,12 +366,21 @@ async function fullBackupMatrix(stack: Stack, vault: string, objects: number, pa
     const kvguard = summarise('kvguard');
     const naive = summarise('naive');
     const sequential = summarise('sequential');
+    // The CPU the run cost the three processes (median of each), and the wall time that much CPU takes on this
+    // machine's cores at best: when it exceeds the floor, the machine, not the vault's pace, sets the wall time.
+    const kvguardRuns = samples.get(key(rate, retryAfter, 'kvguard')) ?? [];
+    const cpuOf = (process: 'kvguard' | 'emulator' | 'azurite') =>
+      round(median(kvguardRuns.map((r) => r.cpuMs?.[process] ?? 0)));
+    const cpuMs = { kvguard: cpuOf('kvguard'), emulator: cpuOf('emulator'), azurite: cpuOf('azurite') };
+    const cpuBoundMs = round((cpuMs.kvguard + cpuMs.emulator + cpuMs.azurite) / cpus().length);
     return {
       rateOpsPerSecond: rate,
       retryAfter,
       floorMs: round(floorMs),
       floorRatio: round(kvguard.wallMsMedian / floorMs, 3),
       floorRatioMin: round(kvguard.wallMsMin / floorMs, 3),
+      cpuMs,
+      cpuBoundMs,
       speedupVsSequential: round(sequential.wallMsMedian / kvguard.wallMsMedian, 2),
       failures: kvguard.failures,
       throttled: kvguard.throttled,
@@ -449,7 +482,7 @@ async function memory(stack: Stack) {
       throttle: { operations: rate, windowSeconds: 1, retryAfter: 'always', startEmpty: false },
       faults: { seed: 3, latencyMs: [P.latencyMs, P.latencyMs] },
     });
-    const outcome = await kvguardRun(stack, vault, rate, { full: true, container: 'bench-memory', measureRss: true });
+    const outcome = await kvguardRun(stack, vault, rate, { full: true, container: 'bench-memory' });
     result[vault] = {
       objects,
       peakRssMb: outcome.peakRssMb!,
