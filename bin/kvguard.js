@@ -7,7 +7,7 @@ const { join } = require('node:path');
 
 // V8 sizes its young generation when the process starts, and at its default (up to 16 MiB a half) a long backup
 // run grew it to the largest part of the CLI's memory, growing with the vault (167.7 MiB peak RSS at 10,000 objects,
-// 129 MiB with 2 MiB; `BENCH_ONLY=memory npm run bench`). The flag cannot be set from inside (v8.setFlagsFromString
+// 132.2 MiB with 2 MiB; `npm run bench`). The flag cannot be set from inside (v8.setFlagsFromString
 // has no effect on it) and `#!/usr/bin/env -S node ...` fails where env has no -S (BusyBox, so Alpine), so the CLI
 // replaces itself with a node process that has the flags, where Node can (process.execve: Node 22.15 and later,
 // not Windows). Elsewhere it runs as it is; NODE_OPTIONS=--max-semi-space-size=2 gives the same.

@@ -8,9 +8,9 @@
  *   the pace stays, so it costs exactly its retry.
  * - **A persistent limit** — 429s for more than {@link LIMIT_SIGNAL} of an interval's answers, because the vault's
  *   real budget is lower than the ceiling (production traffic spends the same budget) — cuts the rate at once to just
- *   under what the vault actually admitted in that interval, at most halving it in one step. That is the yield: kvguard gives way first. From the
- *   learned limit the rate creeps up by {@link PROBE_PER_SECOND} per second, so a limit that moves is found again
- *   and a steady one is held within a few percent, without a storm.
+ *   under what the vault actually admitted in that interval, at most halving it in one step. That is the yield:
+ *   kvguard gives way first. From the learned limit the rate creeps up by {@link PROBE_PER_SECOND} per second, so a
+ *   limit that moves is found again and a steady one is held within a few percent, without a storm.
  * - **429s that a cut did not reduce** are not caused by kvguard's pace (random answers, a noisy neighbour at a
  *   fixed share): the cut is undone and that share of 429s becomes the background the next intervals are judged
  *   against, so random 429s cannot ratchet the rate down.
