@@ -14,13 +14,15 @@ const { join } = require('node:path');
 const v8Flags = require('./v8-flags.json');
 const hasFlags = v8Flags.every((flag) => process.execArgv.includes(flag));
 if (!hasFlags && typeof process.execve === 'function' && process.platform !== 'win32') {
-  // The replaced process would print the API's experimental warning; the new one prints its own warnings.
-  process.removeAllListeners('warning');
-  process.execve(
-    process.execPath,
-    [process.execPath, ...v8Flags, ...process.execArgv, __filename, ...process.argv.slice(2)],
-    process.env,
-  );
+  try {
+    process.execve(
+      process.execPath,
+      [process.execPath, ...v8Flags, ...process.execArgv, __filename, ...process.argv.slice(2)],
+      process.env,
+    );
+  } catch {
+    // Not replaced (the call refused, e.g. by a sandbox): run as it is, with V8's defaults.
+  }
 }
 
 const root = join(__dirname, '..');

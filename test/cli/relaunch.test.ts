@@ -22,4 +22,11 @@ describe('the CLI entry point', () => {
     const { stdout } = await run(process.execPath, [...V8_FLAGS, '--require', FAKE_EXECVE, CLI_BIN, '--version']);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
+
+  it('runs as it is, with the defaults of V8, when the system refuses to replace the process', async () => {
+    const { stdout } = await run(process.execPath, ['--require', FAKE_EXECVE, CLI_BIN, '--version'], {
+      env: { ...process.env, FAKE_EXECVE_REFUSES: '1' },
+    });
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
 });
