@@ -49,9 +49,11 @@ export type CallOutcome = 'success' | 'throttled' | 'failed';
 
 /** What one control interval saw. */
 interface IntervalCounts {
+  answered: number;
+  /** Answers that were 429s. */
+  refused: number;
   /** Share of the answers that were 429s. */
   share: number;
-  answered: number;
   /** Calls answered per second, 429s included: what the run offered the vault. */
   offeredPerSecond: number;
   /** Calls the vault accepted per second. */
@@ -233,8 +235,9 @@ export class AdaptiveLimiter {
     const elapsed = now - this.intervalStart;
     if (elapsed < CONTROL_INTERVAL_MS || this.answered < MIN_SAMPLE) return;
     const interval: IntervalCounts = {
-      share: this.refused / this.answered,
       answered: this.answered,
+      refused: this.refused,
+      share: this.refused / this.answered,
       offeredPerSecond: (this.answered * 1000) / elapsed,
       admittedPerSecond: ((this.answered - this.refused) * 1000) / elapsed,
       elapsedMs: elapsed,
@@ -261,8 +264,7 @@ export class AdaptiveLimiter {
 
   /** One control step over the interval just ended. */
   private judge(interval: IntervalCounts): void {
-    const { share, answered, admittedPerSecond, elapsedMs } = interval;
-    const refused = Math.round(share * answered);
+    const { share, answered, refused, admittedPerSecond, elapsedMs } = interval;
     // Over the limit when the 429s exceed the background by more than the signal plus two standard errors of the
     // sample, so that the noise of random 429s in a small interval is not taken for a limit.
     const noise = 2 * Math.sqrt((Math.max(this.background, 0.01) * (1 - this.background)) / answered);
