@@ -128,14 +128,14 @@ interface ProcessResult {
   cpuMs?: number;
 }
 
-/** Runs a node process to its end; with `measureRss`, reads its own peak RSS and CPU time (see peak-rss.cjs). */
-async function runNode(args: string[], extraEnv: Record<string, string>, measureRss = false): Promise<ProcessResult> {
+/** Runs a node process to its end; with `measureUsage`, reads its own peak RSS and CPU time (see peak-rss.cjs). */
+async function runNode(args: string[], extraEnv: Record<string, string>, measureUsage = false): Promise<ProcessResult> {
   const rssFile = join(tmpdir(), `kvguard-bench-rss-${process.pid}-${Math.random().toString(16).slice(2)}`);
-  const execArgs = measureRss ? ['--require', join(__dirname, 'peak-rss.cjs')] : [];
+  const execArgs = measureUsage ? ['--require', join(__dirname, 'peak-rss.cjs')] : [];
   const started = performance.now();
   const child = spawn(process.execPath, [...execArgs, ...args], {
     cwd: ROOT,
-    env: { ...cleanEnv(), ...extraEnv, ...(measureRss ? { BENCH_PEAK_RSS_FILE: rssFile } : {}) },
+    env: { ...cleanEnv(), ...extraEnv, ...(measureUsage ? { BENCH_PEAK_RSS_FILE: rssFile } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -145,7 +145,7 @@ async function runNode(args: string[], extraEnv: Record<string, string>, measure
   const exitCode = await new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
   const wallMs = performance.now() - started;
   if (exitCode !== 0 && !stdout.trim()) throw new Error(`${args.join(' ')} failed (${exitCode}): ${stderr.trim()}`);
-  if (!measureRss) return { stdout, exitCode, wallMs };
+  if (!measureUsage) return { stdout, exitCode, wallMs };
   const usage = JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRssKiB: number; cpuMs: number };
   rmSync(rssFile, { force: true });
   return { stdout, exitCode, wallMs, peakRssMb: round(usage.maxRssKiB / 1024, 1), cpuMs: usage.cpuMs };
@@ -198,9 +198,8 @@ async function seed(clients: EmulatorSdkClients, keys: number, secrets: number):
 
 interface Stack {
   emulator: EmulatorProcess;
+  /** The current Azurite (replaced by {@link renewStorage}). */
   azurite: RunningAzurite;
-  /** Connection string of the current Azurite. */
-  storage: string;
 }
 
 /**
@@ -212,14 +211,13 @@ interface Stack {
 async function renewStorage(stack: Stack): Promise<void> {
   await stack.azurite.stop();
   stack.azurite = await startAzurite();
-  stack.storage = stack.azurite.connectionString;
 }
 
 /** Settings of a kvguard process for one vault of the stack; the budget share is 100 % as the issue asks. */
 function kvguardEnv(stack: Stack, vault: string, ratePerSecond: number, container: string): Record<string, string> {
   return {
     KVGUARD_VAULTS: JSON.stringify([{ url: stack.emulator.url(vault), name: vault, types: ['key', 'secret'] }]),
-    KVGUARD_STORAGE: stack.storage,
+    KVGUARD_STORAGE: stack.azurite.connectionString,
     KVGUARD_CONTAINER: container,
     KVGUARD_CREDENTIAL: 'emulator',
     KVGUARD_KEYVAULT_CA_CERT: stack.emulator.caCertPath,
@@ -307,7 +305,7 @@ async function baselineRun(stack: Stack, vault: string, mode: 'sequential' | 'na
     mode,
     vaultUrl: stack.emulator.url(vault),
     caCertPem: stack.emulator.caCertPem,
-    storage: stack.storage,
+    storage: stack.azurite.connectionString,
     container: `bench-${mode}`,
   };
   const result = await runNode(['--import', 'tsx', join(__dirname, 'baseline-process.ts'), JSON.stringify(task)], {});
@@ -536,12 +534,12 @@ async function events(stack: Stack) {
   const host = await startHost({
     ...kvguardEnv(stack, vault, Math.max(...P.rates), container),
     KVGUARD_REQUIRE_PRINCIPAL: 'false',
-    AzureWebJobsStorage: stack.storage,
+    AzureWebJobsStorage: stack.azurite.connectionString,
   });
   try {
     await stack.emulator.subscribe(vault, `${host.url}/runtime/webhooks/eventgrid?functionName=vaultEvents`);
     const { secrets } = emulatorSdkClients(stack.emulator.url(vault), stack.emulator.caCertPem);
-    const blobs = BlobServiceClient.fromConnectionString(stack.storage).getContainerClient(container);
+    const blobs = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient(container);
     await blobs.createIfNotExists();
     const latencies: number[] = [];
     for (let i = 0; i < P.eventSamples; i++) {
@@ -638,7 +636,7 @@ async function main(): Promise<void> {
     }),
     startAzurite(),
   ]);
-  const stack: Stack = { emulator, azurite, storage: azurite.connectionString };
+  const stack: Stack = { emulator, azurite };
   try {
     const benchClients = emulatorSdkClients(emulator.url('bench'), emulator.caCertPem);
     const seeds = process.env.BENCH_ONLY?.split(',') ?? ['full', 'incremental', 'random', 'memory'];
